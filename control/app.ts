@@ -1,0 +1,36 @@
+/**
+ * The control plane's HTTP application, shared by the Node and Workers
+ * entries: the common HTTP skeleton, the operational endpoints and the
+ * services. Runtime specifics (drivers, listeners) stay in the entries.
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { etag } from "hono/etag";
+import type { AppDeps, AppEnv } from "../functions/env";
+import { IMPORT_BODY_LIMIT, IMPORT_PATH, registerInventory } from "../functions/inventory";
+import { registerOps } from "../functions/ops/routes";
+import { createBaseApp } from "../shared/http/app";
+import { httpMetrics } from "../shared/metrics";
+
+export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = createBaseApp<AppEnv>({
+    logger: deps.logger,
+    metrics: httpMetrics(deps.registry),
+    largeBodies: { [IMPORT_PATH]: IMPORT_BODY_LIMIT },
+  });
+  app.use(async (c, next) => {
+    c.set("deps", deps);
+    await next();
+  });
+  // Only the routes that read the database get a connection.
+  app.use("/readiness", deps.stores);
+  app.use("/hsm/*", deps.stores);
+  // Lists answer If-None-Match from a hash of the page; single resources carry their stored etag.
+  app.use("/hsm/*", etag());
+  registerOps(app, {
+    title: "Chamicore control API",
+    description:
+      "Inventory, boot, cloud-init, DHCP, discovery, power and auth for bare-metal HPC clusters. Errors are RFC 9457 problem+json.",
+  });
+  registerInventory(app);
+  return app;
+}

@@ -1,0 +1,123 @@
+/**
+ * The control plane's Postgres schema: the one drizzle definition that feeds
+ * the queries and (through drizzle-kit) the SQL migrations in migrations/.
+ */
+import { sql } from "drizzle-orm";
+import {
+  type AnyPgColumn,
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  varchar,
+} from "drizzle-orm/pg-core";
+
+export const smd = pgSchema("smd");
+
+/** Bookkeeping every resource row carries. */
+const tracked = () => ({
+  etag: varchar("etag", { length: 32 }).notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+});
+
+export const components = smd.table(
+  "components",
+  {
+    id: varchar("id", { length: 255 }).primaryKey(),
+    type: varchar("type", { length: 63 }).notNull(),
+    state: varchar("state", { length: 32 }).notNull().default("Empty"),
+    role: varchar("role", { length: 32 }),
+    subRole: varchar("sub_role", { length: 32 }),
+    nid: bigint("nid", { mode: "number" }),
+    // ON DELETE RESTRICT: deleting a parent that still has children is a 409, not a silent orphaning.
+    parentId: varchar("parent_id", { length: 255 }).references((): AnyPgColumn => components.id, {
+      onDelete: "restrict",
+    }),
+    rack: text("rack"),
+    unit: integer("unit"),
+    slot: integer("slot"),
+    subSlot: integer("sub_slot"),
+    flag: varchar("flag", { length: 16 }).notNull().default("OK"),
+    arch: varchar("arch", { length: 16 }),
+    netType: varchar("net_type", { length: 16 }),
+    enabled: boolean("enabled").notNull().default(true),
+    ...tracked(),
+  },
+  (t) => [
+    index("components_type_idx").on(t.type),
+    index("components_state_idx").on(t.state),
+    index("components_role_idx").on(t.role),
+    index("components_parent_idx").on(t.parentId),
+    index("components_nid_idx").on(t.nid),
+    index("components_rack_idx").on(t.rack),
+    index("components_created_idx").on(t.createdAt),
+  ],
+);
+
+export const ethernetInterfaces = smd.table(
+  "ethernet_interfaces",
+  {
+    id: varchar("id", { length: 255 }).primaryKey(),
+    componentId: varchar("component_id", { length: 255 })
+      .notNull()
+      .references(() => components.id, { onDelete: "cascade" }),
+    macAddress: varchar("mac_address", { length: 17 }).notNull().unique("ethernet_interfaces_mac_unique"),
+    ipAddresses: jsonb("ip_addresses")
+      .$type<{ ipAddress: string; network: string | null }[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
+    description: text("description").notNull().default(""),
+    ...tracked(),
+  },
+  (t) => [index("ethernet_interfaces_component_idx").on(t.componentId)],
+);
+
+export const groups = smd.table("groups", {
+  name: varchar("name", { length: 255 }).primaryKey(),
+  description: text("description").notNull().default(""),
+  tags: jsonb("tags").$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+  ...tracked(),
+});
+
+export const groupMembers = smd.table(
+  "group_members",
+  {
+    groupName: varchar("group_name", { length: 255 })
+      .notNull()
+      .references(() => groups.name, { onDelete: "cascade" }),
+    componentId: varchar("component_id", { length: 255 })
+      .notNull()
+      .references(() => components.id, { onDelete: "cascade" }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.groupName, t.componentId] }),
+    index("group_members_component_idx").on(t.componentId),
+  ],
+);
+
+export const partitions = smd.table("partitions", {
+  name: varchar("name", { length: 255 }).primaryKey(),
+  description: text("description").notNull().default(""),
+  tags: jsonb("tags").$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+  ...tracked(),
+});
+
+/** component_id is the primary key: the database itself keeps a component in at most one partition. */
+export const partitionMembers = smd.table(
+  "partition_members",
+  {
+    componentId: varchar("component_id", { length: 255 })
+      .primaryKey()
+      .references(() => components.id, { onDelete: "cascade" }),
+    partitionName: varchar("partition_name", { length: 255 })
+      .notNull()
+      .references(() => partitions.name, { onDelete: "cascade" }),
+  },
+  (t) => [index("partition_members_partition_idx").on(t.partitionName)],
+);

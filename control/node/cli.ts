@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/**
+ * The `chamicore` command. Subcommands so far: serve, migrate, version.
+ * (The operator CLI, `edge` and the rest arrive with their issues.)
+ */
+import { createLogger } from "../../shared/log";
+import { VERSION } from "../../shared/version";
+import { ConfigError, loadControlConfig } from "../config";
+import { openDatabase } from "../db/node";
+import { startControl } from "./serve";
+
+const HELP = `chamicore ${VERSION} — bare-metal HPC cluster management
+
+Usage:
+  chamicore serve      run the control API (embedded database unless DATABASE_URL is set)
+  chamicore migrate    apply database migrations to DATABASE_URL (or the embedded database) and exit
+  chamicore version    print the version
+
+Environment: CHAMICORE_LISTEN (default 0.0.0.0:8080), CHAMICORE_DATA_DIR (default ./.chamicore),
+DATABASE_URL, CHAMICORE_LOG_LEVEL. See the README for the full table.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const cmd = argv[0] ?? "help";
+  switch (cmd) {
+    case "serve": {
+      const running = await startControl();
+      const stop = async (signal: string) => {
+        process.stderr.write(`\n${signal}: shutting down\n`);
+        await running.close();
+        process.exit(0);
+      };
+      process.once("SIGINT", () => void stop("SIGINT"));
+      process.once("SIGTERM", () => void stop("SIGTERM"));
+      return -1; // keep running
+    }
+    case "migrate": {
+      const config = loadControlConfig(process.env);
+      const log = createLogger({ level: config.CHAMICORE_LOG_LEVEL });
+      const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.CHAMICORE_DATA_DIR });
+      try {
+        await db.migrate();
+        log.info("migrations applied", { kind: db.kind, where: db.where });
+      } finally {
+        await db.close();
+      }
+      return 0;
+    }
+    case "version":
+    case "--version":
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      process.stderr.write(`chamicore: unknown command '${cmd}'\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err) => {
+    if (err instanceof ConfigError) process.stderr.write(`chamicore: ${err.message}\n`);
+    else
+      process.stderr.write(`chamicore: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,46 @@
+/**
+ * Helpers shared by the Postgres stores: filters and sorting from a
+ * ListQuery, Postgres error codes through drizzle's wrapping, chunking.
+ */
+import { and, asc, type Column, desc, inArray, type SQL } from "drizzle-orm";
+import { randomHex } from "../../shared/ids";
+import type { ListQuery } from "../../shared/list-query";
+
+/** A fresh opaque etag for a row written now. */
+export const newEtag = () => randomHex(8);
+
+/** `?a=1,2&b=3` → `a IN (1,2) AND b IN (3)` over the mapped columns. */
+export function whereOf(q: ListQuery, columns: Record<string, Column>, extra: (SQL | undefined)[] = []) {
+  const parts: (SQL | undefined)[] = [...extra];
+  for (const [name, values] of Object.entries(q.filters)) {
+    const col = columns[name];
+    if (col) parts.push(inArray(col, values as (string | number)[]));
+  }
+  return and(...parts);
+}
+
+export function orderOf(q: ListQuery, columns: Record<string, Column>, tiebreak: Column) {
+  const col = columns[q.sort.field] ?? tiebreak;
+  const primary = q.sort.desc ? desc(col) : asc(col);
+  return col === tiebreak ? [primary] : [primary, asc(tiebreak)];
+}
+
+/** The SQLSTATE of a Postgres error, looking through drizzle's DrizzleQueryError. */
+export function pgCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+export const UNIQUE_VIOLATION = "23505";
+export const FK_VIOLATION = "23503";
+export const UNDEFINED_TABLE = "42P01";
+
+/** Postgres takes at most 65535 bind parameters per statement. */
+export function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

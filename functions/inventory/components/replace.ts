@@ -1,0 +1,36 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import { httpEtag, toResource } from "../../../shared/envelope";
+import { ifMatch } from "../../../shared/http/conditional";
+import { notFound } from "../../../shared/problem";
+import type { AppEnv } from "../../env";
+import { defineRoute, json, jsonBody, problems } from "../../route";
+import { API_VERSION, ComponentReplaceSchema } from "../schemas";
+import { buildComponent, checkPathId } from "../service";
+import { ComponentResourceSchema } from "./get";
+import { ComponentIdParam } from "./params";
+
+export const replaceComponentRoute = defineRoute("write:components", {
+  method: "put",
+  path: "/hsm/v2/State/Components/{id}",
+  tags: ["inventory"],
+  summary: "Replace a component",
+  description:
+    "Needs `If-Match` with the etag of your last read: 428 without it, 412 when it changed meanwhile.",
+  request: { params: ComponentIdParam, body: jsonBody(ComponentReplaceSchema) },
+  responses: { 200: json(ComponentResourceSchema, "Replaced"), ...problems(404, 412, 422, 428) },
+});
+
+export const replaceComponent: RouteHandler<typeof replaceComponentRoute, AppEnv> = async (c) => {
+  const { id } = c.req.valid("param");
+  const body = c.req.valid("json");
+  let tag = ifMatch(c, { required: true })!;
+  checkPathId(body.id, id);
+  const store = c.var.stores.inventory;
+  if (tag === "*") {
+    const current = await store.getComponent(id);
+    if (!current) throw notFound("component", id);
+    tag = current.etag;
+  }
+  const row = await store.updateComponent(buildComponent({ ...body, id }), tag);
+  return c.json(toResource("Component", API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
+};

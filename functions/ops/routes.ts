@@ -1,0 +1,105 @@
+/**
+ * Operational endpoints, public on both runtimes: /health (process up),
+ * /readiness (database reachable and migrated), /version, /metrics, the
+ * OpenAPI document and its docs UI (assets served locally, no CDN).
+ */
+import { type OpenAPIHono, type RouteHandler, z } from "@hono/zod-openapi";
+import { API_VERSION, VERSION } from "../../shared/version";
+import type { AppEnv } from "../env";
+import { defineRoute, json } from "../route";
+import { swaggerUiCss, swaggerUiJs } from "./docs-assets.gen.js";
+
+const tags = ["operations"];
+
+const HealthSchema = z.object({ status: z.literal("ok") }).openapi("Health");
+const ReadinessSchema = z
+  .object({ status: z.enum(["ready", "not-ready"]), detail: z.string() })
+  .openapi("Readiness");
+const VersionSchema = z
+  .object({ version: z.string(), apiVersion: z.string(), runtime: z.string() })
+  .openapi("Version");
+
+export const healthRoute = defineRoute("public", {
+  method: "get",
+  path: "/health",
+  tags,
+  summary: "Liveness: the process answers",
+  responses: { 200: json(HealthSchema, "Alive") },
+});
+const health: RouteHandler<typeof healthRoute, AppEnv> = (c) => c.json({ status: "ok" as const }, 200);
+
+export const readinessRoute = defineRoute("public", {
+  method: "get",
+  path: "/readiness",
+  tags,
+  summary: "Readiness: the database is reachable and migrated",
+  responses: {
+    200: json(ReadinessSchema, "Ready"),
+    503: json(ReadinessSchema, "Not ready, with the reason"),
+  },
+});
+const readiness: RouteHandler<typeof readinessRoute, AppEnv> = async (c) => {
+  const r = await c.var.stores.system.readiness();
+  return r.ok
+    ? c.json({ status: "ready" as const, detail: r.detail }, 200)
+    : c.json({ status: "not-ready" as const, detail: r.detail }, 503);
+};
+
+export const versionRoute = defineRoute("public", {
+  method: "get",
+  path: "/version",
+  tags,
+  summary: "Build version and runtime",
+  responses: { 200: json(VersionSchema, "Version") },
+});
+const version: RouteHandler<typeof versionRoute, AppEnv> = (c) =>
+  c.json({ version: VERSION, apiVersion: API_VERSION, runtime: c.var.deps.runtime }, 200);
+
+/**
+ * /metrics is public, like /health: it holds counts and latencies, no
+ * inventory data. Sites that want it private put it behind their proxy.
+ */
+export const metricsRoute = defineRoute("public", {
+  method: "get",
+  path: "/metrics",
+  tags,
+  summary: "Prometheus metrics (text exposition format)",
+  responses: { 200: { description: "Metrics", content: { "text/plain": { schema: z.string() } } } },
+});
+const metrics: RouteHandler<typeof metricsRoute, AppEnv> = (c) =>
+  c.text(c.var.deps.registry.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+
+const DOCS_HTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Chamicore API</title>
+<link rel="stylesheet" href="/api/docs/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="/api/docs/swagger-ui-bundle.js"></script>
+<script src="/api/docs/init.js"></script></body></html>`;
+// Kept out of the HTML so the CSP can forbid inline scripts.
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: "/api/openapi.json", dom_id: "#ui", deepLinking: true });`;
+
+export function registerOps(app: OpenAPIHono<AppEnv>, info: { title: string; description: string }) {
+  app.openapi(healthRoute, health);
+  app.openapi(readinessRoute, readiness);
+  app.openapi(versionRoute, version);
+  app.openapi(metricsRoute, metrics);
+  app.doc31("/api/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: info.title, version: VERSION, description: info.description },
+    tags: [
+      { name: "inventory", description: "Components, interfaces, groups and partitions (SMD)" },
+      { name: "operations", description: "Health, readiness, version, metrics" },
+    ],
+  });
+  const immutable = { "Cache-Control": "public, max-age=86400" };
+  app.get("/api/docs", (c) => c.html(DOCS_HTML));
+  app.get("/api/docs/swagger-ui-bundle.js", (c) =>
+    c.body(swaggerUiJs, 200, { "Content-Type": "text/javascript; charset=utf-8", ...immutable }),
+  );
+  app.get("/api/docs/swagger-ui.css", (c) =>
+    c.body(swaggerUiCss, 200, { "Content-Type": "text/css; charset=utf-8", ...immutable }),
+  );
+  app.get("/api/docs/init.js", (c) =>
+    c.body(DOCS_INIT, 200, { "Content-Type": "text/javascript; charset=utf-8" }),
+  );
+}

@@ -1,0 +1,77 @@
+/**
+ * Route definitions: `createRoute` plus what every Chamicore route declares,
+ * the scope it needs (enforced by one middleware, documented as
+ * `x-required-scope`) and the problem responses it can give.
+ */
+import { createRoute, type RouteConfig } from "@hono/zod-openapi";
+import { createMiddleware } from "hono/factory";
+import { PROBLEM_CONTENT_TYPE, ProblemSchema } from "../shared/problem";
+import type { AppEnv } from "./env";
+
+const DESCRIPTIONS: Record<number, string> = {
+  304: "Not modified (If-None-Match matched)",
+  400: "Malformed request: bad JSON, unknown fields, wrong types or query parameters",
+  401: "Missing or invalid token",
+  403: "Token lacks the required scope",
+  404: "Not found",
+  409: "Conflicts with existing data",
+  412: "If-Match does not match the current etag",
+  413: "Body too large",
+  415: "Body is not JSON",
+  422: "Valid JSON that breaks a rule (enum, pattern, reference)",
+  428: "If-Match required",
+  500: "Unexpected server error (see the server log)",
+  503: "Not ready",
+};
+
+/** Problem+json responses for the given status codes (304 has no body). */
+export function problems(...codes: number[]) {
+  const out: Record<
+    number,
+    { description: string; content?: Record<string, { schema: typeof ProblemSchema }> }
+  > = {};
+  for (const code of codes)
+    out[code] =
+      code === 304
+        ? { description: DESCRIPTIONS[code]! }
+        : {
+            description: DESCRIPTIONS[code] ?? "Error",
+            content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+          };
+  return out;
+}
+
+/** "public" routes need no token (boot script, cloud-init serving, health). */
+export type Scope = `${"read" | "write" | "delete" | "admin"}:${string}` | "public";
+
+/** The middleware that enforces a route's scope through `deps.authorize`. */
+const authorizeFor = (scope: Scope) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    if (scope !== "public") await c.var.deps.authorize?.(c, scope);
+    await next();
+  });
+
+/**
+ * createRoute with a scope. Every route goes through here, so a route cannot
+ * be registered without saying who may call it.
+ */
+export function defineRoute<const R extends RouteConfig>(scope: Scope, config: R) {
+  const errorCodes = [400, 413, 415, ...(scope === "public" ? [] : [401, 403]), 500];
+  return createRoute({
+    ...config,
+    responses: { ...problems(...errorCodes), ...config.responses },
+    middleware: [authorizeFor(scope)] as const,
+    "x-required-scope": scope,
+  });
+}
+
+export const json = <S>(schema: S, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+export const jsonBody = <S>(schema: S, description?: string) => ({
+  required: true,
+  description,
+  content: { "application/json": { schema } },
+});

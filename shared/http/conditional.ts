@@ -1,0 +1,59 @@
+/**
+ * Conditional requests: If-Match for writes (412/428), the stored etag as the
+ * entity tag for reads.
+ */
+import type { Context } from "hono";
+import { ApiError } from "../problem";
+
+/**
+ * The etag the client says it last saw. `*` means "whatever is current" and
+ * is answered with `current`. Weak tags are compared by their value.
+ */
+export function ifMatch(c: Context, opts: { required: boolean }): string | "*" | undefined {
+  const raw = c.req.header("If-Match");
+  if (raw === undefined || raw.trim() === "") {
+    if (opts.required)
+      throw new ApiError(
+        "precondition-required",
+        "This write needs an If-Match header with the etag from your last read (GET the resource first)",
+      );
+    return undefined;
+  }
+  const v = raw.trim();
+  if (v === "*") return "*";
+  const m = /^(?:W\/)?"([^"]*)"$/.exec(v);
+  return m ? m[1]! : v;
+}
+
+/**
+ * Read–modify–write of one resource, guarded by its etag.
+ *
+ * With an If-Match from the client (`wanted`) a changed resource is a 412.
+ * Without one the write is still atomic: it is guarded by the etag just read
+ * and redone (up to 3 times) if another writer got in between.
+ */
+export async function guardedUpdate<S extends { etag: string; spec: unknown }>(opts: {
+  what: string;
+  id: string;
+  wanted: string | undefined;
+  read: () => Promise<S | undefined>;
+  change: (current: S["spec"]) => S["spec"];
+  write: (next: S["spec"], etag: string) => Promise<S>;
+}): Promise<S> {
+  for (let attempt = 0; ; attempt++) {
+    const current = await opts.read();
+    if (!current) throw new ApiError("not-found", `${opts.what} '${opts.id}' does not exist`);
+    if (opts.wanted !== undefined && opts.wanted !== "*" && opts.wanted !== current.etag)
+      throw new ApiError(
+        "precondition-failed",
+        `${opts.what} '${opts.id}' has changed since you read it (If-Match does not match)`,
+      );
+    try {
+      return await opts.write(opts.change(current.spec), current.etag);
+    } catch (e) {
+      const retry =
+        e instanceof ApiError && e.kind === "precondition-failed" && opts.wanted === undefined && attempt < 3;
+      if (!retry) throw e;
+    }
+  }
+}

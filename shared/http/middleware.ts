@@ -1,0 +1,80 @@
+/**
+ * Cross-cutting HTTP behaviour shared by the control plane and the edge:
+ * media types, API-Version, Cache-Control, body limits, access logs and metrics.
+ */
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { routePath } from "hono/route";
+import type { Logger } from "../log";
+import type { HttpMetrics } from "../metrics";
+import { ApiError } from "../problem";
+import { API_VERSION } from "../version";
+
+const JSON_TYPES = /^application\/(json|merge-patch\+json|[a-z0-9.+-]*\+json)\s*(;|$)/i;
+
+/**
+ * POST, PUT and PATCH that carry a body must say it is JSON (415 otherwise).
+ * A bodiless request (Content-Length 0, no body) is let through: some
+ * actions take no input.
+ */
+export const requireJson: MiddlewareHandler = async (c, next) => {
+  const m = c.req.method;
+  if (m === "POST" || m === "PUT" || m === "PATCH") {
+    const ct = c.req.header("Content-Type");
+    const hasBody = c.req.header("Content-Length") !== "0" && (ct !== undefined || c.req.raw.body !== null);
+    if (hasBody && (!ct || !JSON_TYPES.test(ct))) {
+      throw new ApiError(
+        "unsupported-media-type",
+        `Content-Type must be application/json${m === "PATCH" ? " or application/merge-patch+json" : ""}; got ${ct ?? "none"}`,
+      );
+    }
+  }
+  await next();
+};
+
+export const apiVersionHeader: MiddlewareHandler = async (c, next) => {
+  await next();
+  c.res.headers.set("API-Version", API_VERSION);
+};
+
+/** Reads revalidate (ETags make that cheap); writes are never cached. */
+export const cacheControl: MiddlewareHandler = async (c, next) => {
+  await next();
+  if (c.res.headers.has("Cache-Control")) return;
+  const m = c.req.method;
+  c.res.headers.set("Cache-Control", m === "GET" || m === "HEAD" ? "no-cache" : "no-store");
+};
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** Body limit by route: a larger one for the listed paths (bulk import). */
+export function bodyLimits(defaultMax: number, larger: Record<string, number>): MiddlewareHandler {
+  const onError = () => {
+    throw new ApiError("payload-too-large", "The request body is larger than this endpoint accepts");
+  };
+  const def = bodyLimit({ maxSize: defaultMax, onError });
+  const by = Object.fromEntries(
+    Object.entries(larger).map(([p, max]) => [p, bodyLimit({ maxSize: max, onError })] as const),
+  );
+  return (c, next) => (by[c.req.path] ?? def)(c, next);
+}
+
+/** Access log line and request metrics, labelled by route template (not raw path). */
+export function observe(log: Logger, metrics: HttpMetrics): MiddlewareHandler {
+  return async (c, next) => {
+    const start = performance.now();
+    await next();
+    const seconds = (performance.now() - start) / 1000;
+    const last = routePath(c, -1);
+    const route = last === "/*" ? "unmatched" : last;
+    const labels = { method: c.req.method, route, status: String(c.res.status) };
+    metrics.requests.inc(labels);
+    metrics.duration.observe(seconds, labels);
+    log.info("request", {
+      ...labels,
+      path: c.req.path,
+      ms: Math.round(seconds * 1000 * 100) / 100,
+      requestId: c.get("requestId" as never),
+    });
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * Structured logging: one JSON object per line on stdout (Node) or the
+ * console (workerd, where `wrangler tail` picks it up). No dependencies, so
+ * it runs unchanged in both runtimes.
+ */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+}
+
+export function createLogger(
+  opts: { level?: LogLevel; base?: Record<string, unknown>; write?: (line: string) => void } = {},
+): Logger {
+  const min = ORDER[opts.level ?? "info"];
+  const base = opts.base ?? {};
+  const write = opts.write ?? ((line: string) => console.log(line));
+  const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
+    if (ORDER[level] < min) return;
+    write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }));
+  };
+  return {
+    debug: (m, f) => emit("debug", m, f),
+    info: (m, f) => emit("info", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    error: (m, f) => emit("error", m, f),
+    child: (fields) => createLogger({ ...opts, base: { ...base, ...fields } }),
+  };
+}
+
+/** A logger that drops everything (tests that do not look at logs). */
+export const silentLogger: Logger = createLogger({ write: () => {} });
