@@ -12,7 +12,7 @@ const HostPort = z
     const i = s.lastIndexOf(":");
     return { host: s.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(s.slice(i + 1)) };
   })
-  .refine((a) => a.port > 0 && a.port < 65536, "port must be 1–65535");
+  .refine((a) => a.port < 65536, "port must be 0–65535 (0 picks a free port)");
 
 const PostgresUrl = z
   .string()

@@ -66,7 +66,10 @@ let app: ReturnType<typeof createControlApp> | undefined;
 export default {
   fetch(req: Request, env: WorkerEnv, ctx: ExecutionContextLike) {
     app ??= createControlApp({
-      logger: createLogger({ level: env.CHAMICORE_LOG_LEVEL ?? "info", base: { service: "chamicore-control" } }),
+      logger: createLogger({
+        level: env.CHAMICORE_LOG_LEVEL ?? "info",
+        base: { service: "chamicore-control" },
+      }),
       registry: new Registry(),
       runtime: "workerd",
       stores: storesPerRequest as never,

@@ -274,11 +274,12 @@ export class PgInventoryStore implements InventoryStore {
         .select({ id: ethernetInterfaces.id })
         .from(ethernetInterfaces)
         .where(inArray(ethernetInterfaces.id, part));
-      for (const r of rows)
-        conflicts.push({
-          field: `${seenIfaceIds.get(r.id)}.id`,
-          message: `interface '${r.id}' already exists`,
-        });
+      for (const r of rows) {
+        const at = seenIfaceIds.get(r.id);
+        // An id derived from a taken MAC is already reported through the MAC.
+        if (!conflicts.some((e) => e.field === `${at}.macAddress`))
+          conflicts.push({ field: `${at}.id`, message: `interface '${r.id}' already exists` });
+      }
     }
 
     const parents = new Set(

@@ -2,7 +2,7 @@
  * Cross-cutting HTTP behaviour shared by the control plane and the edge:
  * media types, API-Version, Cache-Control, body limits, access logs and metrics.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { routePath } from "hono/route";
 import type { Logger } from "../log";
@@ -47,9 +47,33 @@ export const cacheControl: MiddlewareHandler = async (c, next) => {
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
+/**
+ * Reads and drops what is left of a refused body (up to `cap` bytes) before
+ * answering. Many HTTP clients (undici's fetch among them) report "other side
+ * closed" instead of the 413 when the server answers and closes while they
+ * are still sending.
+ */
+async function drain(req: Request, cap: number) {
+  const body = req.bodyUsed ? null : req.body;
+  if (!body) return;
+  try {
+    const reader = body.getReader();
+    for (let n = 0; n < cap; ) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      n += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // The stream may already be locked or errored by the limit check: nothing left to drain.
+  }
+}
+const DRAIN_CAP = 64 * 1024 * 1024;
+
 /** Body limit by route: a larger one for the listed paths (bulk import). */
 export function bodyLimits(defaultMax: number, larger: Record<string, number>): MiddlewareHandler {
-  const onError = () => {
+  const onError = async (c: Context) => {
+    await drain(c.req.raw, DRAIN_CAP);
     throw new ApiError("payload-too-large", "The request body is larger than this endpoint accepts");
   };
   const def = bodyLimit({ maxSize: defaultMax, onError });
