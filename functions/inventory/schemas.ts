@@ -77,7 +77,9 @@ const componentWritable = {
 
 export const IpAddressSchema = z
   .strictObject({
-    ipAddress: z.union([z.ipv4(), z.ipv6()]).openapi({ example: "10.1.0.17" }),
+    ipAddress: z
+      .union([z.ipv4(), z.ipv6()], { error: "must be an IPv4 or IPv6 address" })
+      .openapi({ example: "10.1.0.17" }),
     network: z.string().max(63).nullish().openapi({ example: "mgmt" }),
   })
   .openapi("IpAddress");

@@ -25,12 +25,37 @@ export function fieldPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+/** The value at a zod issue path inside the request input. */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const p of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+/** Whether an issue says "this JSON value has the wrong type" rather than "this value breaks a rule". */
+function isWrongType(issue: z.core.$ZodIssue, value: unknown): boolean {
+  if (issue.code === "invalid_type") return true;
+  // An enum or literal offered a value of another JSON type (a number for a string enum).
+  if (issue.code === "invalid_value")
+    return issue.values.length > 0 && typeof value !== typeof issue.values[0];
+  // A union whose every branch refused the JSON type (e.g. an IP address given as a number).
+  if (issue.code === "invalid_union")
+    return (
+      issue.errors.length > 0 && issue.errors.every((branch) => branch.some((i) => i.code === "invalid_type"))
+    );
+  return false;
+}
+
 /**
  * Zod issues → field errors and a status. Structural problems (wrong JSON
  * types, unknown fields) are 400; values that break a rule (enums, patterns,
- * ranges, a missing required field) are 422.
+ * ranges, a missing required field) are 422. `input` is the request value
+ * the issues refer to: it tells a missing field from a mistyped one.
  */
-export function zodToProblem(error: z.ZodError, target: string, prefix = ""): ApiError {
+export function zodToProblem(error: z.ZodError, target: string, prefix = "", input?: unknown): ApiError {
   let structural = false;
   const errors: FieldError[] = [];
   for (const issue of error.issues) {
@@ -40,9 +65,13 @@ export function zodToProblem(error: z.ZodError, target: string, prefix = ""): Ap
       for (const k of issue.keys) errors.push({ field: base ? `${base}.${k}` : k, message: "unknown field" });
       continue;
     }
-    if (issue.code === "invalid_type" && !/received undefined/.test(issue.message)) structural = true;
-    const message = /received undefined/.test(issue.message) ? "is required" : issue.message;
-    errors.push({ field: base || target, message });
+    const value = input === undefined ? undefined : valueAt(input, issue.path);
+    const missing =
+      input === undefined
+        ? /received undefined/.test(issue.message)
+        : value === undefined && issue.path.length > 0;
+    if (!missing && isWrongType(issue, value)) structural = true;
+    errors.push({ field: base || target, message: missing ? "is required" : issue.message });
   }
   const where = target === "json" ? "request body" : target === "query" ? "query parameters" : `${target}`;
   return structural
@@ -52,10 +81,10 @@ export function zodToProblem(error: z.ZodError, target: string, prefix = ""): Ap
 
 /** defaultHook for OpenAPIHono: zod failures become problems. */
 export const validationHook = (
-  result: { success: true } | { success: false; error: z.ZodError; target: string },
+  result: { success: true } | { success: false; error: z.ZodError; target: string; data?: unknown },
   c: Context,
 ) => {
-  if (!result.success) return problemResponse(c, zodToProblem(result.error, result.target));
+  if (!result.success) return problemResponse(c, zodToProblem(result.error, result.target, "", result.data));
   return undefined;
 };
 

@@ -1,0 +1,63 @@
+/**
+ * Runs `chamicore` as a user would: a child process of the real bin, with
+ * its environment, its log lines and its exit code.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+
+export const BIN = join(process.cwd(), "control/node/bin.mjs");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      s.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function run(args: string[], env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => {
+    out += d;
+  });
+  child.stderr!.on("data", (d) => {
+    out += d;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return { child, output: () => out, exited };
+}
+
+/** Starts `chamicore serve` and waits for its "listening" log line. */
+export async function serve(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<Proc & { url: string }> {
+  const p = run(["serve"], env);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const line = p
+      .output()
+      .split("\n")
+      .find((l) => l.includes("control plane listening"));
+    if (line) return { ...p, url: JSON.parse(line).url };
+    if (p.child.exitCode !== null) throw new Error(`serve exited early:\n${p.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  p.child.kill("SIGKILL");
+  throw new Error(`serve did not start in ${timeoutMs} ms:\n${p.output()}`);
+}
