@@ -24,7 +24,6 @@ const tmp = () => {
   return d;
 };
 
-// biome-ignore-all lint/suspicious/noExplicitAny: HTTP answers are inspected freely.
 const post = (url: string, body: unknown) =>
   fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
 
@@ -60,8 +59,10 @@ describe("chamicore serve on the embedded database", () => {
     await second.exited;
 
     const third = await serve(env);
-    const list: any = await (await fetch(`${third.url}/hsm/v2/State/Components?fields=id,nid`)).json();
-    expect(list.items.map((i: { spec: unknown }) => i.spec)).toEqual([
+    const list = (await (await fetch(`${third.url}/hsm/v2/State/Components?fields=id,nid`)).json()) as {
+      items: { spec: unknown }[];
+    };
+    expect(list.items.map((i) => i.spec)).toEqual([
       { id: "x1000c0s0b0n0", nid: 7 },
       { id: "x1000c0s0b0n1", nid: 8 },
     ]);
