@@ -4,7 +4,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { routePath } from "hono/route";
+import { matchedRoutes } from "hono/route";
 import type { Logger } from "../log";
 import type { HttpMetrics } from "../metrics";
 import { ApiError } from "../problem";
@@ -89,8 +89,9 @@ export function observe(log: Logger, metrics: HttpMetrics): MiddlewareHandler {
     const start = performance.now();
     await next();
     const seconds = (performance.now() - start) / 1000;
-    const last = routePath(c, -1);
-    const route = last === "/*" ? "unmatched" : last;
+    // The handler that answered, not a path-scoped middleware such as "/hsm/*".
+    const handler = matchedRoutes(c).findLast((r) => r.method !== "ALL");
+    const route = handler?.path ?? "unmatched";
     const labels = { method: c.req.method, route, status: String(c.res.status) };
     metrics.requests.inc(labels);
     metrics.duration.observe(seconds, labels);

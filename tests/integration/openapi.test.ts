@@ -1,0 +1,100 @@
+/**
+ * The OpenAPI document is the contract: it is valid OpenAPI 3.1 (checked by
+ * a real validator), it documents exactly the routes the app serves, and
+ * every operation declares its scope, a success answer and problem+json errors.
+ */
+import { compileErrors, validate } from "@readme/openapi-parser";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createControlApp } from "../../control/app";
+import { silentLogger } from "../../shared/log";
+import { Registry } from "../../shared/metrics";
+
+const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const PROBLEM_REF = "#/components/schemas/Problem";
+/** Served but deliberately not part of the API document. */
+const UNDOCUMENTED = /^\/api\/(docs(\/|$)|openapi\.json$)/;
+
+interface Answer {
+  content?: Record<string, { schema?: { $ref?: string } }>;
+}
+interface Operation {
+  "x-required-scope"?: string;
+  responses: Record<string, Answer>;
+}
+
+const app = createControlApp({
+  logger: silentLogger,
+  registry: new Registry(),
+  runtime: "node",
+  stores: async (_c, next) => next(),
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: the document is inspected freely.
+let doc: any;
+let operations: { name: string; op: Operation }[];
+
+beforeAll(async () => {
+  const res = await app.request("/api/openapi.json");
+  expect(res.status).toBe(200);
+  doc = await res.json();
+  operations = Object.entries<Record<string, Operation>>(doc.paths).flatMap(([path, item]) =>
+    METHODS.filter((m) => item[m]).map((m) => ({ name: `${m.toUpperCase()} ${path}`, op: item[m]! })),
+  );
+});
+
+/** Collects the operations failing `check`, so a failure lists all of them. */
+const offenders = (check: (op: Operation) => boolean) =>
+  operations.filter(({ op }) => !check(op)).map(({ name }) => name);
+
+const isProblem = (r: Answer | undefined) =>
+  r?.content?.["application/problem+json"]?.schema?.$ref === PROBLEM_REF;
+
+describe("OpenAPI document", () => {
+  it("is valid OpenAPI 3.1", async () => {
+    expect(doc.openapi).toMatch(/^3\.1\./);
+    const result = await validate(structuredClone(doc));
+    expect(result.valid, result.valid ? "" : compileErrors(result)).toBe(true);
+    expect(doc.components.schemas.Problem).toBeDefined();
+  });
+
+  it("documents every route the app serves, and nothing else", () => {
+    const served = new Set(
+      app.routes
+        .filter((r) => r.method !== "ALL" && !UNDOCUMENTED.test(r.path))
+        .map((r) => `${r.method} ${r.path}`),
+    );
+    const documented = new Set(operations.map(({ name }) => name.replace(/\{([^}]+)\}/g, ":$1")));
+    expect([...documented].sort()).toEqual([...served].sort());
+  });
+
+  it("gives every operation an x-required-scope", () => {
+    const scope = /^(public|(read|write|delete|admin):[a-z][a-z0-9-]*)$/;
+    expect(offenders((op) => scope.test(op["x-required-scope"] ?? ""))).toEqual([]);
+  });
+
+  it("gives every operation a 2xx answer", () => {
+    expect(offenders((op) => Object.keys(op.responses).some((s) => /^2\d\d$/.test(s)))).toEqual([]);
+  });
+
+  it("gives every operation a 4xx problem+json answer referencing Problem", () => {
+    expect(
+      offenders((op) => Object.entries(op.responses).some(([s, r]) => /^4\d\d$/.test(s) && isProblem(r))),
+    ).toEqual([]);
+  });
+
+  it("lists 401 and 403 problems on every non-public operation", () => {
+    expect(
+      offenders(
+        (op) =>
+          op["x-required-scope"] === "public" ||
+          (isProblem(op.responses["401"]) && isProblem(op.responses["403"])),
+      ),
+    ).toEqual([]);
+  });
+
+  it("has both public and scoped operations, so the checks above are not vacuous", () => {
+    const scopes = operations.map(({ op }) => op["x-required-scope"]);
+    expect(scopes).toContain("public");
+    expect(scopes.filter((s) => s !== "public").length).toBeGreaterThan(10);
+  });
+});
