@@ -29,9 +29,15 @@ export interface NodeDatabase {
 export async function openDatabase(opts: {
   databaseUrl?: string | undefined;
   dataDir: string;
+  /** Told about errors on idle pooled connections (a Postgres restart, a dropped database). */
+  onIdleError?: (err: Error) => void;
 }): Promise<NodeDatabase> {
   if (opts.databaseUrl) {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
+    // Without a listener, an idle connection that the server terminates is an
+    // unhandled 'error' event, and that kills the process. The pool drops the
+    // connection and opens a new one on the next query.
+    pool.on("error", (err) => opts.onIdleError?.(err));
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     const u = new URL(opts.databaseUrl);
     return {

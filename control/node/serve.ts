@@ -30,6 +30,8 @@ export async function startControl(
   const database = await openDatabase({
     databaseUrl: config.DATABASE_URL,
     dataDir: config.CHAMICORE_DATA_DIR,
+    onIdleError: (err) =>
+      log.warn("database connection lost; reconnecting on next use", { err: err.message }),
   });
   log.info("database opened", { kind: database.kind, where: database.where });
   try {

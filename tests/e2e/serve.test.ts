@@ -66,9 +66,9 @@ describe("chamicore serve on the embedded database", () => {
       { id: "x1000c0s0b0n0", nid: 7 },
       { id: "x1000c0s0b0n1", nid: 8 },
     ]);
-    const iface: any = await (
+    const iface = (await (
       await fetch(`${third.url}/hsm/v2/Inventory/EthernetInterfaces?mac=A4-BF-01-38-EE-65`)
-    ).json();
+    ).json()) as { metadata: { total: number } };
     expect(iface.metadata.total).toBe(1);
     third.child.kill("SIGTERM");
     await third.exited;

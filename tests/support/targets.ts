@@ -133,7 +133,7 @@ export async function workerTarget(): Promise<Target> {
   };
 }
 
-async function startMiniflare(script: string, databaseUrl: string) {
+export async function startMiniflare(script: string, databaseUrl: string) {
   const mf = new Miniflare({
     modules: true,
     scriptPath: script,

@@ -1,0 +1,68 @@
+/**
+ * /readiness says 503, with the reason, while the database cannot serve this
+ * build: a Worker pointed at a database nobody has migrated yet, and a Node
+ * server whose database disappears under it. /health stays 200 meanwhile.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { openDatabase } from "../../control/db/node";
+import { startControl } from "../../control/node/serve";
+import { silentLogger } from "../../shared/log";
+import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { buildWorkerBundle, startMiniflare } from "../support/targets";
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const f of cleanup.reverse()) await f();
+});
+
+const readiness = async (res: Response) => ({
+  status: res.status,
+  body: (await res.json()) as { detail: string },
+});
+
+describe("readiness", () => {
+  it("is 503 in workerd until `chamicore migrate` has run, then 200", async () => {
+    const db: TestDatabase = await createTestDatabase("ready");
+    cleanup.push(() => db.drop());
+    const mf = await startMiniflare(buildWorkerBundle(), db.url);
+    cleanup.push(() => mf.dispose());
+
+    const before = await readiness(
+      (await mf.dispatchFetch("http://control.test/readiness")) as unknown as Response,
+    );
+    expect(before.status).toBe(503);
+    expect(before.body.detail).toContain("chamicore migrate");
+    expect((await mf.dispatchFetch("http://control.test/health")).status).toBe(200);
+
+    const node = await openDatabase({ databaseUrl: db.url, dataDir: "/nonexistent" });
+    await node.migrate();
+    await node.close();
+    const after = await readiness(
+      (await mf.dispatchFetch("http://control.test/readiness")) as unknown as Response,
+    );
+    expect(after.status).toBe(200);
+  });
+
+  it("turns 503 on Node when the database goes away", async () => {
+    const db = await createTestDatabase("gone");
+    let dropped = false;
+    cleanup.push(() => (dropped ? Promise.resolve() : db.drop()));
+    const running = await startControl(
+      { CHAMICORE_LISTEN: "127.0.0.1:0", DATABASE_URL: db.url, CHAMICORE_DATA_DIR: "/nonexistent" },
+      silentLogger,
+    );
+    cleanup.push(() => running.close().catch(() => {}));
+    expect((await fetch(`${running.url}/readiness`)).status).toBe(200);
+
+    await db.drop();
+    dropped = true;
+    const gone = await readiness(await fetch(`${running.url}/readiness`));
+    expect(gone.status).toBe(503);
+    expect(gone.body.detail).toMatch(/unreachable/);
+    expect((await fetch(`${running.url}/health`)).status).toBe(200);
+    // A data request fails as a problem, not as a hang or a bare 500 page.
+    const list = await fetch(`${running.url}/hsm/v2/State/Components`);
+    expect(list.status).toBe(500);
+    expect(list.headers.get("content-type")).toMatch(/problem\+json/);
+  });
+});
