@@ -3,7 +3,7 @@
  * inside the write transaction so that their errors name the offending
  * field; the database constraints stay as the last word under races.
  */
-import { and, count, eq, inArray, ne, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, ne, type SQL, sql } from "drizzle-orm";
 import type { Component, Group, Interface } from "../../functions/inventory/schemas";
 import type { GroupKind, InventoryStore, NewComponent, Page } from "../../functions/inventory/store";
 import type { Stored } from "../../shared/envelope";
@@ -18,7 +18,7 @@ import {
   partitions,
 } from "../db/schema";
 import type { Db } from "../db/types";
-import { chunks, FK_VIOLATION, newEtag, orderOf, pgCode, UNIQUE_VIOLATION, whereOf } from "./pg-util";
+import { chunks, FK_VIOLATION, newEtag, orderOf, pageOf, pgCode, UNIQUE_VIOLATION, whereOf } from "./pg-util";
 
 type ComponentRow = typeof components.$inferSelect;
 type InterfaceRow = typeof ethernetInterfaces.$inferSelect;
@@ -160,17 +160,14 @@ export class PgInventoryStore implements InventoryStore {
 
   async listComponents(q: ListQuery): Promise<Page<Component>> {
     const where = whereOf(q, componentColumns);
-    const [rows, [total]] = await Promise.all([
-      this.db
-        .select()
-        .from(components)
-        .where(where)
-        .orderBy(...orderOf(q, componentColumns, components.id))
-        .limit(q.limit)
-        .offset(q.offset),
-      this.db.select({ n: count() }).from(components).where(where),
-    ]);
-    return { rows: rows.map(componentOf), total: Number(total?.n ?? 0) };
+    const { rows, total } = await pageOf(
+      this.db,
+      components,
+      where,
+      orderOf(q, componentColumns, components.id),
+      q,
+    );
+    return { rows: rows.map(componentOf), total };
   }
 
   async getComponent(id: string) {
@@ -401,17 +398,9 @@ export class PgInventoryStore implements InventoryStore {
         ]
       : [];
     const where = whereOf(q, interfaceColumns, extra);
-    const [rows, [total]] = await Promise.all([
-      this.db
-        .select()
-        .from(ethernetInterfaces)
-        .where(where)
-        .orderBy(...orderOf(q, interfaceColumns, ethernetInterfaces.id))
-        .limit(q.limit)
-        .offset(q.offset),
-      this.db.select({ n: count() }).from(ethernetInterfaces).where(where),
-    ]);
-    return { rows: rows.map(interfaceOf), total: Number(total?.n ?? 0) };
+    const order = orderOf(q, interfaceColumns, ethernetInterfaces.id);
+    const { rows, total } = await pageOf(this.db, ethernetInterfaces, where, order, q);
+    return { rows: rows.map(interfaceOf), total };
   }
 
   async getInterface(id: string) {
@@ -522,23 +511,14 @@ export class PgInventoryStore implements InventoryStore {
       extra.push(inArray(t.name, this.db.select({ n: mGroup }).from(m).where(inArray(mComp, members))));
     const cols = { name: t.name, createdAt: t.createdAt, updatedAt: t.updatedAt };
     const where = whereOf(q, cols, extra);
-    const [rows, [total]] = await Promise.all([
-      this.db
-        .select()
-        .from(t)
-        .where(where)
-        .orderBy(...orderOf(q, cols, t.name))
-        .limit(q.limit)
-        .offset(q.offset),
-      this.db.select({ n: count() }).from(t).where(where),
-    ]);
+    const { rows, total } = await pageOf(this.db, t, where, orderOf(q, cols, t.name), q);
     const names = rows.map((r) => r.name);
     const memberRows = names.length
       ? await this.db.select({ g: mGroup, c: mComp }).from(m).where(inArray(mGroup, names)).orderBy(mComp)
       : [];
     const byGroup = new Map<string, string[]>();
     for (const r of memberRows) (byGroup.get(r.g) ?? byGroup.set(r.g, []).get(r.g)!).push(r.c);
-    return { rows: rows.map((r) => groupOf(r, byGroup.get(r.name) ?? [])), total: Number(total?.n ?? 0) };
+    return { rows: rows.map((r) => groupOf(r, byGroup.get(r.name) ?? [])), total };
   }
 
   async getGroup(kind: GroupKind, name: string) {

@@ -2,9 +2,11 @@
  * Helpers shared by the Postgres stores: filters and sorting from a
  * ListQuery, Postgres error codes through drizzle's wrapping, chunking.
  */
-import { and, asc, type Column, desc, inArray, type SQL } from "drizzle-orm";
+import { and, asc, type Column, count, desc, inArray, type SQL } from "drizzle-orm";
+import type { PgTable } from "drizzle-orm/pg-core";
 import { randomHex } from "../../shared/ids";
 import type { ListQuery } from "../../shared/list-query";
+import type { Db } from "../db/types";
 
 /** A fresh opaque etag for a row written now. */
 export const newEtag = () => randomHex(8);
@@ -43,4 +45,26 @@ export function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/** One page of a table and the total across pages, for the same filter. */
+export async function pageOf<T extends PgTable>(
+  db: Db,
+  table: T,
+  where: SQL | undefined,
+  order: SQL[],
+  q: ListQuery,
+) {
+  const t = table as PgTable;
+  const [rows, [total]] = await Promise.all([
+    db
+      .select()
+      .from(t)
+      .where(where)
+      .orderBy(...order)
+      .limit(q.limit)
+      .offset(q.offset),
+    db.select({ n: count() }).from(t).where(where),
+  ]);
+  return { rows: rows as T["$inferSelect"][], total: Number(total?.n ?? 0) };
 }

@@ -57,3 +57,20 @@ export async function guardedUpdate<S extends { etag: string; spec: unknown }>(o
     }
   }
 }
+
+/**
+ * The etag a replace (PUT) must match: If-Match is required, and `*` stands
+ * for the current etag of the resource (404 if there is none).
+ */
+export async function requiredIfMatch(
+  c: Context,
+  what: string,
+  id: string,
+  read: () => Promise<{ etag: string } | undefined>,
+): Promise<string> {
+  const tag = ifMatch(c, { required: true })!;
+  if (tag !== "*") return tag;
+  const current = await read();
+  if (!current) throw new ApiError("not-found", `${what} '${id}' does not exist`);
+  return current.etag;
+}

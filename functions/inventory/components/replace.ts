@@ -1,7 +1,6 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { httpEtag, toResource } from "../../../shared/envelope";
-import { ifMatch } from "../../../shared/http/conditional";
-import { notFound } from "../../../shared/problem";
+import { requiredIfMatch } from "../../../shared/http/conditional";
 import type { AppEnv } from "../../env";
 import { defineRoute, json, jsonBody, problems } from "../../route";
 import { API_VERSION, ComponentReplaceSchema } from "../schemas";
@@ -23,14 +22,9 @@ export const replaceComponentRoute = defineRoute("write:components", {
 export const replaceComponent: RouteHandler<typeof replaceComponentRoute, AppEnv> = async (c) => {
   const { id } = c.req.valid("param");
   const body = c.req.valid("json");
-  let tag = ifMatch(c, { required: true })!;
   checkPathId(body.id, id);
   const store = c.var.stores.inventory;
-  if (tag === "*") {
-    const current = await store.getComponent(id);
-    if (!current) throw notFound("component", id);
-    tag = current.etag;
-  }
+  const tag = await requiredIfMatch(c, "component", id, () => store.getComponent(id));
   const row = await store.updateComponent(buildComponent({ ...body, id }), tag);
   return c.json(toResource("Component", API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
 };

@@ -5,7 +5,7 @@
  */
 import { type OpenAPIHono, type RouteHandler, z } from "@hono/zod-openapi";
 import { httpEtag, listSchema, resourceSchema, toList, toResource } from "../../../shared/envelope";
-import { guardedUpdate, ifMatch } from "../../../shared/http/conditional";
+import { guardedUpdate, ifMatch, requiredIfMatch } from "../../../shared/http/conditional";
 import { type ListSpec, parseListQuery } from "../../../shared/list-query";
 import { notFound } from "../../../shared/problem";
 import type { AppEnv } from "../../env";
@@ -126,13 +126,8 @@ export function registerGroupRoutes(app: OpenAPIHono<AppEnv>, kind: GroupKind) {
     const { name } = c.req.valid("param");
     const body = c.req.valid("json");
     checkPathId(body.name, name, "name");
-    let tag = ifMatch(c, { required: true })!;
     const store = c.var.stores.inventory;
-    if (tag === "*") {
-      const current = await store.getGroup(kind, name);
-      if (!current) throw notFound(label, name);
-      tag = current.etag;
-    }
+    const tag = await requiredIfMatch(c, label, name, () => store.getGroup(kind, name));
     const row = await store.updateGroup(kind, buildGroup({ ...body, name }), tag);
     return c.json(toResource(Kind, API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
   };

@@ -4,7 +4,7 @@
  */
 import { type RouteHandler, z } from "@hono/zod-openapi";
 import { httpEtag, listSchema, resourceSchema, toList, toResource } from "../../../shared/envelope";
-import { guardedUpdate, ifMatch } from "../../../shared/http/conditional";
+import { guardedUpdate, ifMatch, requiredIfMatch } from "../../../shared/http/conditional";
 import { type ListSpec, parseListQuery } from "../../../shared/list-query";
 import { MAC_RULE, normalizeMac } from "../../../shared/mac";
 import { notFound } from "../../../shared/problem";
@@ -133,14 +133,9 @@ export const replaceInterfaceRoute = defineRoute("write:interfaces", {
 export const replaceInterface: RouteHandler<typeof replaceInterfaceRoute, AppEnv> = async (c) => {
   const { id } = c.req.valid("param");
   const body = c.req.valid("json");
-  let tag = ifMatch(c, { required: true })!;
   checkPathId(body.id, id);
   const store = c.var.stores.inventory;
-  if (tag === "*") {
-    const current = await store.getInterface(id);
-    if (!current) throw notFound("interface", id);
-    tag = current.etag;
-  }
+  const tag = await requiredIfMatch(c, "interface", id, () => store.getInterface(id));
   const row = await store.updateInterface(buildInterface(body.componentId, { ...body, id }), tag);
   return c.json(toResource(KIND, API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
 };
