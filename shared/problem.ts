@@ -103,9 +103,3 @@ export class ApiError extends Error {
 
 export const notFound = (what: string, id: string) =>
   new ApiError("not-found", `${what} '${id}' does not exist`);
-export const conflict = (detail: string, errors?: FieldError[]) =>
-  new ApiError("conflict", detail, errors ? { errors } : {});
-export const validation = (detail: string, errors: FieldError[]) =>
-  new ApiError("validation", detail, { errors });
-export const badRequest = (detail: string, errors?: FieldError[]) =>
-  new ApiError("bad-request", detail, errors ? { errors } : {});
