@@ -70,6 +70,12 @@ export const json = <S>(schema: S, description: string) => ({
   content: { "application/json": { schema } },
 });
 
+/** A JSON Merge Patch body (RFC 7396), accepted as merge-patch+json or plain JSON. */
+export const mergePatchBody = <S>(schema: S) => ({
+  required: true,
+  content: { "application/merge-patch+json": { schema }, "application/json": { schema } },
+});
+
 export const jsonBody = <S>(schema: S, description?: string) => ({
   required: true,
   description,

@@ -5,9 +5,12 @@
  * Unknown parameters are refused (400) so that a typo never silently
  * widens a query that a script then acts on.
  */
+import { z } from "@hono/zod-openapi";
 import { ApiError, type FieldError } from "./problem";
 
 export interface FilterDef {
+  /** What the filter matches, for the OpenAPI document. */
+  description: string;
   /** Turns one comma-separated value into the stored form; throws a message on bad input. */
   parse?: (raw: string) => string | number | boolean;
   /** Other spellings accepted for the parameter (e.g. `parent_id`). */
@@ -136,3 +139,23 @@ export const boolean = (raw: string): boolean => {
   if (raw !== "true" && raw !== "false") throw new Error("must be true or false");
   return raw === "true";
 };
+
+/**
+ * The OpenAPI description of a list's query parameters, derived from its
+ * ListSpec so that what is documented is exactly what `parseListQuery` accepts.
+ */
+export function listQuerySchema(spec: ListSpec) {
+  const param = (description: string) => z.string().optional().openapi({ description });
+  const shape: Record<string, ReturnType<typeof param>> = {};
+  for (const [name, def] of Object.entries(spec.filters)) {
+    const also = def.aliases?.length ? ` (also spelled ${def.aliases.join(", ")})` : "";
+    shape[name] = param(`${def.description}${also}; comma-separated values match any of them`);
+  }
+  shape.sort = param(
+    `One of ${spec.sortable.join(", ")}; prefix - for descending (default ${spec.defaultSort})`,
+  );
+  shape.limit = param(`Page size, 1–${MAX_LIMIT} (default ${DEFAULT_LIMIT})`);
+  shape.offset = param("Items to skip (default 0)");
+  shape.fields = param(`Sparse fieldset: spec fields to return, among ${spec.fields.join(", ")}`);
+  return z.object(shape);
+}

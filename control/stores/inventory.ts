@@ -376,11 +376,12 @@ export class PgInventoryStore implements InventoryStore {
       }
       // Membership disappears by cascade; the groups' representation changes, so their etags must too.
       const now = new Date();
+      const etag = newEtag();
       for (const kind of ["group", "partition"] as const) {
         const { t, m, mGroup, mComp } = groupTables(kind);
         await tx
           .update(t)
-          .set({ etag: sql`substr(md5(random()::text), 1, 16)`, updatedAt: now })
+          .set({ etag, updatedAt: now })
           .where(inArray(t.name, tx.select({ n: mGroup }).from(m).where(eq(mComp, id))));
       }
       const gone = await tx.delete(components).where(eq(components.id, id)).returning({ id: components.id });

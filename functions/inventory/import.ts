@@ -7,11 +7,11 @@ import type { OpenAPIHono, RouteHandler } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { defineRoute, json, jsonBody, problems } from "../route";
 import {
-  API_VERSION,
   BULK_IMPORT_BODY_LIMIT,
   BULK_IMPORT_MAX,
   BulkImportResultSchema,
   BulkImportSchema,
+  HSM_API_VERSION,
 } from "./schemas";
 import { buildNewComponents } from "./service";
 
@@ -37,7 +37,7 @@ export const importHandler: RouteHandler<typeof importRoute, AppEnv> = async (c)
   return c.json(
     {
       kind: "BulkImportResult" as const,
-      apiVersion: API_VERSION,
+      apiVersion: HSM_API_VERSION,
       created: { components: rows.length, interfaces: items.reduce((n, it) => n + it.interfaces.length, 0) },
       ids: rows.map((r) => r.id),
     },

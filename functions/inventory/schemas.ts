@@ -15,7 +15,8 @@ import {
 import { ID_PATTERN, ID_RULE } from "../../shared/ids";
 import { MAC_RULE, normalizeMac } from "../../shared/mac";
 
-export const API_VERSION = "hsm/v2";
+/** `apiVersion` of every inventory resource. */
+export const HSM_API_VERSION = "hsm/v2";
 
 export const IdSchema = z
   .string()

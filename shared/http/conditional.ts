@@ -3,11 +3,11 @@
  * entity tag for reads.
  */
 import type { Context } from "hono";
-import { ApiError } from "../problem";
+import { ApiError, notFound } from "../problem";
 
 /**
- * The etag the client says it last saw. `*` means "whatever is current" and
- * is answered with `current`. Weak tags are compared by their value.
+ * The etag the client says it last saw, unquoted; `*` ("whatever is
+ * current") is passed through. Weak tags are compared by their value.
  */
 export function ifMatch(c: Context, opts: { required: boolean }): string | "*" | undefined {
   const raw = c.req.header("If-Match");
@@ -42,7 +42,7 @@ export async function guardedUpdate<S extends { etag: string; spec: unknown }>(o
 }): Promise<S> {
   for (let attempt = 0; ; attempt++) {
     const current = await opts.read();
-    if (!current) throw new ApiError("not-found", `${opts.what} '${opts.id}' does not exist`);
+    if (!current) throw notFound(opts.what, opts.id);
     if (opts.wanted !== undefined && opts.wanted !== "*" && opts.wanted !== current.etag)
       throw new ApiError(
         "precondition-failed",
@@ -71,6 +71,6 @@ export async function requiredIfMatch(
   const tag = ifMatch(c, { required: true })!;
   if (tag !== "*") return tag;
   const current = await read();
-  if (!current) throw new ApiError("not-found", `${what} '${id}' does not exist`);
+  if (!current) throw notFound(what, id);
   return current.etag;
 }

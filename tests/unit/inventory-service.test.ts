@@ -124,7 +124,7 @@ describe("mergeComponent (JSON Merge Patch)", () => {
   });
 
   it("clears nullable fields on null", () => {
-    const m = mergeComponent(node, {
+    const cleared = {
       role: null,
       subRole: null,
       nid: null,
@@ -135,20 +135,8 @@ describe("mergeComponent (JSON Merge Patch)", () => {
       subSlot: null,
       arch: null,
       netType: null,
-    });
-    expect(m).toEqual({
-      ...node,
-      role: null,
-      subRole: null,
-      nid: null,
-      parentId: null,
-      rack: null,
-      unit: null,
-      slot: null,
-      subSlot: null,
-      arch: null,
-      netType: null,
-    });
+    } as const;
+    expect(mergeComponent(node, cleared)).toEqual({ ...node, ...cleared });
   });
 
   it("changes the type and keeps enabled=false when set explicitly", () => {

@@ -1,8 +1,10 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
 import {
   boolean,
   DEFAULT_LIMIT,
   type ListSpec,
+  listQuerySchema,
   MAX_LIMIT,
   oneOf,
   parseListQuery,
@@ -12,11 +14,11 @@ import { ApiError } from "../../shared/problem";
 
 const spec: ListSpec = {
   filters: {
-    type: { parse: oneOf(["Node", "NodeBMC", "Switch"]) },
-    state: {},
-    parentId: { aliases: ["parent_id"] },
-    nid: { parse: wholeNumber },
-    enabled: { parse: boolean },
+    type: { description: "Type", parse: oneOf(["Node", "NodeBMC", "Switch"]) },
+    state: { description: "State" },
+    parentId: { description: "Parent", aliases: ["parent_id"] },
+    nid: { description: "NID", parse: wholeNumber },
+    enabled: { description: "Enabled", parse: boolean },
   },
   sortable: ["id", "nid", "createdAt"],
   fields: ["id", "type", "nid", "state"],
@@ -95,7 +97,10 @@ describe("parseListQuery: filters", () => {
   });
 
   it("names the spelling the client used for a bad aliased value", () => {
-    const aliased: ListSpec = { ...spec, filters: { nid: { parse: wholeNumber, aliases: ["node_id"] } } };
+    const aliased: ListSpec = {
+      ...spec,
+      filters: { nid: { description: "NID", parse: wholeNumber, aliases: ["node_id"] } },
+    };
     expect(parse("node_id=7", aliased).filters).toEqual({ nid: [7] });
     expect(rejection("node_id=x", aliased).errors).toEqual([
       { field: "node_id", message: "'x': must be a whole number" },
@@ -168,5 +173,33 @@ describe("parseListQuery: fields", () => {
   it.each(["id,secret", "", ",", "ID"])("refuses fields=%j", (v) => {
     const e = rejection(`fields=${v}`);
     expect(e.errors).toEqual([{ field: "fields", message: "choose among id, type, nid, state" }]);
+  });
+});
+
+describe("listQuerySchema", () => {
+  it("documents exactly the parameters parseListQuery accepts", () => {
+    const app = new OpenAPIHono();
+    const route = createRoute({
+      method: "get",
+      path: "/things",
+      request: { query: listQuerySchema(spec) },
+      responses: { 200: { description: "ok" } },
+    });
+    app.openapi(route, (c) => c.body(null, 200));
+    const doc = app.getOpenAPI31Document({ openapi: "3.1.0", info: { title: "t", version: "1" } });
+    const params = (doc.paths?.["/things"]?.get?.parameters ?? []) as {
+      name: string;
+      description?: string;
+    }[];
+    const byName = Object.fromEntries(params.map((p) => [p.name, p.description ?? ""]));
+    expect(Object.keys(byName).sort()).toEqual(
+      [...Object.keys(spec.filters), "sort", "limit", "offset", "fields"].sort(),
+    );
+    expect(byName.parentId).toContain("parent_id");
+    expect(byName.sort).toContain(spec.sortable.join(", "));
+    // Everything documented is accepted.
+    expect(() =>
+      parse("type=Node&state=On&parentId=x1&nid=1&enabled=true&sort=-nid&limit=5&offset=1&fields=id"),
+    ).not.toThrow();
   });
 });

@@ -1,8 +1,8 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { httpEtag, toResource } from "../../../shared/envelope";
 import type { AppEnv } from "../../env";
 import { defineRoute, json, jsonBody, problems } from "../../route";
-import { API_VERSION, ComponentCreateSchema } from "../schemas";
+import { answer } from "../answer";
+import { ComponentCreateSchema } from "../schemas";
 import { buildNewComponents } from "../service";
 import { ComponentResourceSchema } from "./get";
 
@@ -24,8 +24,5 @@ export const createComponent: RouteHandler<typeof createComponentRoute, AppEnv> 
   const input = c.req.valid("json");
   const items = buildNewComponents([input], () => "");
   const [row] = await c.var.stores.inventory.createComponents(items, () => "");
-  return c.json(toResource("Component", API_VERSION, row!) as never, 201, {
-    Location: `/hsm/v2/State/Components/${encodeURIComponent(row!.id)}`,
-    ETag: httpEtag(row!.etag),
-  });
+  return answer.one(c, "Component", row!, 201);
 };

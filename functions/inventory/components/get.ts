@@ -1,9 +1,10 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { httpEtag, resourceSchema, toResource } from "../../../shared/envelope";
+import { resourceSchema } from "../../../shared/envelope";
 import { notFound } from "../../../shared/problem";
 import type { AppEnv } from "../../env";
 import { defineRoute, json, problems } from "../../route";
-import { API_VERSION, ComponentSchema } from "../schemas";
+import { answer } from "../answer";
+import { ComponentSchema } from "../schemas";
 import { ComponentIdParam } from "./params";
 
 export const ComponentResourceSchema = resourceSchema("Component", ComponentSchema);
@@ -21,5 +22,5 @@ export const getComponent: RouteHandler<typeof getComponentRoute, AppEnv> = asyn
   const { id } = c.req.valid("param");
   const row = await c.var.stores.inventory.getComponent(id);
   if (!row) throw notFound("component", id);
-  return c.json(toResource("Component", API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
+  return answer.one(c, "Component", row);
 };

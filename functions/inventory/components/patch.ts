@@ -1,9 +1,9 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { httpEtag, toResource } from "../../../shared/envelope";
 import { guardedUpdate, ifMatch } from "../../../shared/http/conditional";
 import type { AppEnv } from "../../env";
-import { defineRoute, json, problems } from "../../route";
-import { API_VERSION, ComponentPatchSchema } from "../schemas";
+import { defineRoute, json, mergePatchBody, problems } from "../../route";
+import { answer } from "../answer";
+import { ComponentPatchSchema } from "../schemas";
 import { mergeComponent } from "../service";
 import { ComponentResourceSchema } from "./get";
 import { ComponentIdParam } from "./params";
@@ -17,13 +17,7 @@ export const patchComponentRoute = defineRoute("write:components", {
     "RFC 7396: absent fields are kept, null resets a field to its default. `If-Match` is honoured when given (412 on mismatch).",
   request: {
     params: ComponentIdParam,
-    body: {
-      required: true,
-      content: {
-        "application/merge-patch+json": { schema: ComponentPatchSchema },
-        "application/json": { schema: ComponentPatchSchema },
-      },
-    },
+    body: mergePatchBody(ComponentPatchSchema),
   },
   responses: { 200: json(ComponentResourceSchema, "Updated"), ...problems(404, 412, 422) },
 });
@@ -40,5 +34,5 @@ export const patchComponent: RouteHandler<typeof patchComponentRoute, AppEnv> = 
     change: (current) => mergeComponent(current, patch),
     write: (next, etag) => store.updateComponent(next, etag),
   });
-  return c.json(toResource("Component", API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
+  return answer.one(c, "Component", row);
 };

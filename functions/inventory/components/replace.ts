@@ -1,9 +1,9 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { httpEtag, toResource } from "../../../shared/envelope";
 import { requiredIfMatch } from "../../../shared/http/conditional";
 import type { AppEnv } from "../../env";
 import { defineRoute, json, jsonBody, problems } from "../../route";
-import { API_VERSION, ComponentReplaceSchema } from "../schemas";
+import { answer } from "../answer";
+import { ComponentReplaceSchema } from "../schemas";
 import { buildComponent, checkPathId } from "../service";
 import { ComponentResourceSchema } from "./get";
 import { ComponentIdParam } from "./params";
@@ -26,5 +26,5 @@ export const replaceComponent: RouteHandler<typeof replaceComponentRoute, AppEnv
   const store = c.var.stores.inventory;
   const tag = await requiredIfMatch(c, "component", id, () => store.getComponent(id));
   const row = await store.updateComponent(buildComponent({ ...body, id }), tag);
-  return c.json(toResource("Component", API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
+  return answer.one(c, "Component", row);
 };

@@ -4,25 +4,23 @@
  * factory serves both, since only that rule differs.
  */
 import { type OpenAPIHono, type RouteHandler, z } from "@hono/zod-openapi";
-import { httpEtag, listSchema, resourceSchema, toList, toResource } from "../../../shared/envelope";
+import { listSchema, resourceSchema } from "../../../shared/envelope";
 import { guardedUpdate, ifMatch, requiredIfMatch } from "../../../shared/http/conditional";
-import { type ListSpec, parseListQuery } from "../../../shared/list-query";
+import { type ListSpec, listQuerySchema } from "../../../shared/list-query";
 import { notFound } from "../../../shared/problem";
 import type { AppEnv } from "../../env";
-import { defineRoute, json, jsonBody, problems } from "../../route";
-import {
-  API_VERSION,
-  GroupCreateSchema,
-  GroupPatchSchema,
-  GroupSchema,
-  IdSchema,
-  MembersAddSchema,
-} from "../schemas";
+import { defineRoute, json, jsonBody, mergePatchBody, problems } from "../../route";
+import { answer } from "../answer";
+import { GroupCreateSchema, GroupPatchSchema, GroupSchema, IdSchema, MembersAddSchema } from "../schemas";
 import { buildGroup, checkPathId, mergeGroup } from "../service";
 import type { GroupKind } from "../store";
 
 export const groupListSpec: ListSpec = {
-  filters: { name: {}, tag: {}, member: {} },
+  filters: {
+    name: { description: "Name" },
+    tag: { description: "Having this tag" },
+    member: { description: "Containing this component id" },
+  },
   sortable: ["name", "createdAt", "updatedAt"],
   fields: Object.keys(GroupSchema.shape),
   defaultSort: "name",
@@ -32,7 +30,6 @@ const NameParam = z.object({ name: IdSchema.openapi({ param: { name: "name", in:
 const MemberParam = NameParam.extend({
   componentId: IdSchema.openapi({ param: { name: "componentId", in: "path" } }),
 });
-const opt = (description: string) => z.string().optional().openapi({ description });
 
 export function registerGroupRoutes(app: OpenAPIHono<AppEnv>, kind: GroupKind) {
   const Kind = kind === "group" ? "Group" : "Partition";
@@ -47,36 +44,14 @@ export function registerGroupRoutes(app: OpenAPIHono<AppEnv>, kind: GroupKind) {
     path: base,
     tags,
     summary: `List ${label}s`,
-    request: {
-      query: z.object({
-        name: opt("Name(s)"),
-        tag: opt("Having any of these tags"),
-        member: opt(`${Kind}s containing any of these component ids`),
-        sort: opt("name, createdAt or updatedAt; prefix - for descending"),
-        limit: opt("Page size, 1–10000 (default 100)"),
-        offset: opt("Items to skip"),
-        fields: opt("Sparse fieldset"),
-      }),
-    },
+    request: { query: listQuerySchema(groupListSpec) },
     responses: {
       200: json(listSchema(Kind, GroupSchema.partial()), `A page of ${label}s`),
       ...problems(304),
     },
   });
-  const listHandler: RouteHandler<typeof list, AppEnv> = async (c) => {
-    const q = parseListQuery(new URL(c.req.url).searchParams, groupListSpec);
-    const page = await c.var.stores.inventory.listGroups(kind, q);
-    return c.json(
-      toList(
-        Kind,
-        API_VERSION,
-        page.rows,
-        { total: page.total, limit: q.limit, offset: q.offset },
-        q.fields,
-      ) as never,
-      200,
-    );
-  };
+  const listHandler: RouteHandler<typeof list, AppEnv> = (c) =>
+    answer.list(c, Kind, groupListSpec, (q) => c.var.stores.inventory.listGroups(kind, q));
   app.openapi(list, listHandler);
 
   const create = defineRoute("write:groups", {
@@ -90,10 +65,7 @@ export function registerGroupRoutes(app: OpenAPIHono<AppEnv>, kind: GroupKind) {
   });
   const createHandler: RouteHandler<typeof create, AppEnv> = async (c) => {
     const row = await c.var.stores.inventory.createGroup(kind, buildGroup(c.req.valid("json")));
-    return c.json(toResource(Kind, API_VERSION, row) as never, 201, {
-      Location: `${base}/${encodeURIComponent(row.id)}`,
-      ETag: httpEtag(row.etag),
-    });
+    return answer.one(c, Kind, row, 201);
   };
   app.openapi(create, createHandler);
 
@@ -109,7 +81,7 @@ export function registerGroupRoutes(app: OpenAPIHono<AppEnv>, kind: GroupKind) {
     const { name } = c.req.valid("param");
     const row = await c.var.stores.inventory.getGroup(kind, name);
     if (!row) throw notFound(label, name);
-    return c.json(toResource(Kind, API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
+    return answer.one(c, Kind, row);
   };
   app.openapi(get, getHandler);
 
@@ -129,7 +101,7 @@ export function registerGroupRoutes(app: OpenAPIHono<AppEnv>, kind: GroupKind) {
     const store = c.var.stores.inventory;
     const tag = await requiredIfMatch(c, label, name, () => store.getGroup(kind, name));
     const row = await store.updateGroup(kind, buildGroup({ ...body, name }), tag);
-    return c.json(toResource(Kind, API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
+    return answer.one(c, Kind, row);
   };
   app.openapi(replace, replaceHandler);
 
@@ -140,13 +112,7 @@ export function registerGroupRoutes(app: OpenAPIHono<AppEnv>, kind: GroupKind) {
     summary: `Update a ${label} (JSON Merge Patch)`,
     request: {
       params: NameParam,
-      body: {
-        required: true,
-        content: {
-          "application/merge-patch+json": { schema: GroupPatchSchema },
-          "application/json": { schema: GroupPatchSchema },
-        },
-      },
+      body: mergePatchBody(GroupPatchSchema),
     },
     responses: { 200: json(Resource, "Updated"), ...problems(404, 409, 412, 422) },
   });
@@ -162,7 +128,7 @@ export function registerGroupRoutes(app: OpenAPIHono<AppEnv>, kind: GroupKind) {
       change: (current) => mergeGroup(current, body),
       write: (next, etag) => store.updateGroup(kind, next, etag),
     });
-    return c.json(toResource(Kind, API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
+    return answer.one(c, Kind, row);
   };
   app.openapi(patch, patchHandler);
 
@@ -195,7 +161,7 @@ export function registerGroupRoutes(app: OpenAPIHono<AppEnv>, kind: GroupKind) {
       c.req.valid("param").name,
       c.req.valid("json").ids,
     );
-    return c.json(toResource(Kind, API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
+    return answer.one(c, Kind, row);
   };
   app.openapi(addMembers, addHandler);
 

@@ -3,20 +3,15 @@
  * unique across the inventory, stored normalised as aa:bb:cc:dd:ee:ff.
  */
 import { type RouteHandler, z } from "@hono/zod-openapi";
-import { httpEtag, listSchema, resourceSchema, toList, toResource } from "../../../shared/envelope";
+import { listSchema, resourceSchema } from "../../../shared/envelope";
 import { guardedUpdate, ifMatch, requiredIfMatch } from "../../../shared/http/conditional";
-import { type ListSpec, parseListQuery } from "../../../shared/list-query";
+import { type ListSpec, listQuerySchema } from "../../../shared/list-query";
 import { MAC_RULE, normalizeMac } from "../../../shared/mac";
 import { notFound } from "../../../shared/problem";
 import type { AppEnv } from "../../env";
-import { defineRoute, json, jsonBody, problems } from "../../route";
-import {
-  API_VERSION,
-  IdSchema,
-  InterfaceCreateSchema,
-  InterfacePatchSchema,
-  InterfaceSchema,
-} from "../schemas";
+import { defineRoute, json, jsonBody, mergePatchBody, problems } from "../../route";
+import { answer } from "../answer";
+import { IdSchema, InterfaceCreateSchema, InterfacePatchSchema, InterfaceSchema } from "../schemas";
 import { buildInterface, checkPathId, mergeInterface } from "../service";
 
 const BASE = "/hsm/v2/Inventory/EthernetInterfaces";
@@ -25,8 +20,9 @@ const tags = ["inventory"];
 
 export const interfaceListSpec: ListSpec = {
   filters: {
-    componentId: { aliases: ["component_id"] },
+    componentId: { description: "Owning component id", aliases: ["component_id"] },
     macAddress: {
+      description: "MAC address, in any usual spelling",
       aliases: ["mac", "mac_addr"],
       parse: (raw) => {
         const mac = normalizeMac(raw);
@@ -34,8 +30,8 @@ export const interfaceListSpec: ListSpec = {
         return mac;
       },
     },
-    ipAddress: { aliases: ["ip"] },
-    id: {},
+    ipAddress: { description: "An IP address the interface holds", aliases: ["ip"] },
+    id: { description: "Interface id" },
   },
   sortable: ["id", "componentId", "macAddress", "createdAt", "updatedAt"],
   fields: Object.keys(InterfaceSchema.shape),
@@ -44,45 +40,21 @@ export const interfaceListSpec: ListSpec = {
 
 const Param = z.object({ id: IdSchema.openapi({ param: { name: "id", in: "path" } }) });
 const ResourceSchema = resourceSchema(KIND, InterfaceSchema);
-const opt = (description: string) => z.string().optional().openapi({ description });
 
 export const listInterfacesRoute = defineRoute("read:interfaces", {
   method: "get",
   path: BASE,
   tags,
   summary: "List ethernet interfaces",
-  request: {
-    query: z.object({
-      componentId: opt("Owning component id(s); component_id accepted too"),
-      macAddress: opt("MAC address(es) in any usual spelling; mac accepted too"),
-      ipAddress: opt("Interfaces holding this IP address"),
-      id: opt("Interface id(s)"),
-      sort: opt("Field to sort by; prefix - for descending"),
-      limit: opt("Page size, 1–10000 (default 100)"),
-      offset: opt("Items to skip"),
-      fields: opt("Sparse fieldset"),
-    }),
-  },
+  request: { query: listQuerySchema(interfaceListSpec) },
   responses: {
     200: json(listSchema(KIND, InterfaceSchema.partial()), "A page of interfaces"),
     ...problems(304),
   },
 });
 
-export const listInterfaces: RouteHandler<typeof listInterfacesRoute, AppEnv> = async (c) => {
-  const q = parseListQuery(new URL(c.req.url).searchParams, interfaceListSpec);
-  const page = await c.var.stores.inventory.listInterfaces(q);
-  return c.json(
-    toList(
-      KIND,
-      API_VERSION,
-      page.rows,
-      { total: page.total, limit: q.limit, offset: q.offset },
-      q.fields,
-    ) as never,
-    200,
-  );
-};
+export const listInterfaces: RouteHandler<typeof listInterfacesRoute, AppEnv> = (c) =>
+  answer.list(c, KIND, interfaceListSpec, (q) => c.var.stores.inventory.listInterfaces(q));
 
 export const getInterfaceRoute = defineRoute("read:interfaces", {
   method: "get",
@@ -97,7 +69,7 @@ export const getInterface: RouteHandler<typeof getInterfaceRoute, AppEnv> = asyn
   const { id } = c.req.valid("param");
   const row = await c.var.stores.inventory.getInterface(id);
   if (!row) throw notFound("interface", id);
-  return c.json(toResource(KIND, API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
+  return answer.one(c, KIND, row);
 };
 
 export const createInterfaceRoute = defineRoute("write:interfaces", {
@@ -114,10 +86,7 @@ export const createInterfaceRoute = defineRoute("write:interfaces", {
 export const createInterface: RouteHandler<typeof createInterfaceRoute, AppEnv> = async (c) => {
   const input = c.req.valid("json");
   const row = await c.var.stores.inventory.createInterface(buildInterface(input.componentId, input));
-  return c.json(toResource(KIND, API_VERSION, row) as never, 201, {
-    Location: `${BASE}/${encodeURIComponent(row.id)}`,
-    ETag: httpEtag(row.etag),
-  });
+  return answer.one(c, KIND, row, 201);
 };
 
 export const replaceInterfaceRoute = defineRoute("write:interfaces", {
@@ -137,7 +106,7 @@ export const replaceInterface: RouteHandler<typeof replaceInterfaceRoute, AppEnv
   const store = c.var.stores.inventory;
   const tag = await requiredIfMatch(c, "interface", id, () => store.getInterface(id));
   const row = await store.updateInterface(buildInterface(body.componentId, { ...body, id }), tag);
-  return c.json(toResource(KIND, API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
+  return answer.one(c, KIND, row);
 };
 
 export const patchInterfaceRoute = defineRoute("write:interfaces", {
@@ -147,13 +116,7 @@ export const patchInterfaceRoute = defineRoute("write:interfaces", {
   summary: "Update an ethernet interface (JSON Merge Patch)",
   request: {
     params: Param,
-    body: {
-      required: true,
-      content: {
-        "application/merge-patch+json": { schema: InterfacePatchSchema },
-        "application/json": { schema: InterfacePatchSchema },
-      },
-    },
+    body: mergePatchBody(InterfacePatchSchema),
   },
   responses: { 200: json(ResourceSchema, "Updated"), ...problems(404, 409, 412, 422) },
 });
@@ -170,7 +133,7 @@ export const patchInterface: RouteHandler<typeof patchInterfaceRoute, AppEnv> = 
     change: (current) => mergeInterface(current, patch),
     write: (next, etag) => store.updateInterface(next, etag),
   });
-  return c.json(toResource(KIND, API_VERSION, row) as never, 200, { ETag: httpEtag(row.etag) });
+  return answer.one(c, KIND, row);
 };
 
 export const deleteInterfaceRoute = defineRoute("delete:interfaces", {
