@@ -5,6 +5,7 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { etag } from "hono/etag";
+import { authorize, registerAuth, TOKEN_PATH } from "../functions/auth";
 import type { AppDeps, AppEnv } from "../functions/env";
 import { IMPORT_BODY_LIMIT, IMPORT_PATH, registerInventory } from "../functions/inventory";
 import { registerOps } from "../functions/ops/routes";
@@ -16,21 +17,34 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     logger: deps.logger,
     metrics: httpMetrics(deps.registry),
     largeBodies: { [IMPORT_PATH]: IMPORT_BODY_LIMIT },
+    formPaths: [TOKEN_PATH],
   });
+  const full: AppDeps = { authorize, ...deps };
   app.use(async (c, next) => {
-    c.set("deps", deps);
+    c.set("deps", full);
     await next();
   });
-  // Only the routes that read the database get a connection.
-  app.use("/readiness", deps.stores);
-  app.use("/hsm/*", deps.stores);
+  // Only the routes that read the database get a connection (token checks read revocations).
+  for (const path of ["/readiness", "/metrics", "/hsm/*", "/auth/*", "/.well-known/*"])
+    app.use(path, deps.stores);
   // Lists answer If-None-Match from a hash of the page; single resources carry their stored etag.
   app.use("/hsm/*", etag());
+  app.on(
+    "GET",
+    [
+      "/auth/v1/service-accounts",
+      "/auth/v1/service-accounts/*",
+      "/auth/v1/credentials",
+      "/auth/v1/credentials/*",
+    ],
+    etag(),
+  );
   registerOps(app, {
     title: "Chamicore control API",
     description:
       "Inventory, boot, cloud-init, DHCP, discovery, power and auth for bare-metal HPC clusters. Errors are RFC 9457 problem+json.",
   });
   registerInventory(app);
+  registerAuth(app);
   return app;
 }

@@ -4,6 +4,15 @@
  * stops the start with a message that names the variable.
  */
 import { z } from "zod";
+import {
+  type AuthSettings,
+  DEFAULT_AUDIENCE,
+  DEFAULT_ISSUER,
+  DEFAULT_TOKEN_TTL,
+  TrustedIssuersJson,
+} from "../functions/auth/settings";
+import { importMasterKey } from "../shared/auth/crypto";
+import { ID_PATTERN, ID_RULE } from "../shared/ids";
 
 const HostPort = z
   .string()
@@ -18,12 +27,75 @@ const PostgresUrl = z
   .string()
   .refine((s) => /^postgres(ql)?:\/\//.test(s), "must be a postgres:// or postgresql:// URL");
 
-export const ControlConfigSchema = z.object({
+const MasterKey = z.string().refine((s) => {
+  try {
+    return atob(s.trim().replace(/-/g, "+").replace(/_/g, "/")).length === 32;
+  } catch {
+    return false;
+  }
+}, "must be base64 of 32 random bytes (make one with: openssl rand -base64 32)");
+
+/** Auth variables, shared by the Node and Workers entries. */
+export const AuthEnvSchema = z.object({
+  CHAMICORE_MASTER_KEY: MasterKey.optional(),
+  CHAMICORE_BOOTSTRAP_CLIENT_ID: z.string().regex(ID_PATTERN, `must be ${ID_RULE}`).optional(),
+  CHAMICORE_BOOTSTRAP_CLIENT_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
+  CHAMICORE_DEV_MODE: z
+    .enum(["true", "false"], "must be true or false")
+    .default("false")
+    .transform((v) => v === "true"),
+  CHAMICORE_TOKEN_TTL: z.coerce
+    .number()
+    .int()
+    .min(60, "must be at least 60 seconds")
+    .max(86_400, "must be at most 86400 seconds (a day)")
+    .default(DEFAULT_TOKEN_TTL),
+  CHAMICORE_TRUSTED_ISSUERS: TrustedIssuersJson.optional(),
+  CHAMICORE_KEY_ALGORITHM: z.enum(["ES256", "RS256"]).default("ES256"),
+  CHAMICORE_PUBLIC_URL: z.url().optional(),
+});
+
+const bootstrapPair = (c: z.infer<typeof AuthEnvSchema>, ctx: z.RefinementCtx) => {
+  if (!c.CHAMICORE_BOOTSTRAP_CLIENT_ID !== !c.CHAMICORE_BOOTSTRAP_CLIENT_SECRET)
+    ctx.addIssue({
+      code: "custom",
+      path: [
+        c.CHAMICORE_BOOTSTRAP_CLIENT_ID
+          ? "CHAMICORE_BOOTSTRAP_CLIENT_SECRET"
+          : "CHAMICORE_BOOTSTRAP_CLIENT_ID",
+      ],
+      message: "CHAMICORE_BOOTSTRAP_CLIENT_ID and CHAMICORE_BOOTSTRAP_CLIENT_SECRET go together",
+    });
+};
+
+export const WorkerAuthEnvSchema = AuthEnvSchema.superRefine(bootstrapPair);
+
+const ControlBase = z.object({
   CHAMICORE_LISTEN: HostPort.prefault("0.0.0.0:8080"),
   CHAMICORE_DATA_DIR: z.string().min(1).default("./.chamicore"),
   DATABASE_URL: PostgresUrl.optional(),
-  CHAMICORE_PUBLIC_URL: z.url().optional(),
   CHAMICORE_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Unauthenticated /metrics for Prometheus on its own address (Node only); unset: off. */
+  CHAMICORE_METRICS_LISTEN: HostPort.optional(),
+  ...AuthEnvSchema.shape,
+});
+
+/** What `chamicore migrate` needs: only the database. */
+export const MigrateConfigSchema = ControlBase.pick({
+  CHAMICORE_DATA_DIR: true,
+  DATABASE_URL: true,
+  CHAMICORE_LOG_LEVEL: true,
+});
+
+export const ControlConfigSchema = ControlBase.superRefine((c, ctx) => {
+  bootstrapPair(c, ctx);
+  // With a shared database, a key file on one host would leave other hosts unable to read secrets.
+  if (c.DATABASE_URL && !c.CHAMICORE_MASTER_KEY)
+    ctx.addIssue({
+      code: "custom",
+      path: ["CHAMICORE_MASTER_KEY"],
+      message: "is required with DATABASE_URL (make one with: openssl rand -base64 32, and keep it safe)",
+    });
 });
 
 export type ControlConfig = z.infer<typeof ControlConfigSchema>;
@@ -31,10 +103,33 @@ export type ControlConfig = z.infer<typeof ControlConfigSchema>;
 export class ConfigError extends Error {}
 
 /** Empty strings count as unset, as shells and .env files tend to produce them. */
-export function loadControlConfig(env: Record<string, string | undefined>): ControlConfig {
+export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, unknown>): z.infer<S> {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
-  const r = ControlConfigSchema.safeParse(cleaned);
+  const r = schema.safeParse(cleaned);
   if (r.success) return r.data;
   const lines = r.error.issues.map((i) => `  ${String(i.path[0] ?? "?")}: ${i.message}`);
   throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+}
+
+export const loadControlConfig = (env: Record<string, string | undefined>): ControlConfig =>
+  parseEnv(ControlConfigSchema, env);
+
+/** The auth settings of a parsed configuration; the master key is imported on first use. */
+export function authSettingsOf(c: z.infer<typeof AuthEnvSchema>, masterKeyB64: string): AuthSettings {
+  let key: ReturnType<AuthSettings["masterKey"]> | undefined;
+  const publicUrl = c.CHAMICORE_PUBLIC_URL?.replace(/\/+$/, "");
+  return {
+    issuer: publicUrl ?? DEFAULT_ISSUER,
+    audience: DEFAULT_AUDIENCE,
+    tokenTtl: c.CHAMICORE_TOKEN_TTL,
+    devMode: c.CHAMICORE_DEV_MODE,
+    trustedIssuers: c.CHAMICORE_TRUSTED_ISSUERS ?? [],
+    bootstrap:
+      c.CHAMICORE_BOOTSTRAP_CLIENT_ID && c.CHAMICORE_BOOTSTRAP_CLIENT_SECRET
+        ? { clientId: c.CHAMICORE_BOOTSTRAP_CLIENT_ID, clientSecret: c.CHAMICORE_BOOTSTRAP_CLIENT_SECRET }
+        : undefined,
+    keyAlgorithm: c.CHAMICORE_KEY_ALGORITHM,
+    masterKey: () => (key ??= importMasterKey(masterKeyB64)),
+    publicUrl,
+  };
 }

@@ -15,11 +15,14 @@ import { drizzle as drizzleNeon } from "drizzle-orm/neon-serverless";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import type { Context, Next } from "hono";
 import pg from "pg";
+import { Keyring } from "../functions/auth";
+import { ensureBootstrap } from "../functions/auth/bootstrap";
 import type { AppEnv } from "../functions/env";
 import { createLogger, type LogLevel } from "../shared/log";
 import { Registry } from "../shared/metrics";
-import { ApiError } from "../shared/problem";
+import { ApiError, PROBLEM_CONTENT_TYPE } from "../shared/problem";
 import { createControlApp } from "./app";
+import { authSettingsOf, ConfigError, parseEnv, WorkerAuthEnvSchema } from "./config";
 import * as schema from "./db/schema";
 import type { Db } from "./db/types";
 import { pgStores } from "./stores";
@@ -30,6 +33,15 @@ export interface WorkerEnv {
   /** Hosted Neon, used when no Hyperdrive binding is present. */
   DATABASE_URL?: string;
   CHAMICORE_LOG_LEVEL?: LogLevel;
+  /** A secret (`wrangler secret put CHAMICORE_MASTER_KEY`); required: Workers have no data dir. */
+  CHAMICORE_MASTER_KEY?: string;
+  CHAMICORE_BOOTSTRAP_CLIENT_ID?: string;
+  CHAMICORE_BOOTSTRAP_CLIENT_SECRET?: string;
+  CHAMICORE_DEV_MODE?: string;
+  CHAMICORE_TOKEN_TTL?: string;
+  CHAMICORE_TRUSTED_ISSUERS?: string;
+  CHAMICORE_KEY_ALGORITHM?: string;
+  CHAMICORE_PUBLIC_URL?: string;
 }
 
 interface ExecutionContextLike {
@@ -60,20 +72,58 @@ async function storesPerRequest(c: Context<AppEnv & { Bindings: WorkerEnv }>, ne
   }
 }
 
-// One app and one metrics registry per isolate; they hold no connections.
+/** Runs `fn` until it has succeeded once; a failure lets the next caller try again. */
+function once<A>(fn: (a: A) => Promise<unknown>) {
+  let done: Promise<unknown> | undefined;
+  return async (a: A) => {
+    done ??= fn(a).catch((e) => {
+      done = undefined;
+      throw e;
+    });
+    await done;
+  };
+}
+
+function createApp(env: WorkerEnv) {
+  const logger = createLogger({
+    level: env.CHAMICORE_LOG_LEVEL ?? "info",
+    base: { service: "chamicore-control" },
+  });
+  const auth = parseEnv(WorkerAuthEnvSchema, env as Record<string, unknown>);
+  if (!auth.CHAMICORE_MASTER_KEY)
+    throw new ConfigError("CHAMICORE_MASTER_KEY is not set: wrangler secret put CHAMICORE_MASTER_KEY");
+  const settings = authSettingsOf(auth, auth.CHAMICORE_MASTER_KEY);
+  if (settings.devMode)
+    logger.warn("DEV MODE: POST /auth/v1/token gives an admin token to anyone, without credentials.");
+  return createControlApp({
+    logger,
+    registry: new Registry(),
+    runtime: "workerd",
+    stores: storesPerRequest as never,
+    auth: {
+      settings,
+      keyring: new Keyring(settings),
+      beforeFirstToken: once((s) => ensureBootstrap(s, settings)),
+    },
+  });
+}
+
+// One app, metrics registry and key cache per isolate; they hold no connections.
 let app: ReturnType<typeof createControlApp> | undefined;
 
 export default {
   fetch(req: Request, env: WorkerEnv, ctx: ExecutionContextLike) {
-    app ??= createControlApp({
-      logger: createLogger({
-        level: env.CHAMICORE_LOG_LEVEL ?? "info",
-        base: { service: "chamicore-control" },
-      }),
-      registry: new Registry(),
-      runtime: "workerd",
-      stores: storesPerRequest as never,
-    });
+    try {
+      app ??= createApp(env);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      // A misconfigured Worker says why on every request rather than failing opaquely.
+      const problem = new ApiError("not-ready", e.message).toProblem(new URL(req.url).pathname, undefined);
+      return new Response(JSON.stringify(problem), {
+        status: 503,
+        headers: { "Content-Type": PROBLEM_CONTENT_TYPE },
+      });
+    }
     return app.fetch(req, env, ctx as never);
   },
 };

@@ -5,7 +5,11 @@
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../shared/log";
 import type { Registry } from "../shared/metrics";
-import type { Stores } from "./inventory/store";
+import type { Keyring } from "./auth/keyring";
+import type { AuthSettings } from "./auth/settings";
+import type { AuthStores } from "./auth/store";
+import type { Principal } from "./auth/tokens";
+import type { Stores } from "./stores";
 
 export interface AppDeps {
   logger: Logger;
@@ -17,11 +21,23 @@ export interface AppDeps {
    * it hands out one shared pool; on Workers it opens a connection per request.
    */
   stores: MiddlewareHandler<AppEnv>;
+  /** Auth settings and this isolate's signing-key cache. */
+  auth: {
+    settings: AuthSettings;
+    keyring: Keyring;
+    /**
+     * Runs before the first client-credentials grant of this isolate. Workers
+     * have no start-up hook, so they ensure the bootstrap account here; Node
+     * does it at start and leaves this unset.
+     */
+    beforeFirstToken?: (stores: AuthStores) => Promise<void>;
+  };
   /**
-   * Checks that the caller holds `scope`; throws ApiError 401/403 otherwise.
-   * Left undefined until the auth service exists: then every route is open.
+   * Checks that the caller holds one of `anyOf`; throws ApiError 401/403
+   * otherwise (functions/auth/authorize.ts). Tests of handlers alone may
+   * leave it out, which opens every route.
    */
-  authorize?: (c: Parameters<MiddlewareHandler<AppEnv>>[0], scope: string) => Promise<void>;
+  authorize?: (c: Parameters<MiddlewareHandler<AppEnv>>[0], anyOf: readonly string[]) => Promise<void>;
 }
 
 export type AppEnv = {
@@ -29,5 +45,7 @@ export type AppEnv = {
     stores: Stores;
     deps: AppDeps;
     requestId: string;
+    /** The verified caller, on routes that need a token. */
+    principal: Principal;
   };
 };

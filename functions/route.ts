@@ -44,24 +44,42 @@ export function problems(...codes: number[]) {
 /** "public" routes need no token (boot script, cloud-init serving, health). */
 export type Scope = `${"read" | "write" | "delete" | "admin"}:${string}` | "public";
 
-/** The middleware that enforces a route's scope through `deps.authorize`. */
-const authorizeFor = (scope: Scope) =>
+/** The security scheme name in the OpenAPI document. */
+export const SECURITY_SCHEME = "chamicore";
+
+const declared = new Set<string>();
+/**
+ * Every scope some route requires, in declaration order: the catalog that
+ * roles' policies are matched against when a token is issued.
+ */
+export const declaredScopes = (): string[] => [...declared];
+
+/** The middleware that enforces a route's scopes through `deps.authorize`. */
+const authorizeFor = (anyOf: readonly string[]) =>
   createMiddleware<AppEnv>(async (c, next) => {
-    if (scope !== "public") await c.var.deps.authorize?.(c, scope);
+    if (anyOf.length > 0) await c.var.deps.authorize?.(c, anyOf);
     await next();
   });
 
 /**
  * createRoute with a scope. Every route goes through here, so a route cannot
- * be registered without saying who may call it.
+ * be registered without saying who may call it. A list of scopes means any
+ * one of them will do.
  */
-export function defineRoute<const R extends RouteConfig>(scope: Scope, config: R) {
-  const errorCodes = [400, 413, 415, ...(scope === "public" ? [] : [401, 403]), 500];
+export function defineRoute<const R extends RouteConfig>(scope: Scope | readonly Scope[], config: R) {
+  const anyOf = (typeof scope === "string" ? [scope] : [...scope]).filter((s) => s !== "public");
+  if (typeof scope !== "string" && anyOf.length !== scope.length)
+    throw new Error(`${config.method} ${config.path}: "public" cannot be combined with scopes`);
+  for (const s of anyOf) declared.add(s);
+  const isPublic = anyOf.length === 0;
+  const errorCodes = [400, 413, 415, ...(isPublic ? [] : [401, 403]), 500];
   return createRoute({
     ...config,
     responses: { ...problems(...errorCodes), ...config.responses },
-    middleware: [authorizeFor(scope)] as const,
-    "x-required-scope": scope,
+    middleware: [authorizeFor(anyOf)] as const,
+    // One security requirement per acceptable scope: OpenAPI reads the list as "any of".
+    security: isPublic ? [] : anyOf.map((s) => ({ [SECURITY_SCHEME]: [s] })),
+    "x-required-scope": isPublic ? "public" : anyOf.length === 1 ? anyOf[0] : anyOf,
   });
 }
 

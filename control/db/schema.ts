@@ -14,6 +14,7 @@ import {
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
   varchar,
 } from "drizzle-orm/pg-core";
 
@@ -120,4 +121,76 @@ export const partitionMembers = smd.table(
       .references(() => partitions.name, { onDelete: "cascade" }),
   },
   (t) => [index("partition_members_partition_idx").on(t.partitionName)],
+);
+
+// ---------- auth ----------
+
+export const auth = pgSchema("auth");
+
+/** Token signing keys; the private half sealed under the master key. */
+export const signingKeys = auth.table(
+  "signing_keys",
+  {
+    kid: varchar("kid", { length: 64 }).primaryKey(),
+    alg: varchar("alg", { length: 8 }).notNull(),
+    publicJwk: jsonb("public_jwk").$type<Record<string, unknown>>().notNull(),
+    sealedPrivateJwk: text("sealed_private_jwk").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    retiredAt: timestamp("retired_at", { withTimezone: true, precision: 3 }),
+    publishedUntil: timestamp("published_until", { withTimezone: true, precision: 3 }),
+  },
+  // At most one active key, even when two first starts race.
+  (t) => [uniqueIndex("signing_keys_one_active").on(sql`(true)`).where(sql`${t.retiredAt} is null`)],
+);
+
+export const serviceAccounts = auth.table("service_accounts", {
+  id: varchar("id", { length: 255 }).primaryKey(),
+  description: text("description").notNull().default(""),
+  /** Scope patterns capping the account's tokens; null: no cap. */
+  scopes: jsonb("scopes").$type<string[] | null>(),
+  enabled: boolean("enabled").notNull().default(true),
+  secretHash: text("secret_hash").notNull(),
+  ...tracked(),
+});
+
+/**
+ * Casbin's rules, one row per `p` (role, scope pattern) or `g` (subject,
+ * role) line. Read by the project's drizzle adapter (control/stores/auth/casbin.ts).
+ */
+export const casbinRules = auth.table(
+  "casbin_rules",
+  {
+    id: varchar("id", { length: 32 }).primaryKey(),
+    ptype: varchar("ptype", { length: 8 }).notNull(),
+    v0: varchar("v0", { length: 255 }).notNull(),
+    v1: varchar("v1", { length: 255 }).notNull(),
+    v2: varchar("v2", { length: 255 }).notNull().default(""),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("casbin_rules_line").on(t.ptype, t.v0, t.v1, t.v2), index("casbin_rules_v1").on(t.v1)],
+);
+
+export const revocations = auth.table(
+  "revocations",
+  {
+    jti: varchar("jti", { length: 255 }).primaryKey(),
+    reason: text("reason").notNull().default(""),
+    expiresAt: timestamp("expires_at", { withTimezone: true, precision: 3 }).notNull(),
+    ...tracked(),
+  },
+  (t) => [index("revocations_expires_idx").on(t.expiresAt)],
+);
+
+export const credentials = auth.table(
+  "credentials",
+  {
+    id: varchar("id", { length: 255 }).primaryKey(),
+    name: varchar("name", { length: 255 }).notNull(),
+    type: varchar("type", { length: 16 }).notNull(),
+    username: varchar("username", { length: 255 }).notNull(),
+    sealedSecret: text("sealed_secret").notNull(),
+    tags: jsonb("tags").$type<Record<string, string>>().notNull().default({}),
+    ...tracked(),
+  },
+  (t) => [index("credentials_tags_idx").using("gin", t.tags)],
 );

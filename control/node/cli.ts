@@ -5,9 +5,9 @@
  */
 import { createLogger } from "../../shared/log";
 import { VERSION } from "../../shared/version";
-import { ConfigError, loadControlConfig } from "../config";
+import { ConfigError, MigrateConfigSchema, parseEnv } from "../config";
 import { openDatabase } from "../db/node";
-import { startControl } from "./serve";
+import { rotateKeys, startControl } from "./serve";
 
 const HELP = `chamicore ${VERSION} — bare-metal HPC cluster management
 
@@ -15,9 +15,13 @@ Usage:
   chamicore serve      run the control API (embedded database unless DATABASE_URL is set)
   chamicore migrate    apply database migrations to DATABASE_URL (or the embedded database) and exit
   chamicore version    print the version
+  chamicore auth rotate-keys [--revoke-previous]
+                       make a new token signing key, straight in the database (the API's
+                       POST /auth/v1/keys/rotate does the same). The previous key keeps
+                       verifying its tokens until they expire; --revoke-previous drops it now.
 
 Environment: CHAMICORE_LISTEN (default 0.0.0.0:8080), CHAMICORE_DATA_DIR (default ./.chamicore),
-DATABASE_URL, CHAMICORE_LOG_LEVEL. See the README for the full table.
+DATABASE_URL, CHAMICORE_MASTER_KEY, CHAMICORE_LOG_LEVEL. See the README for the full table.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -35,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keep running
     }
     case "migrate": {
-      const config = loadControlConfig(process.env);
+      const config = parseEnv(MigrateConfigSchema, process.env);
       const log = createLogger({ level: config.CHAMICORE_LOG_LEVEL });
       const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.CHAMICORE_DATA_DIR });
       try {
@@ -44,6 +48,24 @@ async function main(argv: string[]): Promise<number> {
       } finally {
         await db.close();
       }
+      return 0;
+    }
+    case "auth": {
+      if (argv[1] !== "rotate-keys") {
+        process.stderr.write(
+          `chamicore: unknown auth command '${argv[1] ?? ""}'; try: chamicore auth rotate-keys\n`,
+        );
+        return 2;
+      }
+      const unknown = argv.slice(2).filter((a) => a !== "--revoke-previous");
+      if (unknown.length > 0) {
+        process.stderr.write(`chamicore: unknown option ${unknown[0]} for auth rotate-keys\n`);
+        return 2;
+      }
+      const rotated = await rotateKeys(process.env, argv.includes("--revoke-previous"));
+      process.stdout.write(
+        `new signing key ${rotated.kid}; ${rotated.published.length} key(s) published: ${rotated.published.join(", ")}\n`,
+      );
       return 0;
     }
     case "version":

@@ -7,22 +7,118 @@
 
 import type { ServerType } from "@hono/node-server";
 import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+import { Keyring } from "../../functions/auth";
+import { ensureBootstrap } from "../../functions/auth/bootstrap";
+import type { AuthSettings } from "../../functions/auth/settings";
 import { createLogger, type Logger } from "../../shared/log";
 import { Registry } from "../../shared/metrics";
 import { VERSION } from "../../shared/version";
 import { createControlApp } from "../app";
-import { loadControlConfig } from "../config";
+import { authSettingsOf, loadControlConfig } from "../config";
 import { openDatabase } from "../db/node";
 import { pgStores } from "../stores";
+import { resolveMasterKey } from "./master-key";
+
+/** How often expired revocations are pruned. */
+const PRUNE_EVERY_MS = 10 * 60_000;
 
 export interface RunningControl {
   url: string;
+  /** The unauthenticated metrics URL, when CHAMICORE_METRICS_LISTEN is set. */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
+}
+
+type FetchHandler = Parameters<typeof serve>[0]["fetch"];
+
+function listen(fetch: FetchHandler, hostname: string, port: number): Promise<ServerType> {
+  return new Promise((resolveServer, reject) => {
+    const s = serve({ fetch, hostname, port }, () => resolveServer(s));
+    s.once("error", reject);
+  });
+}
+
+function urlOf(host: string, server: ServerType): string {
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  return `http://${shown.includes(":") ? `[${shown}]` : shown}:${port}`;
+}
+
+/**
+ * Shows a generated first-admin secret once, on the terminal and not in the
+ * structured log: log pipelines keep lines, and a secret must not be kept.
+ */
+function announceSecret(clientId: string, clientSecret: string) {
+  process.stderr.write(
+    [
+      "",
+      "  ┌─ First start: an administrator service account was created ─────────",
+      `  │ client id:     ${clientId}`,
+      `  │ client secret: ${clientSecret}`,
+      "  │ This secret is shown once. Get a token with:",
+      `  │   curl -u '${clientId}:<secret>' -d grant_type=client_credentials <url>/auth/v1/token`,
+      "  └──────────────────────────────────────────────────────────────────────",
+      "",
+    ].join("\n"),
+  );
+}
+
+/** Bootstrap account, a signing key, and the dev-mode warning: everything auth needs before serving. */
+async function prepareAuth(
+  stores: ReturnType<typeof pgStores>,
+  settings: AuthSettings,
+  log: Logger,
+  announce: (clientId: string, clientSecret: string) => void,
+) {
+  const result = await ensureBootstrap(stores.auth, settings);
+  if (result.kind === "created") {
+    log.warn("first start: created the administrator service account; its secret is shown once on stderr", {
+      clientId: result.clientId,
+    });
+    announce(result.clientId, result.clientSecret);
+  } else if (result.kind === "ensured")
+    log.info("bootstrap administrator ensured", { clientId: result.clientId, changed: result.changed });
+  await new Keyring(settings).signingKey(stores.auth.keys);
+  if (settings.devMode)
+    log.warn(
+      "DEV MODE: POST /auth/v1/token gives an admin token to anyone, without credentials. Never run this on a network others can reach.",
+    );
+}
+
+/** `chamicore auth rotate-keys`: the same rotation as the API's, straight on the database. */
+export async function rotateKeys(
+  env: Record<string, string | undefined>,
+  revokePrevious: boolean,
+): Promise<{ kid: string; published: string[] }> {
+  const config = loadControlConfig(env);
+  const log = createLogger({ level: config.CHAMICORE_LOG_LEVEL, base: { service: "chamicore-control" } });
+  const database = await openDatabase({
+    databaseUrl: config.DATABASE_URL,
+    dataDir: config.CHAMICORE_DATA_DIR,
+  });
+  try {
+    await database.migrate();
+    const masterKey = resolveMasterKey({
+      fromEnv: config.CHAMICORE_MASTER_KEY,
+      dataDir: config.CHAMICORE_DATA_DIR,
+      log,
+    });
+    const keys = pgStores(database.db).auth.keys;
+    const keyring = new Keyring(authSettingsOf(config, masterKey));
+    const key = await keyring.rotate(keys, revokePrevious);
+    log.warn("signing key rotated", { kid: key.kid, revokePrevious });
+    return { kid: key.kid, published: (await keys.published(new Date())).map((k) => k.kid) };
+  } finally {
+    await database.close();
+  }
 }
 
 export async function startControl(
   env: Record<string, string | undefined> = process.env,
   logger?: Logger,
+  opts: { announce?: (clientId: string, clientSecret: string) => void } = {},
 ): Promise<RunningControl> {
   const config = loadControlConfig(env);
   const log =
@@ -43,32 +139,64 @@ export async function startControl(
   log.info("migrations applied");
 
   const stores = pgStores(database.db);
+  let settings: AuthSettings;
+  try {
+    const masterKey = resolveMasterKey({
+      fromEnv: config.CHAMICORE_MASTER_KEY,
+      dataDir: config.CHAMICORE_DATA_DIR,
+      log,
+    });
+    settings = authSettingsOf(config, masterKey);
+    await prepareAuth(stores, settings, log, opts.announce ?? announceSecret);
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+  const registry = new Registry();
   const app = createControlApp({
     logger: log,
-    registry: new Registry(),
+    registry,
     runtime: "node",
     stores: async (c, next) => {
       c.set("stores", stores);
       await next();
     },
+    auth: { settings, keyring: new Keyring(settings) },
   });
+  const prune = setInterval(() => {
+    stores.auth.revocations.prune(new Date()).then(
+      (n) => n > 0 && log.info("expired revocations pruned", { count: n }),
+      (e: Error) => log.warn("pruning revocations failed", { err: e.message }),
+    );
+  }, PRUNE_EVERY_MS);
+  prune.unref();
 
   const { host, port } = config.CHAMICORE_LISTEN;
-  const server: ServerType = await new Promise((resolveServer, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolveServer(s));
-    s.once("error", reject);
-  });
-  const addr = server.address();
-  const boundPort = typeof addr === "object" && addr ? addr.port : port;
-  const shownHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
-  const url = `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${boundPort}`;
+  const server = await listen(app.fetch, host, port);
+  const url = urlOf(host, server);
   log.info("chamicore control plane listening", { version: VERSION, url, docs: `${url}/api/docs` });
+
+  let metricsServer: ServerType | undefined;
+  let metricsUrl: string | undefined;
+  if (config.CHAMICORE_METRICS_LISTEN) {
+    const m = config.CHAMICORE_METRICS_LISTEN;
+    const metricsApp = new Hono();
+    metricsApp.get("/metrics", (c) =>
+      c.text(registry.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
+    );
+    metricsServer = await listen(metricsApp.fetch, m.host, m.port);
+    metricsUrl = `${urlOf(m.host, metricsServer)}/metrics`;
+    log.info("metrics listening without authentication", { url: metricsUrl });
+  }
 
   let closing: Promise<void> | undefined;
   return {
     url,
+    metricsUrl,
     close: () =>
       (closing ??= (async () => {
+        clearInterval(prune);
+        if (metricsServer) await new Promise<void>((r) => metricsServer!.close(() => r()));
         await new Promise<void>((r) => server.close(() => r()));
         await database.close();
         log.info("stopped");

@@ -1,5 +1,10 @@
-import type { Stores } from "../../functions/inventory/store";
+import type { Stores } from "../../functions/stores";
 import type { Db } from "../db/types";
+import { PgAccountStore } from "./auth/accounts";
+import { PgCredentialStore } from "./auth/credentials";
+import { PgKeyStore } from "./auth/keys";
+import { PgPolicyStore } from "./auth/policies";
+import { PgRevocationStore } from "./auth/revocations";
 import { PgInventoryStore } from "./inventory";
 import { PgSystemStore } from "./system";
 
@@ -7,4 +12,11 @@ import { PgSystemStore } from "./system";
 export const pgStores = (db: Db): Stores => ({
   inventory: new PgInventoryStore(db),
   system: new PgSystemStore(db),
+  auth: {
+    keys: new PgKeyStore(db),
+    accounts: new PgAccountStore(db),
+    revocations: new PgRevocationStore(db),
+    policies: new PgPolicyStore(db),
+    credentials: new PgCredentialStore(db),
+  },
 });

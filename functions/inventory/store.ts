@@ -54,8 +54,3 @@ export interface SystemStore {
   /** ok when reachable and every bundled migration is applied; else why not. */
   readiness(): Promise<{ ok: boolean; detail: string }>;
 }
-
-export interface Stores {
-  inventory: InventoryStore;
-  system: SystemStore;
-}

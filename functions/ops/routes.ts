@@ -6,7 +6,7 @@
 import { type OpenAPIHono, type RouteHandler, z } from "@hono/zod-openapi";
 import { API_VERSION, VERSION } from "../../shared/version";
 import type { AppEnv } from "../env";
-import { defineRoute, json } from "../route";
+import { declaredScopes, defineRoute, json, SECURITY_SCHEME } from "../route";
 import { swaggerUiCss, swaggerUiJs } from "./docs-assets.gen.js";
 
 const tags = ["operations"];
@@ -59,11 +59,13 @@ const version: RouteHandler<typeof versionRoute, AppEnv> = (c) =>
  * /metrics is public, like /health: it holds counts and latencies, no
  * inventory data. Sites that want it private put it behind their proxy.
  */
-export const metricsRoute = defineRoute("public", {
+export const metricsRoute = defineRoute("read:metrics", {
   method: "get",
   path: "/metrics",
   tags,
   summary: "Prometheus metrics (text exposition format)",
+  description:
+    "Needs a token with read:metrics. On Node, CHAMICORE_METRICS_LISTEN also serves /metrics without a token on a separate (e.g. loopback or management) address for Prometheus.",
   responses: { 200: { description: "Metrics", content: { "text/plain": { schema: z.string() } } } },
 });
 const metrics: RouteHandler<typeof metricsRoute, AppEnv> = (c) =>
@@ -83,12 +85,24 @@ export function registerOps(app: OpenAPIHono<AppEnv>, info: { title: string; des
   app.openapi(readinessRoute, readiness);
   app.openapi(versionRoute, version);
   app.openapi(metricsRoute, metrics);
+  // Tokens come from the token endpoint (client credentials); each operation lists the scopes it accepts.
+  app.openAPIRegistry.registerComponent("securitySchemes", SECURITY_SCHEME, {
+    type: "oauth2",
+    description: "Chamicore JWT, sent as `Authorization: Bearer <token>`.",
+    flows: {
+      clientCredentials: {
+        tokenUrl: "/auth/v1/token",
+        scopes: Object.fromEntries(declaredScopes().map((s) => [s, s])),
+      },
+    },
+  });
   app.doc31("/api/openapi.json", {
     openapi: "3.1.0",
     info: { title: info.title, version: VERSION, description: info.description },
     tags: [
       { name: "inventory", description: "Components, interfaces, groups and partitions (SMD)" },
       { name: "operations", description: "Health, readiness, version, metrics" },
+      { name: "auth", description: "Tokens, keys, service accounts, roles, revocations, device credentials" },
     ],
   });
   const immutable = { "Cache-Control": "public, max-age=86400" };

@@ -24,6 +24,8 @@ export interface BaseAppOptions {
   metrics: HttpMetrics;
   /** Paths that accept bodies larger than the 1 MiB default (bulk import). */
   largeBodies?: Record<string, number>;
+  /** Paths that accept application/x-www-form-urlencoded besides JSON (OAuth token endpoint). */
+  formPaths?: readonly string[];
 }
 
 export function createBaseApp<E extends Env>(opts: BaseAppOptions): OpenAPIHono<E> {
@@ -51,7 +53,7 @@ export function createBaseApp<E extends Env>(opts: BaseAppOptions): OpenAPIHono<
   );
   app.use(apiVersionHeader);
   app.use(cacheControl);
-  app.use(requireJson);
+  app.use(requireJson(opts.formPaths));
   app.use(bodyLimits(DEFAULT_BODY_LIMIT, opts.largeBodies ?? {}));
   app.onError(createErrorHandler(opts.logger));
   app.notFound(notFoundHandler);

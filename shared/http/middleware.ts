@@ -12,25 +12,31 @@ import { API_VERSION } from "../version";
 
 const JSON_TYPES = /^application\/(json|merge-patch\+json|[a-z0-9.+-]*\+json)\s*(;|$)/i;
 
+const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
+
 /**
- * POST, PUT and PATCH that carry a body must say it is JSON (415 otherwise).
- * A bodiless request (Content-Length 0, no body) is let through: some
- * actions take no input.
+ * POST, PUT and PATCH that carry a body must say it is JSON (415 otherwise);
+ * `formPaths` also take a form (the OAuth token endpoint). A bodiless request
+ * (Content-Length 0, no body) is let through: some actions take no input.
  */
-export const requireJson: MiddlewareHandler = async (c, next) => {
-  const m = c.req.method;
-  if (m === "POST" || m === "PUT" || m === "PATCH") {
-    const ct = c.req.header("Content-Type");
-    const hasBody = c.req.header("Content-Length") !== "0" && (ct !== undefined || c.req.raw.body !== null);
-    if (hasBody && (!ct || !JSON_TYPES.test(ct))) {
-      throw new ApiError(
-        "unsupported-media-type",
-        `Content-Type must be application/json${m === "PATCH" ? " or application/merge-patch+json" : ""}; got ${ct ?? "none"}`,
-      );
+export const requireJson =
+  (formPaths: readonly string[] = []): MiddlewareHandler =>
+  async (c, next) => {
+    const m = c.req.method;
+    if (m === "POST" || m === "PUT" || m === "PATCH") {
+      const ct = c.req.header("Content-Type");
+      const hasBody = c.req.header("Content-Length") !== "0" && (ct !== undefined || c.req.raw.body !== null);
+      const ok =
+        ct !== undefined && (JSON_TYPES.test(ct) || (FORM_TYPE.test(ct) && formPaths.includes(c.req.path)));
+      if (hasBody && !ok) {
+        throw new ApiError(
+          "unsupported-media-type",
+          `Content-Type must be application/json${m === "PATCH" ? " or application/merge-patch+json" : ""}; got ${ct ?? "none"}`,
+        );
+      }
     }
-  }
-  await next();
-};
+    await next();
+  };
 
 export const apiVersionHeader: MiddlewareHandler = async (c, next) => {
   await next();

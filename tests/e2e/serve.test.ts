@@ -4,10 +4,11 @@
  * DATABASE_URL, `chamicore migrate` prepares the database; bad configuration
  * stops the start with a message naming the variable.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { generateMasterKey } from "../../shared/auth/crypto";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 import { freePort, run, serve } from "../support/process";
 
@@ -24,16 +25,43 @@ const tmp = () => {
   return d;
 };
 
+let token = "";
+const auth = () => ({ Authorization: `Bearer ${token}` });
+const get = (url: string) => fetch(url, { headers: auth() });
 const post = (url: string, body: unknown) =>
-  fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...auth() },
+    body: JSON.stringify(body),
+  });
+
+/** The first start prints the administrator's secret once; a token is one curl away. */
+async function firstAdminToken(url: string, output: string): Promise<{ secret: string; token: string }> {
+  const secret = /client secret: (\S+)/.exec(output)?.[1];
+  expect(secret, output).toBeDefined();
+  const res = await fetch(`${url}/auth/v1/token`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      Authorization: `Basic ${btoa(`admin:${secret}`)}`,
+    },
+    body: "grant_type=client_credentials",
+  });
+  expect(res.status).toBe(200);
+  return { secret: secret!, token: ((await res.json()) as { access_token: string }).access_token };
+}
 
 describe("chamicore serve on the embedded database", () => {
-  it("keeps data across a clean stop and across a crash", async () => {
+  it("keeps data, keys and the first admin across a clean stop and across a crash", async () => {
     const dataDir = tmp();
     const env = { CHAMICORE_DATA_DIR: dataDir, CHAMICORE_LISTEN: `127.0.0.1:${await freePort()}` };
 
     const first = await serve(env);
     expect(await (await fetch(`${first.url}/health`)).text()).toBe(`{"status":"ok"}`);
+    ({ token } = await firstAdminToken(first.url, first.output()));
+    // The master key file is private to its owner.
+    expect(statSync(join(dataDir, "master.key")).mode & 0o777).toBe(0o600);
+    expect((await fetch(`${first.url}/hsm/v2/State/Components`)).status).toBe(401);
     const created = await post(`${first.url}/hsm/v2/State/Components`, {
       id: "x1000c0s0b0n0",
       role: "Compute",
@@ -47,7 +75,10 @@ describe("chamicore serve on the embedded database", () => {
     expect(first.output()).toContain('"stopped"');
 
     const second = await serve(env);
-    const again = await fetch(`${second.url}/hsm/v2/State/Components/x1000c0s0b0n0`);
+    // The secret is printed on the first start only.
+    expect(second.output()).not.toContain("client secret");
+    // The token from before the restart still verifies: the signing key persisted.
+    const again = await get(`${second.url}/hsm/v2/State/Components/x1000c0s0b0n0`);
     expect(again.status).toBe(200);
     expect(again.headers.get("etag")).toBe(etag);
     expect(((await again.json()) as { spec: { nid: number } }).spec.nid).toBe(7);
@@ -59,7 +90,7 @@ describe("chamicore serve on the embedded database", () => {
     await second.exited;
 
     const third = await serve(env);
-    const list = (await (await fetch(`${third.url}/hsm/v2/State/Components?fields=id,nid`)).json()) as {
+    const list = (await (await get(`${third.url}/hsm/v2/State/Components?fields=id,nid`)).json()) as {
       items: { spec: unknown }[];
     };
     expect(list.items.map((i) => i.spec)).toEqual([
@@ -67,7 +98,7 @@ describe("chamicore serve on the embedded database", () => {
       { id: "x1000c0s0b0n1", nid: 8 },
     ]);
     const iface = (await (
-      await fetch(`${third.url}/hsm/v2/Inventory/EthernetInterfaces?mac=A4-BF-01-38-EE-65`)
+      await get(`${third.url}/hsm/v2/Inventory/EthernetInterfaces?mac=A4-BF-01-38-EE-65`)
     ).json()) as { metadata: { total: number } };
     expect(iface.metadata.total).toBe(1);
     third.child.kill("SIGTERM");
@@ -86,7 +117,16 @@ describe("chamicore with DATABASE_URL", () => {
     const again = run(["migrate"], { DATABASE_URL: db.url });
     expect((await again.exited).code, again.output()).toBe(0);
 
-    const srv = await serve({ DATABASE_URL: db.url, CHAMICORE_LISTEN: `127.0.0.1:${await freePort()}` });
+    // Without the master key a shared database is refused, naming the variable.
+    const refused = run(["serve"], { DATABASE_URL: db.url, CHAMICORE_LISTEN: "127.0.0.1:0" });
+    expect((await refused.exited).code).toBe(1);
+    expect(refused.output()).toMatch(/CHAMICORE_MASTER_KEY: is required with DATABASE_URL/);
+
+    const srv = await serve({
+      DATABASE_URL: db.url,
+      CHAMICORE_MASTER_KEY: generateMasterKey(),
+      CHAMICORE_LISTEN: `127.0.0.1:${await freePort()}`,
+    });
     const ready = await fetch(`${srv.url}/readiness`);
     expect(ready.status).toBe(200);
     expect(srv.output()).not.toContain("postgres:postgres@"); // no credentials in logs

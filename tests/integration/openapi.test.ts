@@ -6,6 +6,9 @@
 import { compileErrors, validate } from "@readme/openapi-parser";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createControlApp } from "../../control/app";
+import { authSettingsOf, parseEnv, WorkerAuthEnvSchema } from "../../control/config";
+import { Keyring } from "../../functions/auth";
+import { generateMasterKey } from "../../shared/auth/crypto";
 import { silentLogger } from "../../shared/log";
 import { Registry } from "../../shared/metrics";
 
@@ -22,11 +25,13 @@ interface Operation {
   responses: Record<string, Answer>;
 }
 
+const testSettings = authSettingsOf(parseEnv(WorkerAuthEnvSchema, {}), generateMasterKey());
 const app = createControlApp({
   logger: silentLogger,
   registry: new Registry(),
   runtime: "node",
   stores: async (_c, next) => next(),
+  auth: { settings: testSettings, keyring: new Keyring(testSettings) },
 });
 
 // biome-ignore lint/suspicious/noExplicitAny: the document is inspected freely.

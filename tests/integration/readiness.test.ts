@@ -8,7 +8,7 @@ import { openDatabase } from "../../control/db/node";
 import { startControl } from "../../control/node/serve";
 import { silentLogger } from "../../shared/log";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
-import { buildWorkerBundle, startMiniflare } from "../support/targets";
+import { buildWorkerBundle, startMiniflare, targetEnv, tokenFor } from "../support/targets";
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -24,7 +24,7 @@ describe("readiness", () => {
   it("is 503 in workerd until `chamicore migrate` has run, then 200", async () => {
     const db: TestDatabase = await createTestDatabase("ready");
     cleanup.push(() => db.drop());
-    const mf = await startMiniflare(buildWorkerBundle(), db.url);
+    const mf = await startMiniflare(buildWorkerBundle(), db.url, targetEnv());
     cleanup.push(() => mf.dispose());
 
     const before = await readiness(
@@ -47,12 +47,31 @@ describe("readiness", () => {
     const db = await createTestDatabase("gone");
     let dropped = false;
     cleanup.push(() => (dropped ? Promise.resolve() : db.drop()));
+    const env = targetEnv();
     const running = await startControl(
-      { CHAMICORE_LISTEN: "127.0.0.1:0", DATABASE_URL: db.url, CHAMICORE_DATA_DIR: "/nonexistent" },
+      { CHAMICORE_LISTEN: "127.0.0.1:0", DATABASE_URL: db.url, CHAMICORE_DATA_DIR: "/nonexistent", ...env },
       silentLogger,
     );
     cleanup.push(() => running.close().catch(() => {}));
     expect((await fetch(`${running.url}/readiness`)).status).toBe(200);
+    const call = async (
+      method: string,
+      path: string,
+      init: { body?: unknown; headers?: Record<string, string> } = {},
+    ) => {
+      const res = await fetch(running.url + path, {
+        method,
+        headers: init.headers,
+        body: init.body as string,
+      });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, text, json: text ? JSON.parse(text) : undefined };
+    };
+    const token = await tokenFor(
+      call,
+      env.CHAMICORE_BOOTSTRAP_CLIENT_ID,
+      env.CHAMICORE_BOOTSTRAP_CLIENT_SECRET,
+    );
 
     await db.drop();
     dropped = true;
@@ -61,7 +80,9 @@ describe("readiness", () => {
     expect(gone.body.detail).toMatch(/unreachable/);
     expect((await fetch(`${running.url}/health`)).status).toBe(200);
     // A data request fails as a problem, not as a hang or a bare 500 page.
-    const list = await fetch(`${running.url}/hsm/v2/State/Components`);
+    const list = await fetch(`${running.url}/hsm/v2/State/Components`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
     expect(list.status).toBe(500);
     expect(list.headers.get("content-type")).toMatch(/problem\+json/);
   });

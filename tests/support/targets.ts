@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { openDatabase } from "../../control/db/node";
 import { startControl } from "../../control/node/serve";
+import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
 import { silentLogger } from "../../shared/log";
 import { createTestDatabase } from "./postgres";
 
@@ -25,13 +26,65 @@ export interface Answer {
 export type Call = (
   method: string,
   path: string,
-  init?: { body?: unknown; headers?: Record<string, string> },
+  /**
+   * `token`: the bearer token to send; the target's admin token by default,
+   * `null` for none. An explicit Authorization header wins over both.
+   */
+  init?: { body?: unknown; headers?: Record<string, string>; token?: string | null },
 ) => Promise<Answer>;
 
 export interface Target {
   name: string;
   call: Call;
+  /** A token of the bootstrap admin (every scope). */
+  adminToken: string;
+  /** What the target was started with, for tests that sign their own tokens. */
+  env: TargetEnv;
+  /** The target's Postgres URL (not for node+pglite). */
+  databaseUrl?: string;
   stop(): Promise<void>;
+}
+
+/** Auth settings every target starts with: a fresh master key and bootstrap admin. */
+export interface TargetEnv {
+  CHAMICORE_MASTER_KEY: string;
+  CHAMICORE_BOOTSTRAP_CLIENT_ID: string;
+  CHAMICORE_BOOTSTRAP_CLIENT_SECRET: string;
+  [k: string]: string;
+}
+
+export function targetEnv(extra: Record<string, string> = {}): TargetEnv {
+  return {
+    CHAMICORE_MASTER_KEY: generateMasterKey(),
+    CHAMICORE_BOOTSTRAP_CLIENT_ID: "test-admin",
+    CHAMICORE_BOOTSTRAP_CLIENT_SECRET: randomSecret(24),
+    ...extra,
+  };
+}
+
+const basic = (id: string, secret: string) => `Basic ${btoa(`${id}:${secret}`)}`;
+
+/** A token for a service account, via the token endpoint (form-encoded, HTTP Basic). */
+export async function tokenFor(call: Call, id: string, secret: string, scope?: string): Promise<string> {
+  const form = new URLSearchParams({ grant_type: "client_credentials", ...(scope ? { scope } : {}) });
+  const res = await call("POST", "/auth/v1/token", {
+    body: form.toString(),
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: basic(id, secret) },
+  });
+  if (res.status !== 200) throw new Error(`token for ${id}: ${res.status} ${res.text}`);
+  return res.json.access_token;
+}
+
+async function withAdmin(t: Omit<Target, "adminToken" | "call"> & { rawCall: Call }): Promise<Target> {
+  const adminToken = await tokenFor(
+    t.rawCall,
+    t.env.CHAMICORE_BOOTSTRAP_CLIENT_ID,
+    t.env.CHAMICORE_BOOTSTRAP_CLIENT_SECRET,
+  );
+  const call: Call = (method, path, init = {}) =>
+    t.rawCall(method, path, { ...init, token: init.token === undefined ? adminToken : init.token });
+  const { rawCall: _, ...rest } = t;
+  return { ...rest, call, adminToken };
 }
 
 async function toAnswer(res: Response): Promise<Answer> {
@@ -47,7 +100,10 @@ async function toAnswer(res: Response): Promise<Answer> {
 
 function callVia(fetchFn: (url: string, init: RequestInit) => Promise<Response>, base: string): Call {
   return async (method, path, init = {}) => {
-    const headers: Record<string, string> = { ...init.headers };
+    const headers: Record<string, string> = {
+      ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}),
+      ...init.headers,
+    };
     let body: string | undefined;
     if (init.body !== undefined) {
       body = typeof init.body === "string" ? init.body : JSON.stringify(init.body);
@@ -57,39 +113,44 @@ function callVia(fetchFn: (url: string, init: RequestInit) => Promise<Response>,
   };
 }
 
-export async function nodePgliteTarget(): Promise<Target> {
+export async function nodePgliteTarget(extra: Record<string, string> = {}): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), "chamicore-pglite-"));
+  const env = targetEnv(extra);
   const running = await startControl(
-    { CHAMICORE_LISTEN: "127.0.0.1:0", CHAMICORE_DATA_DIR: dir },
+    { CHAMICORE_LISTEN: "127.0.0.1:0", CHAMICORE_DATA_DIR: dir, ...env },
     silentLogger,
   );
-  return {
+  return withAdmin({
     name: "node+pglite",
-    call: callVia(fetch, running.url),
+    rawCall: callVia(fetch, running.url),
+    env,
     async stop() {
       await running.close();
       rmSync(dir, { recursive: true, force: true });
     },
-  };
+  });
 }
 
-export async function nodePostgresTarget(): Promise<Target> {
+export async function nodePostgresTarget(extra: Record<string, string> = {}): Promise<Target> {
   const db = await createTestDatabase("node");
+  const env = targetEnv(extra);
   const running = await startControl(
-    { CHAMICORE_LISTEN: "127.0.0.1:0", DATABASE_URL: db.url, CHAMICORE_DATA_DIR: "/nonexistent" },
+    { CHAMICORE_LISTEN: "127.0.0.1:0", DATABASE_URL: db.url, CHAMICORE_DATA_DIR: "/nonexistent", ...env },
     silentLogger,
   ).catch(async (e) => {
     await db.drop();
     throw e;
   });
-  return {
+  return withAdmin({
     name: "node+postgres",
-    call: callVia(fetch, running.url),
+    rawCall: callVia(fetch, running.url),
+    env,
+    databaseUrl: db.url,
     async stop() {
       await running.close();
       await db.drop();
     },
-  };
+  });
 }
 
 let bundleBuilt = false;
@@ -106,41 +167,44 @@ export function buildWorkerBundle(): string {
   return join(out, "worker.js");
 }
 
-export async function workerTarget(): Promise<Target> {
+export async function workerTarget(extra: Record<string, string> = {}): Promise<Target> {
   const script = buildWorkerBundle();
   const db = await createTestDatabase("worker");
+  const env = targetEnv(extra);
   // The Worker does not migrate; an operator runs `chamicore migrate` first, as here.
   let mf: Miniflare;
   try {
     const node = await openDatabase({ databaseUrl: db.url, dataDir: "/nonexistent" });
     await node.migrate();
     await node.close();
-    mf = await startMiniflare(script, db.url);
+    mf = await startMiniflare(script, db.url, env);
   } catch (e) {
     await db.drop();
     throw e;
   }
-  return {
+  return withAdmin({
     name: "workerd+postgres",
-    call: callVia(
+    rawCall: callVia(
       (url, init) => mf.dispatchFetch(url, init as never) as unknown as Promise<Response>,
       "http://control.test",
     ),
+    env,
+    databaseUrl: db.url,
     async stop() {
       await mf.dispose();
       await db.drop();
     },
-  };
+  });
 }
 
-export async function startMiniflare(script: string, databaseUrl: string) {
+export async function startMiniflare(script: string, databaseUrl: string, env: Record<string, string>) {
   const mf = new Miniflare({
     modules: true,
     scriptPath: script,
     compatibilityDate: "2026-04-26",
     compatibilityFlags: ["nodejs_compat"],
     hyperdrives: { HYPERDRIVE: databaseUrl },
-    bindings: { CHAMICORE_LOG_LEVEL: "error" },
+    bindings: { CHAMICORE_LOG_LEVEL: "error", ...env },
   });
   await mf.ready;
   return mf;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadControlConfig } from "../../control/config";
+import { generateMasterKey } from "../../shared/auth/crypto";
 
 /** The ConfigError that loading `env` throws. */
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -12,12 +13,17 @@ function configError(env: Record<string, string | undefined>): ConfigError {
   throw new Error(`expected ${JSON.stringify(env)} to be refused`);
 }
 
+const KEY = generateMasterKey();
+
 describe("loadControlConfig", () => {
   it("has defaults for an empty environment", () => {
     expect(loadControlConfig({})).toEqual({
       CHAMICORE_LISTEN: { host: "0.0.0.0", port: 8080 },
       CHAMICORE_DATA_DIR: "./.chamicore",
       CHAMICORE_LOG_LEVEL: "info",
+      CHAMICORE_DEV_MODE: false,
+      CHAMICORE_TOKEN_TTL: 3600,
+      CHAMICORE_KEY_ALGORITHM: "ES256",
     });
   });
 
@@ -51,6 +57,7 @@ describe("loadControlConfig", () => {
 
   it("keeps the other settings", () => {
     const c = loadControlConfig({
+      CHAMICORE_MASTER_KEY: KEY,
       CHAMICORE_DATA_DIR: "/var/lib/chamicore",
       DATABASE_URL: "postgresql://u:p@db:5432/chamicore",
       CHAMICORE_PUBLIC_URL: "https://chamicore.example.org",
@@ -62,7 +69,9 @@ describe("loadControlConfig", () => {
       CHAMICORE_PUBLIC_URL: "https://chamicore.example.org",
       CHAMICORE_LOG_LEVEL: "debug",
     });
-    expect(loadControlConfig({ DATABASE_URL: "postgres://db/x" }).DATABASE_URL).toBe("postgres://db/x");
+    expect(
+      loadControlConfig({ DATABASE_URL: "postgres://db/x", CHAMICORE_MASTER_KEY: KEY }).DATABASE_URL,
+    ).toBe("postgres://db/x");
   });
 
   it.each(["8080", ":8080", "localhost", "::1:9000", "host:port", "host:65536", "host:123456", "a b:80"])(
@@ -98,5 +107,67 @@ describe("loadControlConfig", () => {
     expect(e.message).toMatch(/^invalid configuration:\n/);
     expect(e.message).toContain("CHAMICORE_LISTEN:");
     expect(e.message).toContain("DATABASE_URL:");
+  });
+});
+
+describe("auth configuration", () => {
+  it("requires CHAMICORE_MASTER_KEY with DATABASE_URL, and says how to make one", () => {
+    const e = configError({ DATABASE_URL: "postgres://db/x" });
+    expect(e.message).toMatch(/CHAMICORE_MASTER_KEY: is required with DATABASE_URL/);
+    expect(e.message).toContain("openssl rand -base64 32");
+  });
+
+  it.each(["short", btoa("x".repeat(31)), btoa("x".repeat(33)), "not base64 at all!"])(
+    "refuses a master key that is not 32 bytes of base64 (%j) without echoing it",
+    (key) => {
+      const e = configError({ CHAMICORE_MASTER_KEY: key });
+      expect(e.message).toMatch(/CHAMICORE_MASTER_KEY: must be base64 of 32 random bytes/);
+      expect(e.message).not.toContain(key);
+    },
+  );
+
+  it("takes bootstrap credentials only as a pair", () => {
+    expect(configError({ CHAMICORE_BOOTSTRAP_CLIENT_ID: "ops" }).message).toMatch(
+      /CHAMICORE_BOOTSTRAP_CLIENT_SECRET: .*go together/,
+    );
+    const c = loadControlConfig({
+      CHAMICORE_BOOTSTRAP_CLIENT_ID: "ops",
+      CHAMICORE_BOOTSTRAP_CLIENT_SECRET: "a-long-enough-secret",
+    });
+    expect(c.CHAMICORE_BOOTSTRAP_CLIENT_ID).toBe("ops");
+    expect(
+      configError({ CHAMICORE_BOOTSTRAP_CLIENT_ID: "ops", CHAMICORE_BOOTSTRAP_CLIENT_SECRET: "short" })
+        .message,
+    ).toMatch(/CHAMICORE_BOOTSTRAP_CLIENT_SECRET: must be at least 16 characters/);
+  });
+
+  it.each([
+    ["CHAMICORE_TOKEN_TTL", "10", /at least 60/],
+    ["CHAMICORE_TOKEN_TTL", "100000", /at most 86400/],
+    ["CHAMICORE_DEV_MODE", "yes", /true or false/],
+    ["CHAMICORE_TRUSTED_ISSUERS", "{not json", /JSON array of trusted issuers/],
+    ["CHAMICORE_TRUSTED_ISSUERS", '[{"issuer":"x"}]', /CHAMICORE_TRUSTED_ISSUERS/],
+    ["CHAMICORE_METRICS_LISTEN", "9090", /host:port/],
+  ])("refuses %s=%s", (name, value, message) => {
+    expect(configError({ [name]: value }).message).toMatch(message);
+  });
+
+  it("parses trusted issuers with their defaults", () => {
+    const c = loadControlConfig({
+      CHAMICORE_TRUSTED_ISSUERS: JSON.stringify([
+        { issuer: "https://idp.example", jwksUri: "https://idp.example/keys", audience: "chamicore" },
+      ]),
+    });
+    expect(c.CHAMICORE_TRUSTED_ISSUERS).toEqual([
+      {
+        issuer: "https://idp.example",
+        jwksUri: "https://idp.example/keys",
+        audience: "chamicore",
+        rolesClaim: "groups",
+        roleMap: {},
+        defaultRoles: [],
+        subjectPrefix: "",
+      },
+    ]);
   });
 });

@@ -1,0 +1,174 @@
+/**
+ * The grants of the token endpoint: who the caller is and what its token
+ * may carry. Errors are OAuth's own (RFC 6749 §5.2), not problem+json,
+ * because OAuth clients parse them.
+ */
+import { createRemoteJWKSet, decodeJwt, errors, jwtVerify } from "jose";
+import { verifySecret } from "../../shared/auth/crypto";
+import { declaredScopes } from "../route";
+import type { OAuthErrorCode, TokenRequest } from "./schemas";
+import { capScopes } from "./scopes";
+import { type AuthSettings, CLOCK_TOLERANCE, type TrustedIssuer } from "./settings";
+import type { AuthStores } from "./store";
+
+export const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
+const SUBJECT_TOKEN_TYPES = new Set([
+  "urn:ietf:params:oauth:token-type:jwt",
+  "urn:ietf:params:oauth:token-type:id_token",
+  ACCESS_TOKEN_TYPE,
+]);
+
+export class OAuthError extends Error {
+  constructor(
+    readonly code: OAuthErrorCode,
+    message: string,
+    readonly status: 400 | 401 = 400,
+  ) {
+    super(message);
+  }
+}
+
+export interface Grant {
+  sub: string;
+  roles: string[];
+  scopes: string[];
+  sa: boolean;
+  extra?: Record<string, string>;
+}
+
+/** Client credentials from HTTP Basic (RFC 6749 §2.3.1) or the body. */
+export function clientCredentials(
+  authorization: string | undefined,
+  body: TokenRequest,
+): { id: string; secret: string; basic: boolean } | undefined {
+  const m = authorization ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization) : null;
+  if (m) {
+    let decoded: string;
+    try {
+      decoded = atob(m[1]!);
+    } catch {
+      throw new OAuthError("invalid_client", "malformed HTTP Basic credentials", 401);
+    }
+    const i = decoded.indexOf(":");
+    if (i < 0) throw new OAuthError("invalid_client", "malformed HTTP Basic credentials", 401);
+    // Basic credentials are form-urlencoded first (RFC 6749 §2.3.1).
+    const dec = (s: string) => decodeURIComponent(s.replace(/\+/g, " "));
+    return { id: dec(decoded.slice(0, i)), secret: dec(decoded.slice(i + 1)), basic: true };
+  }
+  if (body.client_id !== undefined || body.client_secret !== undefined) {
+    if (!body.client_id || !body.client_secret)
+      throw new OAuthError("invalid_request", "client_id and client_secret go together");
+    return { id: body.client_id, secret: body.client_secret, basic: false };
+  }
+  return undefined;
+}
+
+/** Narrows to the requested `scope` (space-separated), refusing what is not allowed. */
+export function narrow(allowed: string[], requested: string | undefined): string[] {
+  if (!requested?.trim()) return allowed;
+  const want = requested.split(" ").filter(Boolean);
+  const refused = want.filter((s) => !allowed.includes(s));
+  if (refused.length > 0) throw new OAuthError("invalid_scope", `not allowed: ${refused.join(" ")}`);
+  return allowed.filter((s) => want.includes(s));
+}
+
+export async function clientCredentialsGrant(
+  stores: AuthStores,
+  settings: AuthSettings,
+  client: { id: string; secret: string; basic: boolean } | undefined,
+  body: TokenRequest,
+): Promise<Grant> {
+  const catalog = declaredScopes();
+  if (!client) {
+    if (settings.devMode)
+      return { sub: "dev", roles: ["admin"], scopes: narrow(catalog, body.scope), sa: false };
+    throw new OAuthError(
+      "invalid_client",
+      "client authentication is required: HTTP Basic, or client_id and client_secret in the body",
+      401,
+    );
+  }
+  const record = await stores.accounts.get(client.id);
+  if (!record || !(await verifySecret(client.secret, record.secretHash)))
+    throw new OAuthError("invalid_client", "unknown client or wrong secret", 401);
+  const account = record.account.spec;
+  if (!account.enabled)
+    throw new OAuthError("invalid_client", `service account '${account.id}' is disabled`, 401);
+  const { roles, scopes } = await stores.policies.grants(account.id, [], catalog);
+  const allowed = capScopes(scopes, account.scopes);
+  if (allowed.length === 0)
+    throw new OAuthError(
+      "invalid_scope",
+      `service account '${account.id}' has no scopes: give it a role (roles: ${roles.join(", ") || "none"})`,
+    );
+  return { sub: account.id, roles, scopes: narrow(allowed, body.scope), sa: true };
+}
+
+// One remote key set per trusted issuer per isolate: jose caches and refreshes its keys.
+const remoteKeySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+const keySetOf = (t: TrustedIssuer) => {
+  const set = remoteKeySets.get(t.jwksUri) ?? createRemoteJWKSet(new URL(t.jwksUri));
+  remoteKeySets.set(t.jwksUri, set);
+  return set;
+};
+
+function refusal(e: unknown): string {
+  if (e instanceof errors.JWTExpired) return "subject_token has expired";
+  if (e instanceof errors.JWTClaimValidationFailed) return `subject_token claim '${e.claim}' is not accepted`;
+  if (e instanceof errors.JWKSNoMatchingKey)
+    return "subject_token was signed by a key its issuer does not publish";
+  if (e instanceof errors.JWSSignatureVerificationFailed) return "subject_token signature does not verify";
+  if (e instanceof errors.JWKSTimeout || !(e instanceof errors.JOSEError))
+    return "the issuer's keys could not be fetched";
+  return "subject_token is not valid";
+}
+
+/** RFC 8693: an external IdP's JWT, checked against that issuer's JWKS, for a Chamicore token. */
+export async function tokenExchangeGrant(
+  stores: AuthStores,
+  settings: AuthSettings,
+  body: TokenRequest,
+): Promise<Grant> {
+  if (!body.subject_token) throw new OAuthError("invalid_request", "subject_token is required");
+  if (!body.subject_token_type || !SUBJECT_TOKEN_TYPES.has(body.subject_token_type))
+    throw new OAuthError(
+      "invalid_request",
+      `subject_token_type must be one of: ${[...SUBJECT_TOKEN_TYPES].join(", ")}`,
+    );
+  if (body.requested_token_type && body.requested_token_type !== ACCESS_TOKEN_TYPE)
+    throw new OAuthError("invalid_request", `requested_token_type can only be ${ACCESS_TOKEN_TYPE}`);
+  let iss: string | undefined;
+  try {
+    iss = decodeJwt(body.subject_token).iss;
+  } catch {
+    throw new OAuthError("invalid_grant", "subject_token is not a JWT");
+  }
+  const trusted = settings.trustedIssuers.find((t) => t.issuer === iss);
+  if (!trusted) throw new OAuthError("invalid_grant", `issuer '${iss ?? "(none)"}' is not trusted`);
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(body.subject_token, keySetOf(trusted), {
+      issuer: trusted.issuer,
+      audience: trusted.audience,
+      clockTolerance: CLOCK_TOLERANCE,
+      requiredClaims: ["sub", "exp"],
+    }));
+  } catch (e) {
+    throw new OAuthError("invalid_grant", refusal(e));
+  }
+  const claim = payload[trusted.rolesClaim];
+  const groups = typeof claim === "string" ? [claim] : Array.isArray(claim) ? claim.map(String) : [];
+  const mapped = [...new Set([...trusted.defaultRoles, ...groups.flatMap((g) => trusted.roleMap[g] ?? [])])];
+  const sub = `${trusted.subjectPrefix}${String(payload.sub)}`;
+  const { roles, scopes } = await stores.policies.grants(sub, mapped, declaredScopes());
+  if (scopes.length === 0)
+    throw new OAuthError(
+      "invalid_grant",
+      `'${sub}' holds no Chamicore role: map its ${trusted.rolesClaim} in CHAMICORE_TRUSTED_ISSUERS or add it to a role`,
+    );
+  const extra: Record<string, string> = { idp: trusted.issuer };
+  for (const k of ["name", "email", "preferred_username"])
+    if (typeof payload[k] === "string") extra[k] = payload[k] as string;
+  return { sub, roles, scopes: narrow(scopes, body.scope), sa: false, extra };
+}

@@ -1,0 +1,63 @@
+/**
+ * Auth settings, the same on Node and Workers: each entry parses its own
+ * environment into this shape (control/config.ts, control/worker.ts).
+ */
+import { z } from "zod";
+import type { SecretKey } from "../../shared/auth/crypto";
+
+/** An external identity provider whose JWTs may be exchanged for Chamicore tokens (RFC 8693). */
+export const TrustedIssuerSchema = z.strictObject({
+  /** Must equal the `iss` claim of its tokens. */
+  issuer: z.string().min(1),
+  /** Where its public keys are (the `jwks_uri` of its discovery document). */
+  jwksUri: z.url(),
+  /** Accepted `aud` values: tokens must be meant for Chamicore. */
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  /** Claim holding the user's groups or roles (a string or a list). */
+  rolesClaim: z.string().min(1).default("groups"),
+  /** IdP group → Chamicore roles. Groups not listed grant nothing. */
+  roleMap: z.record(z.string(), z.array(z.string())).default({}),
+  /** Roles every user of this issuer gets. */
+  defaultRoles: z.array(z.string()).default([]),
+  /** Prefix of the Chamicore subject (`sub` claim, role memberships), to keep issuers apart. */
+  subjectPrefix: z.string().default(""),
+});
+export type TrustedIssuer = z.infer<typeof TrustedIssuerSchema>;
+
+/** CHAMICORE_TRUSTED_ISSUERS: a JSON array of trusted issuers. */
+export const TrustedIssuersJson = z
+  .string()
+  .transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be a JSON array of trusted issuers" });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(TrustedIssuerSchema));
+
+export interface AuthSettings {
+  /** `iss` of issued tokens: CHAMICORE_PUBLIC_URL when set, else "chamicore". */
+  issuer: string;
+  /** `aud` of issued tokens and the only audience accepted. */
+  audience: string;
+  /** Lifetime of issued tokens, seconds (CHAMICORE_TOKEN_TTL). */
+  tokenTtl: number;
+  devMode: boolean;
+  trustedIssuers: TrustedIssuer[];
+  /** Admin service account to ensure (CHAMICORE_BOOTSTRAP_CLIENT_ID / _SECRET). */
+  bootstrap: { clientId: string; clientSecret: string } | undefined;
+  /** Algorithm of newly generated signing keys. */
+  keyAlgorithm: "ES256" | "RS256";
+  /** The AES-GCM master key (CHAMICORE_MASTER_KEY), imported once. */
+  masterKey: () => Promise<SecretKey>;
+  /** Base URL for links in discovery documents; derived from the request when unset. */
+  publicUrl: string | undefined;
+}
+
+export const DEFAULT_AUDIENCE = "chamicore";
+export const DEFAULT_ISSUER = "chamicore";
+export const DEFAULT_TOKEN_TTL = 3600;
+/** Clock skew tolerated between this server and token issuers (seconds). */
+export const CLOCK_TOLERANCE = 30;

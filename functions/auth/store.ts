@@ -1,0 +1,109 @@
+/**
+ * The auth service's store ports. Stores hold what they are given: secrets
+ * arrive already hashed or sealed (functions/auth/secrets.ts), so no store
+ * ever sees a plaintext secret or the master key.
+ */
+import type { Stored } from "../../shared/envelope";
+import type { ListQuery } from "../../shared/list-query";
+import type { Page } from "../inventory/store";
+import type { Credential, Policy, Revocation, Role, ServiceAccount } from "./schemas";
+
+export interface SigningKeyRow {
+  kid: string;
+  alg: "ES256" | "RS256";
+  /** Public JWK (with kid, alg, use). */
+  publicJwk: Record<string, unknown>;
+  /** Private JWK, sealed under the master key for purpose `signing-key:<kid>`. */
+  sealedPrivateJwk: string;
+  createdAt: Date;
+  /** When it stopped signing; null for the active key. */
+  retiredAt: Date | null;
+  /** Removed from the JWKS after this instant (retired keys only). */
+  publishedUntil: Date | null;
+}
+
+export interface KeyStore {
+  /** Keys still published at `now`: the active one and retired ones within their window, newest first. */
+  published(now: Date): Promise<SigningKeyRow[]>;
+  /**
+   * Makes `key` the active key. The previous active key (if any) is retired
+   * and stays published until `previousUntil`; with `dropOlder` every older
+   * key leaves the JWKS at once. When `onlyIfNone` is set and an active key
+   * exists, nothing changes (two first starts racing keep one key).
+   */
+  activate(
+    key: SigningKeyRow,
+    opts: { previousUntil: Date; dropOlder: boolean; onlyIfNone: boolean },
+  ): Promise<void>;
+}
+
+/** A service account as stored, with its secret's hash. */
+export interface AccountRecord {
+  account: Stored<ServiceAccount>;
+  secretHash: string;
+}
+
+export interface AccountStore {
+  list(q: ListQuery): Promise<Page<ServiceAccount>>;
+  get(id: string): Promise<AccountRecord | undefined>;
+  count(): Promise<number>;
+  /** 409 when the id exists. Role memberships are written in the same transaction. */
+  create(account: ServiceAccount, secretHash: string): Promise<Stored<ServiceAccount>>;
+  /** Replaces fields and role memberships; `secretHash` when the secret changes. 412 on etag mismatch. */
+  update(account: ServiceAccount, ifMatch: string, secretHash?: string): Promise<Stored<ServiceAccount>>;
+  /** Also removes the account's role memberships. */
+  delete(id: string): Promise<void>;
+}
+
+export interface RevocationStore {
+  /** Records (or extends) a revocation. */
+  revoke(r: { jti: string; reason: string; expiresAt: Date }): Promise<Stored<Revocation>>;
+  isRevoked(jti: string, now: Date): Promise<boolean>;
+  /** Revocations that have not expired at `now`, oldest first. */
+  active(now: Date): Promise<Stored<Revocation>[]>;
+  /** Deletes revocations expired before `now`; returns how many. */
+  prune(now: Date): Promise<number>;
+}
+
+export interface PolicyStore {
+  listPolicies(): Promise<Stored<Policy>[]>;
+  /** 409 if the same role already has this scope pattern. */
+  addPolicy(p: Policy): Promise<Stored<Policy>>;
+  removePolicy(id: string): Promise<void>;
+  listRoles(): Promise<Role[]>;
+  /** Idempotent. */
+  addMember(role: string, subject: string): Promise<Role>;
+  /** 404 when the subject is not a member. */
+  removeMember(role: string, subject: string): Promise<void>;
+  /**
+   * What a subject may do: its roles (memberships plus `extraRoles`, e.g.
+   * mapped from an external IdP's claims) and which of `catalog` they grant.
+   */
+  grants(
+    subject: string,
+    extraRoles: string[],
+    catalog: string[],
+  ): Promise<{ roles: string[]; scopes: string[] }>;
+}
+
+/** A device credential as stored: the secret sealed for purpose `credential:<id>`. */
+export interface CredentialRecord {
+  credential: Stored<Omit<Credential, "secret">>;
+  sealedSecret: string;
+}
+
+export interface CredentialStore {
+  list(q: ListQuery): Promise<Page<Omit<Credential, "secret">>>;
+  get(id: string): Promise<CredentialRecord | undefined>;
+  create(c: Omit<Credential, "secret">, sealedSecret: string): Promise<CredentialRecord>;
+  update(c: Omit<Credential, "secret">, sealedSecret: string, ifMatch: string): Promise<CredentialRecord>;
+  delete(id: string): Promise<void>;
+}
+
+export interface AuthStores {
+  keys: KeyStore;
+  accounts: AccountStore;
+  revocations: RevocationStore;
+  policies: PolicyStore;
+  credentials: CredentialStore;
+}
