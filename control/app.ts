@@ -9,6 +9,7 @@ import { authorize, registerAuth, TOKEN_PATH } from "../functions/auth";
 import type { AppDeps, AppEnv } from "../functions/env";
 import { IMPORT_BODY_LIMIT, IMPORT_PATH, registerInventory } from "../functions/inventory";
 import { registerOps } from "../functions/ops/routes";
+import { documentSecurity } from "../functions/route";
 import { createBaseApp } from "../shared/http/app";
 import { httpMetrics } from "../shared/metrics";
 
@@ -29,16 +30,8 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     app.use(path, deps.stores);
   // Lists answer If-None-Match from a hash of the page; single resources carry their stored etag.
   app.use("/hsm/*", etag());
-  app.on(
-    "GET",
-    [
-      "/auth/v1/service-accounts",
-      "/auth/v1/service-accounts/*",
-      "/auth/v1/credentials",
-      "/auth/v1/credentials/*",
-    ],
-    etag(),
-  );
+  // etag() only touches GET/HEAD answers; `/x/*` also matches `/x`.
+  for (const path of ["/auth/v1/service-accounts/*", "/auth/v1/credentials/*"]) app.use(path, etag());
   registerOps(app, {
     title: "Chamicore control API",
     description:
@@ -46,5 +39,6 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   });
   registerInventory(app);
   registerAuth(app);
+  documentSecurity(app);
   return app;
 }

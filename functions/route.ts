@@ -3,7 +3,7 @@
  * the scope it needs (enforced by one middleware, documented as
  * `x-required-scope`) and the problem responses it can give.
  */
-import { createRoute, type RouteConfig } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import { PROBLEM_CONTENT_TYPE, ProblemSchema } from "../shared/problem";
 import type { AppEnv } from "./env";
@@ -53,6 +53,23 @@ const declared = new Set<string>();
  * roles' policies are matched against when a token is issued.
  */
 export const declaredScopes = (): string[] => [...declared];
+
+/**
+ * Documents the token scheme with every scope declared so far. Call it after
+ * the last route is defined: some routes are defined as they are registered.
+ */
+export function documentSecurity(app: OpenAPIHono<AppEnv>) {
+  app.openAPIRegistry.registerComponent("securitySchemes", SECURITY_SCHEME, {
+    type: "oauth2",
+    description: "Chamicore JWT, sent as `Authorization: Bearer <token>`.",
+    flows: {
+      clientCredentials: {
+        tokenUrl: "/auth/v1/token",
+        scopes: Object.fromEntries(declaredScopes().map((s) => [s, s])),
+      },
+    },
+  });
+}
 
 /** The middleware that enforces a route's scopes through `deps.authorize`. */
 const authorizeFor = (anyOf: readonly string[]) =>

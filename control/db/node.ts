@@ -3,7 +3,7 @@
  * directory when DATABASE_URL is unset, node-postgres otherwise. Migrations
  * are applied from migrations/postgres on the filesystem.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
@@ -50,13 +50,58 @@ export async function openDatabase(opts: {
   }
   const dir = join(opts.dataDir, "pg");
   mkdirSync(dir, { recursive: true });
-  const client = await PGlite.create(dir);
+  const unlock = lockEmbedded(opts.dataDir);
+  let client: PGlite;
+  try {
+    client = await PGlite.create(dir);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {
     db,
     kind: "pglite",
     where: resolve(dir),
     migrate: () => migratePglite(db as never, { migrationsFolder: MIGRATIONS_DIR }),
-    close: () => client.close(),
+    close: async () => {
+      await client.close();
+      unlock();
+    },
   };
+}
+
+export class EmbeddedDatabaseBusy extends Error {}
+
+/**
+ * PGlite is one process's database: a second process opening the same
+ * directory (say `chamicore migrate` beside a running `serve`) would corrupt
+ * it. A pid file keeps that out; one left by a killed process is taken over.
+ */
+function lockEmbedded(dataDir: string): () => void {
+  const path = join(dataDir, "pg.lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: "wx" });
+      return () => rmSync(path, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const pid = Number(readFileSync(path, "utf8"));
+      if (pid && pid !== process.pid && alive(pid))
+        throw new EmbeddedDatabaseBusy(
+          `the embedded database in ${resolve(dataDir)} is in use by process ${pid}; stop it first (or use the API)`,
+        );
+      rmSync(path, { force: true });
+    }
+  }
+  throw new EmbeddedDatabaseBusy(`could not lock ${path}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

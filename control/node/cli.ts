@@ -6,7 +6,7 @@
 import { createLogger } from "../../shared/log";
 import { VERSION } from "../../shared/version";
 import { ConfigError, MigrateConfigSchema, parseEnv } from "../config";
-import { openDatabase } from "../db/node";
+import { EmbeddedDatabaseBusy, openDatabase } from "../db/node";
 import { rotateKeys, startControl } from "./serve";
 
 const HELP = `chamicore ${VERSION} — bare-metal HPC cluster management
@@ -88,7 +88,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err) => {
-    if (err instanceof ConfigError) process.stderr.write(`chamicore: ${err.message}\n`);
+    if (err instanceof ConfigError || err instanceof EmbeddedDatabaseBusy)
+      process.stderr.write(`chamicore: ${err.message}\n`);
     else
       process.stderr.write(`chamicore: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);

@@ -42,7 +42,7 @@ export function clientCredentials(
   authorization: string | undefined,
   body: TokenRequest,
 ): { id: string; secret: string; basic: boolean } | undefined {
-  const m = authorization ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization) : null;
+  const m = authorization ? /^Basic\s+(\S+)\s*$/i.exec(authorization) : null;
   if (m) {
     let decoded: string;
     try {
@@ -53,7 +53,13 @@ export function clientCredentials(
     const i = decoded.indexOf(":");
     if (i < 0) throw new OAuthError("invalid_client", "malformed HTTP Basic credentials", 401);
     // Basic credentials are form-urlencoded first (RFC 6749 §2.3.1).
-    const dec = (s: string) => decodeURIComponent(s.replace(/\+/g, " "));
+    const dec = (s: string) => {
+      try {
+        return decodeURIComponent(s.replace(/\+/g, " "));
+      } catch {
+        throw new OAuthError("invalid_client", "malformed HTTP Basic credentials", 401);
+      }
+    };
     return { id: dec(decoded.slice(0, i)), secret: dec(decoded.slice(i + 1)), basic: true };
   }
   if (body.client_id !== undefined || body.client_secret !== undefined) {
@@ -124,7 +130,11 @@ function refusal(e: unknown): string {
   return "subject_token is not valid";
 }
 
-/** RFC 8693: an external IdP's JWT, checked against that issuer's JWKS, for a Chamicore token. */
+/**
+ * RFC 8693: an external IdP's JWT, checked against that issuer's JWKS, for a
+ * Chamicore token. A subject token that is invalid or unacceptable by policy
+ * is `invalid_request`, as RFC 8693 §2.2.2 requires (not RFC 6749's invalid_grant).
+ */
 export async function tokenExchangeGrant(
   stores: AuthStores,
   settings: AuthSettings,
@@ -142,10 +152,10 @@ export async function tokenExchangeGrant(
   try {
     iss = decodeJwt(body.subject_token).iss;
   } catch {
-    throw new OAuthError("invalid_grant", "subject_token is not a JWT");
+    throw new OAuthError("invalid_request", "subject_token is not a JWT");
   }
   const trusted = settings.trustedIssuers.find((t) => t.issuer === iss);
-  if (!trusted) throw new OAuthError("invalid_grant", `issuer '${iss ?? "(none)"}' is not trusted`);
+  if (!trusted) throw new OAuthError("invalid_request", `issuer '${iss ?? "(none)"}' is not trusted`);
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(body.subject_token, keySetOf(trusted), {
@@ -155,7 +165,7 @@ export async function tokenExchangeGrant(
       requiredClaims: ["sub", "exp"],
     }));
   } catch (e) {
-    throw new OAuthError("invalid_grant", refusal(e));
+    throw new OAuthError("invalid_request", refusal(e));
   }
   const claim = payload[trusted.rolesClaim];
   const groups = typeof claim === "string" ? [claim] : Array.isArray(claim) ? claim.map(String) : [];
@@ -164,7 +174,7 @@ export async function tokenExchangeGrant(
   const { roles, scopes } = await stores.policies.grants(sub, mapped, declaredScopes());
   if (scopes.length === 0)
     throw new OAuthError(
-      "invalid_grant",
+      "invalid_request",
       `'${sub}' holds no Chamicore role: map its ${trusted.rolesClaim} in CHAMICORE_TRUSTED_ISSUERS or add it to a role`,
     );
   const extra: Record<string, string> = { idp: trusted.issuer };

@@ -19,8 +19,15 @@ export const TrustedIssuerSchema = z.strictObject({
   roleMap: z.record(z.string(), z.array(z.string())).default({}),
   /** Roles every user of this issuer gets. */
   defaultRoles: z.array(z.string()).default([]),
-  /** Prefix of the Chamicore subject (`sub` claim, role memberships), to keep issuers apart. */
-  subjectPrefix: z.string().default(""),
+  /**
+   * Prefix of the Chamicore subject (`sub` claim, role memberships). It ends
+   * with ':', which no role name or service-account id contains, so an
+   * IdP user can never be taken for a role or a service account.
+   */
+  subjectPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+:$/, "must be letters, digits, '._-' ending with ':' (e.g. 'corp:')")
+    .default("ext:"),
 });
 export type TrustedIssuer = z.infer<typeof TrustedIssuerSchema>;
 
@@ -35,7 +42,19 @@ export const TrustedIssuersJson = z
       return z.NEVER;
     }
   })
-  .pipe(z.array(TrustedIssuerSchema));
+  .pipe(
+    z.array(TrustedIssuerSchema).superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      for (const t of list) {
+        if (seen.has(t.subjectPrefix))
+          ctx.addIssue({
+            code: "custom",
+            message: `two issuers share subjectPrefix '${t.subjectPrefix}': give each its own, so their users stay apart`,
+          });
+        seen.add(t.subjectPrefix);
+      }
+    }),
+  );
 
 export interface AuthSettings {
   /** `iss` of issued tokens: CHAMICORE_PUBLIC_URL when set, else "chamicore". */

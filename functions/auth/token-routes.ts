@@ -144,7 +144,10 @@ const revokeHandler: RouteHandler<typeof revoke, AppEnv> = async (c) => {
     throw new ApiError("validation", "expiresAt is in the past: such a token has already expired", {
       errors: [{ field: "expiresAt", message: "must be in the future" }],
     });
-  const row = await c.var.stores.auth.revocations.revoke({ jti: body.jti, reason: body.reason, expiresAt });
+  const revocations = c.var.stores.auth.revocations;
+  const row = await revocations.revoke({ jti: body.jti, reason: body.reason, expiresAt });
+  // Workers have no timer to prune with; each revocation sweeps the expired ones.
+  await revocations.prune(new Date());
   c.var.deps.logger.info("token revoked", { jti: body.jti, by: c.var.principal?.sub });
   return answer.one(c, "Revocation", row);
 };

@@ -1,12 +1,12 @@
 /**
- * Operational endpoints, public on both runtimes: /health (process up),
- * /readiness (database reachable and migrated), /version, /metrics, the
- * OpenAPI document and its docs UI (assets served locally, no CDN).
+ * Operational endpoints: /health (process up), /readiness (database
+ * reachable and migrated), /version, the OpenAPI document and its docs UI
+ * (assets served locally, no CDN), all public; and /metrics.
  */
 import { type OpenAPIHono, type RouteHandler, z } from "@hono/zod-openapi";
 import { API_VERSION, VERSION } from "../../shared/version";
 import type { AppEnv } from "../env";
-import { declaredScopes, defineRoute, json, SECURITY_SCHEME } from "../route";
+import { defineRoute, json } from "../route";
 import { swaggerUiCss, swaggerUiJs } from "./docs-assets.gen.js";
 
 const tags = ["operations"];
@@ -56,8 +56,9 @@ const version: RouteHandler<typeof versionRoute, AppEnv> = (c) =>
   c.json({ version: VERSION, apiVersion: API_VERSION, runtime: c.var.deps.runtime }, 200);
 
 /**
- * /metrics is public, like /health: it holds counts and latencies, no
- * inventory data. Sites that want it private put it behind their proxy.
+ * /metrics needs `read:metrics` on the API address: it reveals request
+ * volumes and paths. Prometheus without a token scrapes the separate
+ * listener that CHAMICORE_METRICS_LISTEN opens on Node (control/node/serve.ts).
  */
 export const metricsRoute = defineRoute("read:metrics", {
   method: "get",
@@ -85,17 +86,6 @@ export function registerOps(app: OpenAPIHono<AppEnv>, info: { title: string; des
   app.openapi(readinessRoute, readiness);
   app.openapi(versionRoute, version);
   app.openapi(metricsRoute, metrics);
-  // Tokens come from the token endpoint (client credentials); each operation lists the scopes it accepts.
-  app.openAPIRegistry.registerComponent("securitySchemes", SECURITY_SCHEME, {
-    type: "oauth2",
-    description: "Chamicore JWT, sent as `Authorization: Bearer <token>`.",
-    flows: {
-      clientCredentials: {
-        tokenUrl: "/auth/v1/token",
-        scopes: Object.fromEntries(declaredScopes().map((s) => [s, s])),
-      },
-    },
-  });
   app.doc31("/api/openapi.json", {
     openapi: "3.1.0",
     info: { title: info.title, version: VERSION, description: info.description },

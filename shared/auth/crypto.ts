@@ -99,10 +99,18 @@ export async function hashSecret(secret: string, iterations = PBKDF2_ITERATIONS)
 export async function verifySecret(secret: string, stored: string): Promise<boolean> {
   const [scheme, iter, salt, hash] = stored.split("$");
   const iterations = Number(iter);
-  if (scheme !== "pbkdf2-sha256" || !salt || !hash || !Number.isInteger(iterations) || iterations < 1)
+  // A corrupt row is a failed check, never an error (nor a request that hashes for minutes).
+  if (scheme !== "pbkdf2-sha256" || !salt || !hash || !Number.isInteger(iterations)) return false;
+  if (iterations < 1 || iterations > 10_000_000) return false;
+  let want: Bytes;
+  let saltBytes: Bytes;
+  try {
+    want = fromBase64(hash);
+    saltBytes = fromBase64(salt);
+  } catch {
     return false;
-  const want = fromBase64(hash);
-  const got = await pbkdf2(secret, fromBase64(salt), iterations);
+  }
+  const got = await pbkdf2(secret, saltBytes, iterations);
   // Constant time over the whole digest.
   let diff = want.length ^ got.length;
   for (let i = 0; i < got.length; i++) diff |= got[i]! ^ (want[i] ?? 0);

@@ -75,6 +75,10 @@ describe("chamicore serve on the embedded database", () => {
     expect(first.output()).toContain('"stopped"');
 
     const second = await serve(env);
+    // A second process on the same embedded database is refused while the first runs.
+    const clash = run(["migrate"], { CHAMICORE_DATA_DIR: dataDir });
+    expect((await clash.exited).code).toBe(1);
+    expect(clash.output()).toMatch(/embedded database in .* is in use by process \d+; stop it first/);
     // The secret is printed on the first start only.
     expect(second.output()).not.toContain("client secret");
     // The token from before the restart still verifies: the signing key persisted.

@@ -21,7 +21,8 @@ interface Answer {
   content?: Record<string, { schema?: { $ref?: string } }>;
 }
 interface Operation {
-  "x-required-scope"?: string;
+  "x-required-scope"?: string | string[];
+  security?: Record<string, string[]>[];
   responses: Record<string, Answer>;
 }
 
@@ -72,9 +73,28 @@ describe("OpenAPI document", () => {
     expect([...documented].sort()).toEqual([...served].sort());
   });
 
-  it("gives every operation an x-required-scope", () => {
+  it("gives every operation an x-required-scope (one scope, a list meaning any of them, or public)", () => {
     const scope = /^(public|(read|write|delete|admin):[a-z][a-z0-9-]*)$/;
-    expect(offenders((op) => scope.test(op["x-required-scope"] ?? ""))).toEqual([]);
+    const valid = (s: Operation["x-required-scope"]) =>
+      typeof s === "string"
+        ? scope.test(s)
+        : Array.isArray(s) && s.length > 1 && s.every((x) => scope.test(x) && x !== "public");
+    expect(offenders((op) => valid(op["x-required-scope"]))).toEqual([]);
+  });
+
+  it("states the same scopes as OpenAPI security requirements, and none on public operations", () => {
+    const scheme = doc.components.securitySchemes.chamicore;
+    expect(scheme.type).toBe("oauth2");
+    expect(scheme.flows.clientCredentials.tokenUrl).toBe("/auth/v1/token");
+    const known = scheme.flows.clientCredentials.scopes;
+    expect(
+      offenders((op) => {
+        const s = op["x-required-scope"]!;
+        const list = s === "public" ? [] : Array.isArray(s) ? s : [s];
+        const wanted = list.map((x) => ({ chamicore: [x] }));
+        return JSON.stringify(op.security) === JSON.stringify(wanted) && list.every((x) => x in known);
+      }),
+    ).toEqual([]);
   });
 
   it("gives every operation a 2xx answer", () => {

@@ -5,11 +5,14 @@
 import type { Reporter, TestModule } from "vitest/node";
 
 export default class SummaryReporter implements Reporter {
-  onTestRunEnd(testModules: ReadonlyArray<TestModule>) {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>) {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
+    // A file that does not load, or a failing hook, fails the run without failing a test: count it.
+    let broken = unhandledErrors.length;
     for (const m of testModules) {
+      if (m.errors().length > 0) broken++;
       for (const t of m.children.allTests()) {
         const state = t.result().state;
         if (state === "passed") passed++;
@@ -17,6 +20,7 @@ export default class SummaryReporter implements Reporter {
         else skipped++;
       }
     }
-    process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+    const extra = broken > 0 ? `, ${broken} file or hook error(s)` : "";
+    process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped${extra}\n`);
   }
 }

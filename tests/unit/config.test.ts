@@ -166,8 +166,30 @@ describe("auth configuration", () => {
         rolesClaim: "groups",
         roleMap: {},
         defaultRoles: [],
-        subjectPrefix: "",
+        subjectPrefix: "ext:",
       },
     ]);
+  });
+});
+
+describe("trusted issuers keep their users apart from roles and service accounts", () => {
+  const issuer = (extra: Record<string, unknown>) => ({
+    issuer: "https://idp.example",
+    jwksUri: "https://idp.example/keys",
+    audience: "chamicore",
+    ...extra,
+  });
+
+  it.each([[""], ["corp"], ["a b:"]])("refuses subjectPrefix %j: it must end with ':'", (prefix) => {
+    expect(
+      configError({ CHAMICORE_TRUSTED_ISSUERS: JSON.stringify([issuer({ subjectPrefix: prefix })]) }).message,
+    ).toMatch(/ending with ':'/);
+  });
+
+  it("refuses two issuers sharing a prefix", () => {
+    const two = [issuer({}), issuer({ issuer: "https://other.example" })];
+    expect(configError({ CHAMICORE_TRUSTED_ISSUERS: JSON.stringify(two) }).message).toMatch(
+      /share subjectPrefix 'ext:'/,
+    );
   });
 });
