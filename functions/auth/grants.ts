@@ -4,7 +4,7 @@
  * because OAuth clients parse them.
  */
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify } from "jose";
-import { verifySecret } from "../../shared/auth/crypto";
+import { hashSecret, randomSecret, verifySecret } from "../../shared/auth/crypto";
 import { declaredScopes } from "../route";
 import type { OAuthErrorCode, TokenRequest } from "./schemas";
 import { capScopes } from "./scopes";
@@ -79,6 +79,12 @@ export function narrow(allowed: string[], requested: string | undefined): string
   return allowed.filter((s) => want.includes(s));
 }
 
+let decoy: Promise<string> | undefined;
+const decoyHash = () => {
+  decoy ??= hashSecret(randomSecret());
+  return decoy;
+};
+
 export async function clientCredentialsGrant(
   stores: AuthStores,
   settings: AuthSettings,
@@ -96,7 +102,8 @@ export async function clientCredentialsGrant(
     );
   }
   const record = await stores.accounts.get(client.id);
-  if (!record || !(await verifySecret(client.secret, record.secretHash)))
+  // An unknown client costs the same hash as a wrong secret, so timing does not tell which ids exist.
+  if (!(await verifySecret(client.secret, record?.secretHash ?? (await decoyHash()))) || !record)
     throw new OAuthError("invalid_client", "unknown client or wrong secret", 401);
   const account = record.account.spec;
   if (!account.enabled)

@@ -3,10 +3,14 @@
  * readiness, version, Prometheus metrics labelled by route template, request
  * ids, and the headers and problem bodies every answer carries.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startControl } from "../../control/node/serve";
+import { silentLogger } from "../../shared/log";
 import { API_VERSION } from "../../shared/version";
-import { nodePgliteTarget, type Target } from "../support/targets";
+import { nodePgliteTarget, type Target, targetEnv } from "../support/targets";
 
 const C = "/hsm/v2/State/Components";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -139,5 +143,36 @@ describe("bodiless writes", () => {
     expect(a.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     expect(a.json.status).toBe(a.status);
     expect(a.json.requestId).toBe(a.headers.get("x-request-id"));
+  });
+});
+
+describe("/metrics for Prometheus", () => {
+  it("needs read:metrics on the API address, and no token on CHAMICORE_METRICS_LISTEN", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chamicore-metrics-"));
+    const running = await startControl(
+      {
+        CHAMICORE_LISTEN: "127.0.0.1:0",
+        CHAMICORE_DATA_DIR: dir,
+        CHAMICORE_METRICS_LISTEN: "127.0.0.1:0",
+        ...targetEnv(),
+      },
+      silentLogger,
+    );
+    try {
+      expect(running.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      expect((await fetch(`${running.url}/metrics`)).status).toBe(401);
+      await fetch(`${running.url}/health`);
+      const open = await fetch(running.metricsUrl!);
+      expect(open.status).toBe(200);
+      // The same registry as the API's: it counted the refused scrape above.
+      expect(await open.text()).toContain('route="/metrics",status="401"');
+      // Only metrics live there.
+      expect((await fetch(running.metricsUrl!.replace("/metrics", "/hsm/v2/State/Components"))).status).toBe(
+        404,
+      );
+    } finally {
+      await running.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
