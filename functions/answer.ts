@@ -18,6 +18,12 @@ export function answers(apiVersion: string) {
       return c.json(toResource(kind, apiVersion, row) as never, status, headers);
     },
 
+    /** A small collection, whole (see `collectionSchema`). */
+    all<T>(c: Context, kind: string, items: T[], headers: Record<string, string> = {}) {
+      const body = { kind: `${kind}List`, apiVersion, metadata: { total: items.length }, items };
+      return c.json(body as never, 200, headers);
+    },
+
     /** A page of a collection: parses the query by `spec`, reads it with `read`. */
     async list<T>(
       c: Context,

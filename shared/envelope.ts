@@ -75,6 +75,22 @@ export function listSchema<S extends z.ZodType>(kind: string, spec: S) {
     .openapi(`${kind}List`);
 }
 
+/**
+ * A small collection answered whole, not paged (roles, policies, keys,
+ * revocations): `{kind: "<Kind>List", apiVersion, metadata: {total}, items}`
+ * where items are whatever the collection holds.
+ */
+export function collectionSchema<S extends z.ZodType>(kind: string, item: S) {
+  return z
+    .object({
+      kind: z.literal(`${kind}List`),
+      apiVersion: z.string(),
+      metadata: z.object({ total: z.number().int() }),
+      items: z.array(item),
+    })
+    .openapi(`${kind}List`);
+}
+
 export function toResource<T>(kind: string, apiVersion: string, row: Stored<T>): Resource<T> {
   return {
     kind,

@@ -1,19 +1,15 @@
 /** Signing keys: which are published, and rotation (`chamicore auth rotate-keys` does the same). */
-import { type OpenAPIHono, type RouteHandler, z } from "@hono/zod-openapi";
+import type { OpenAPIHono, RouteHandler } from "@hono/zod-openapi";
+import { collectionSchema } from "../../shared/envelope";
+import { answers } from "../answer";
 import type { AppEnv } from "../env";
 import { defineRoute, json, jsonBody } from "../route";
 import { AUTH_API_VERSION, RotateRequestSchema, SigningKeySchema } from "./schemas";
 import type { SigningKeyRow } from "./store";
 
 const tags = ["auth"];
-const KeyList = z
-  .object({
-    kind: z.literal("SigningKeyList"),
-    apiVersion: z.string(),
-    metadata: z.object({ total: z.number().int() }),
-    items: z.array(SigningKeySchema),
-  })
-  .openapi("SigningKeyList");
+const KeyList = collectionSchema("SigningKey", SigningKeySchema);
+const answer = answers(AUTH_API_VERSION);
 
 const keyInfo = (r: SigningKeyRow) => ({
   kid: r.kid,
@@ -33,16 +29,7 @@ const list = defineRoute("admin:auth", {
 const listHandler: RouteHandler<typeof list, AppEnv> = async (c) => {
   const { keyring } = c.var.deps.auth;
   await keyring.signingKey(c.var.stores.auth.keys);
-  const items = (await keyring.published(c.var.stores.auth.keys, true)).map(keyInfo);
-  return c.json(
-    {
-      kind: "SigningKeyList" as const,
-      apiVersion: AUTH_API_VERSION,
-      metadata: { total: items.length },
-      items,
-    },
-    200,
-  );
+  return answer.all(c, "SigningKey", (await keyring.published(c.var.stores.auth.keys, true)).map(keyInfo));
 };
 
 const rotate = defineRoute("admin:auth", {
@@ -64,16 +51,7 @@ const rotateHandler: RouteHandler<typeof rotate, AppEnv> = async (c) => {
     revokePrevious: body.revokePrevious,
     by: c.var.principal?.sub,
   });
-  const items = (await keyring.published(c.var.stores.auth.keys, true)).map(keyInfo);
-  return c.json(
-    {
-      kind: "SigningKeyList" as const,
-      apiVersion: AUTH_API_VERSION,
-      metadata: { total: items.length },
-      items,
-    },
-    200,
-  );
+  return answer.all(c, "SigningKey", (await keyring.published(c.var.stores.auth.keys, true)).map(keyInfo));
 };
 
 export function registerKeyRoutes(app: OpenAPIHono<AppEnv>) {

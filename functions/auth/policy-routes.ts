@@ -4,7 +4,7 @@
  * effect with the next token.
  */
 import { type OpenAPIHono, type RouteHandler, z } from "@hono/zod-openapi";
-import { resourceSchema, toResource } from "../../shared/envelope";
+import { collectionSchema, resourceSchema, toResource } from "../../shared/envelope";
 import { answers } from "../answer";
 import type { AppEnv } from "../env";
 import { defineRoute, json, jsonBody, problems } from "../route";
@@ -21,27 +21,19 @@ import {
 const tags = ["auth"];
 const answer = answers(AUTH_API_VERSION);
 const PolicyResource = resourceSchema("Policy", PolicySchema);
-const plainList = <S extends z.ZodType>(kind: string, item: S) =>
-  z.object({
-    kind: z.literal(`${kind}List`),
-    apiVersion: z.string(),
-    metadata: z.object({ total: z.number().int() }),
-    items: z.array(item),
-  });
-
 const listPolicies = defineRoute("admin:auth", {
   method: "get",
   path: "/auth/v1/policies",
   tags,
   summary: "List policies (role → scope pattern)",
-  responses: { 200: json(plainList("Policy", PolicyResource).openapi("PolicyList"), "Every policy") },
+  responses: { 200: json(collectionSchema("Policy", PolicyResource), "Every policy") },
 });
 const listPoliciesHandler: RouteHandler<typeof listPolicies, AppEnv> = async (c) => {
   const rows = await c.var.stores.auth.policies.listPolicies();
-  const items = rows.map((r) => toResource("Policy", AUTH_API_VERSION, r));
-  return c.json(
-    { kind: "PolicyList" as const, apiVersion: AUTH_API_VERSION, metadata: { total: items.length }, items },
-    200,
+  return answer.all(
+    c,
+    "Policy",
+    rows.map((r) => toResource("Policy", AUTH_API_VERSION, r)),
   );
 };
 
@@ -85,14 +77,10 @@ const listRoles = defineRoute("admin:auth", {
   path: "/auth/v1/roles",
   tags,
   summary: "List roles with their scope patterns and members",
-  responses: { 200: json(plainList("Role", RoleSchema).openapi("RoleList"), "Every role") },
+  responses: { 200: json(collectionSchema("Role", RoleSchema), "Every role") },
 });
 const listRolesHandler: RouteHandler<typeof listRoles, AppEnv> = async (c) => {
-  const items = await c.var.stores.auth.policies.listRoles();
-  return c.json(
-    { kind: "RoleList" as const, apiVersion: AUTH_API_VERSION, metadata: { total: items.length }, items },
-    200,
-  );
+  return answer.all(c, "Role", await c.var.stores.auth.policies.listRoles());
 };
 
 const RoleParam = z.object({ role: RoleNameSchema.openapi({ param: { name: "role", in: "path" } }) });

@@ -5,7 +5,7 @@
 import type { OpenAPIHono, RouteHandler } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { httpEtag, resourceSchema } from "../../shared/envelope";
+import { collectionSchema, httpEtag, resourceSchema } from "../../shared/envelope";
 import { ApiError } from "../../shared/problem";
 import { answers } from "../answer";
 import type { AppEnv } from "../env";
@@ -152,14 +152,7 @@ const revokeHandler: RouteHandler<typeof revoke, AppEnv> = async (c) => {
   return answer.one(c, "Revocation", row);
 };
 
-const RevocationListSchema = z
-  .object({
-    kind: z.literal("RevocationList"),
-    apiVersion: z.string(),
-    metadata: z.object({ total: z.number().int() }),
-    items: z.array(RevocationSchema),
-  })
-  .openapi("RevocationList");
+const RevocationListSchema = collectionSchema("Revocation", RevocationSchema);
 
 const list = defineRoute("read:revocations", {
   method: "get",
@@ -189,16 +182,7 @@ const listHandler: RouteHandler<typeof list, AppEnv> = async (c) => {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   const tag = httpEtag([...digest.slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join(""));
   if (c.req.header("If-None-Match") === tag) return c.body(null, 304, { ETag: tag });
-  return c.json(
-    {
-      kind: "RevocationList" as const,
-      apiVersion: AUTH_API_VERSION,
-      metadata: { total: items.length },
-      items,
-    },
-    200,
-    { ETag: tag },
-  );
+  return answer.all(c, "Revocation", items, { ETag: tag });
 };
 
 const jwks = defineRoute("public", {
