@@ -26,7 +26,16 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     await next();
   });
   // Only the routes that read the database get a connection (token checks read revocations).
-  for (const path of ["/readiness", "/metrics", "/hsm/*", "/auth/*", "/.well-known/*"])
+  for (const path of [
+    "/readiness",
+    "/metrics",
+    "/hsm/*",
+    "/auth/*",
+    "/.well-known/*",
+    "/boot/*",
+    "/cloud-init/*",
+    "/events/*",
+  ])
     app.use(path, deps.stores);
   // Lists answer If-None-Match from a hash of the page; single resources carry their stored etag.
   app.use("/hsm/*", etag());

@@ -11,6 +11,7 @@ import {
   DEFAULT_TOKEN_TTL,
   TrustedIssuersJson,
 } from "../functions/auth/settings";
+import type { ServingSettings } from "../functions/env";
 import { importMasterKey } from "../shared/auth/crypto";
 import { ID_PATTERN, ID_RULE } from "../shared/ids";
 
@@ -55,6 +56,25 @@ export const AuthEnvSchema = z.object({
   CHAMICORE_PUBLIC_URL: z.url().optional(),
 });
 
+const Cidr = z
+  .string()
+  .regex(/^([0-9.]+|[0-9a-fA-F:]+)(\/\d{1,3})?$/, "must be an address or CIDR, e.g. 10.0.0.0/8 or ::1");
+
+/** How booting nodes are answered; the same on Node and Workers. */
+export const ServingEnvSchema = z.object({
+  CHAMICORE_BOOT_UNKNOWN_MAC: z.enum(["retry", "404"], "must be retry or 404").default("retry"),
+  CHAMICORE_TRUSTED_PROXIES: z
+    .string()
+    .transform((s) =>
+      s
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(Cidr))
+    .default([]),
+});
+
 const bootstrapPair = (c: z.infer<typeof AuthEnvSchema>, ctx: z.RefinementCtx) => {
   if (!c.CHAMICORE_BOOTSTRAP_CLIENT_ID !== !c.CHAMICORE_BOOTSTRAP_CLIENT_SECRET)
     ctx.addIssue({
@@ -78,6 +98,7 @@ const ControlBase = z.object({
   /** Unauthenticated /metrics for Prometheus on its own address (Node only); unset: off. */
   CHAMICORE_METRICS_LISTEN: HostPort.optional(),
   ...AuthEnvSchema.shape,
+  ...ServingEnvSchema.shape,
 });
 
 /** What `chamicore migrate` needs: only the database. */
@@ -113,6 +134,18 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, unk
 
 export const loadControlConfig = (env: Record<string, string | undefined>): ControlConfig =>
   parseEnv(ControlConfigSchema, env);
+
+export function servingSettingsOf(
+  c: z.infer<typeof ServingEnvSchema> & { CHAMICORE_PUBLIC_URL?: string | undefined },
+  peerAddress: ServingSettings["peerAddress"],
+): ServingSettings {
+  return {
+    publicUrl: c.CHAMICORE_PUBLIC_URL?.replace(/\/+$/, ""),
+    unknownMac: c.CHAMICORE_BOOT_UNKNOWN_MAC,
+    trustedProxies: c.CHAMICORE_TRUSTED_PROXIES,
+    peerAddress,
+  };
+}
 
 /** The auth settings of a parsed configuration; the master key is imported on first use. */
 export function authSettingsOf(c: z.infer<typeof AuthEnvSchema>, masterKeyB64: string): AuthSettings {

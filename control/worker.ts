@@ -22,7 +22,14 @@ import { createLogger, type LogLevel } from "../shared/log";
 import { Registry } from "../shared/metrics";
 import { ApiError, PROBLEM_CONTENT_TYPE } from "../shared/problem";
 import { createControlApp } from "./app";
-import { authSettingsOf, ConfigError, parseEnv, WorkerAuthEnvSchema } from "./config";
+import {
+  authSettingsOf,
+  ConfigError,
+  parseEnv,
+  ServingEnvSchema,
+  servingSettingsOf,
+  WorkerAuthEnvSchema,
+} from "./config";
 import * as schema from "./db/schema";
 import type { Db } from "./db/types";
 import { pgStores } from "./stores";
@@ -42,6 +49,8 @@ export interface WorkerEnv {
   CHAMICORE_TRUSTED_ISSUERS?: string;
   CHAMICORE_KEY_ALGORITHM?: string;
   CHAMICORE_PUBLIC_URL?: string;
+  CHAMICORE_BOOT_UNKNOWN_MAC?: string;
+  CHAMICORE_TRUSTED_PROXIES?: string;
 }
 
 interface ExecutionContextLike {
@@ -90,6 +99,7 @@ function createApp(env: WorkerEnv) {
     base: { service: "chamicore-control" },
   });
   const auth = parseEnv(WorkerAuthEnvSchema, env as Record<string, unknown>);
+  const serving = parseEnv(ServingEnvSchema, env as Record<string, unknown>);
   if (!auth.CHAMICORE_MASTER_KEY)
     throw new ConfigError("CHAMICORE_MASTER_KEY is not set: wrangler secret put CHAMICORE_MASTER_KEY");
   const settings = authSettingsOf(auth, auth.CHAMICORE_MASTER_KEY);
@@ -100,6 +110,10 @@ function createApp(env: WorkerEnv) {
     registry: new Registry(),
     runtime: "workerd",
     stores: storesPerRequest as never,
+    // Cloudflare puts the client's address in CF-Connecting-IP.
+    serving: servingSettingsOf({ ...serving, CHAMICORE_PUBLIC_URL: auth.CHAMICORE_PUBLIC_URL }, (c) =>
+      c.req.header("CF-Connecting-IP"),
+    ),
     auth: {
       settings,
       keyring: new Keyring(settings),

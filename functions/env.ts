@@ -21,6 +21,8 @@ export interface AppDeps {
    * it hands out one shared pool; on Workers it opens a connection per request.
    */
   stores: MiddlewareHandler<AppEnv>;
+  /** How the unauthenticated boot and cloud-init endpoints answer booting nodes. */
+  serving: ServingSettings;
   /** Auth settings and this isolate's signing-key cache. */
   auth: {
     settings: AuthSettings;
@@ -38,6 +40,21 @@ export interface AppDeps {
    * leave it out, which opens every route.
    */
   authorize?: (c: Parameters<MiddlewareHandler<AppEnv>>[0], anyOf: readonly string[]) => Promise<void>;
+}
+
+export interface ServingSettings {
+  /**
+   * Base URL advertised to booting nodes (boot script chains, cloud-init
+   * `ds=` URL): CHAMICORE_PUBLIC_URL on the control plane,
+   * CHAMICORE_EDGE_PUBLIC_URL on an edge; undefined means the request's origin.
+   */
+  publicUrl: string | undefined;
+  /** CHAMICORE_BOOT_UNKNOWN_MAC: "retry" (an iPXE script that sleeps and re-chains) or "404". */
+  unknownMac: "retry" | "404";
+  /** CHAMICORE_TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed. */
+  trustedProxies: string[];
+  /** The TCP peer's address of a request (runtime-specific), or undefined if unknown. */
+  peerAddress: (c: Parameters<MiddlewareHandler<AppEnv>>[0]) => string | undefined;
 }
 
 export type AppEnv = {

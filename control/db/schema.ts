@@ -6,7 +6,9 @@ import { sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
   bigint,
+  bigserial,
   boolean,
+  check,
   index,
   integer,
   jsonb,
@@ -15,6 +17,7 @@ import {
   text,
   timestamp,
   uniqueIndex,
+  uuid,
   varchar,
 } from "drizzle-orm/pg-core";
 
@@ -193,4 +196,90 @@ export const credentials = auth.table(
     ...tracked(),
   },
   (t) => [index("credentials_tags_idx").using("gin", t.tags)],
+);
+
+// ---------- events ----------
+
+export const eventsSchema = pgSchema("events");
+
+/**
+ * The transactional outbox: one CloudEvent per change, written in the
+ * change's transaction under an advisory lock (control/stores/outbox.ts), so
+ * `position` follows commit order and a reader never sees a gap fill later.
+ */
+export const outbox = eventsSchema.table(
+  "outbox",
+  {
+    position: bigserial("position", { mode: "number" }).primaryKey(),
+    id: uuid("id").notNull().unique(),
+    source: varchar("source", { length: 64 }).notNull(),
+    type: varchar("type", { length: 128 }).notNull(),
+    subject: varchar("subject", { length: 255 }).notNull(),
+    time: timestamp("time", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    data: jsonb("data").notNull(),
+    sentAt: timestamp("sent_at", { withTimezone: true, precision: 3 }),
+  },
+  (t) => [index("outbox_unsent").on(t.position).where(sql`${t.sentAt} is null`)],
+);
+
+// ---------- boot (BSS) ----------
+
+export const bss = pgSchema("bss");
+
+/**
+ * Boot parameters for exactly one target: a component, a role, or the
+ * cluster default. No foreign key to the component: parameters outlive a
+ * deleted component harmlessly (nothing resolves to them) and stay visible.
+ */
+export const bootParams = bss.table(
+  "boot_params",
+  {
+    id: varchar("id", { length: 255 }).primaryKey(),
+    componentId: varchar("component_id", { length: 255 }),
+    role: varchar("role", { length: 32 }),
+    isDefault: boolean("is_default").notNull().default(false),
+    kernelUri: text("kernel_uri").notNull(),
+    initrdUri: text("initrd_uri").notNull().default(""),
+    cmdline: text("cmdline").notNull().default(""),
+    ...tracked(),
+  },
+  (t) => [
+    uniqueIndex("boot_params_component").on(t.componentId),
+    uniqueIndex("boot_params_role").on(t.role),
+    uniqueIndex("boot_params_default").on(t.isDefault).where(sql`${t.isDefault}`),
+    check(
+      "boot_params_one_target",
+      sql`(${t.componentId} is not null)::int + (${t.role} is not null)::int + ${t.isDefault}::int = 1`,
+    ),
+  ],
+);
+
+// ---------- cloud-init ----------
+
+export const cloudinit = pgSchema("cloudinit");
+
+/** A cloud-init payload for exactly one target: a component, a group or a role. */
+export const payloads = cloudinit.table(
+  "payloads",
+  {
+    id: varchar("id", { length: 255 }).primaryKey(),
+    componentId: varchar("component_id", { length: 255 }),
+    groupName: varchar("group_name", { length: 255 }),
+    role: varchar("role", { length: 32 }),
+    userData: text("user_data"),
+    metaData: jsonb("meta_data").$type<Record<string, unknown>>(),
+    vendorData: text("vendor_data"),
+    /** Served only to a caller whose address is one of the node's own. */
+    bindToAddress: boolean("bind_to_address").notNull().default(false),
+    ...tracked(),
+  },
+  (t) => [
+    uniqueIndex("payloads_component").on(t.componentId),
+    uniqueIndex("payloads_group").on(t.groupName),
+    uniqueIndex("payloads_role").on(t.role),
+    check(
+      "payloads_one_target",
+      sql`(${t.componentId} is not null)::int + (${t.groupName} is not null)::int + (${t.role} is not null)::int = 1`,
+    ),
+  ],
 );

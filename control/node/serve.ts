@@ -7,6 +7,7 @@
 
 import type { ServerType } from "@hono/node-server";
 import { serve } from "@hono/node-server";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import { Hono } from "hono";
 import { Keyring } from "../../functions/auth";
 import { ensureBootstrap } from "../../functions/auth/bootstrap";
@@ -15,7 +16,7 @@ import { createLogger, type Logger } from "../../shared/log";
 import { Registry } from "../../shared/metrics";
 import { VERSION } from "../../shared/version";
 import { createControlApp } from "../app";
-import { authSettingsOf, loadControlConfig } from "../config";
+import { authSettingsOf, loadControlConfig, servingSettingsOf } from "../config";
 import { openDatabase } from "../db/node";
 import { pgStores } from "../stores";
 import { resolveMasterKey } from "./master-key";
@@ -162,6 +163,7 @@ export async function startControl(
       await next();
     },
     auth: { settings, keyring: new Keyring(settings) },
+    serving: servingSettingsOf(config, (c) => getConnInfo(c).remote.address),
   });
   const prune = setInterval(() => {
     stores.auth.revocations.prune(new Date()).then(

@@ -6,7 +6,13 @@
 import { compileErrors, validate } from "@readme/openapi-parser";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createControlApp } from "../../control/app";
-import { authSettingsOf, parseEnv, WorkerAuthEnvSchema } from "../../control/config";
+import {
+  authSettingsOf,
+  parseEnv,
+  ServingEnvSchema,
+  servingSettingsOf,
+  WorkerAuthEnvSchema,
+} from "../../control/config";
 import { Keyring } from "../../functions/auth";
 import { generateMasterKey } from "../../shared/auth/crypto";
 import { silentLogger } from "../../shared/log";
@@ -33,6 +39,7 @@ const app = createControlApp({
   runtime: "node",
   stores: async (_c, next) => next(),
   auth: { settings: testSettings, keyring: new Keyring(testSettings) },
+  serving: servingSettingsOf(parseEnv(ServingEnvSchema, {}), () => undefined),
 });
 
 // biome-ignore lint/suspicious/noExplicitAny: the document is inspected freely.

@@ -12,7 +12,13 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createControlApp } from "../../control/app";
-import { authSettingsOf, parseEnv, WorkerAuthEnvSchema } from "../../control/config";
+import {
+  authSettingsOf,
+  parseEnv,
+  ServingEnvSchema,
+  servingSettingsOf,
+  WorkerAuthEnvSchema,
+} from "../../control/config";
 import { type NodeDatabase, openDatabase } from "../../control/db/node";
 import { pgStores } from "../../control/stores";
 import { Keyring } from "../../functions/auth";
@@ -82,6 +88,7 @@ function inProcessApp(): OpenAPIHono<AppEnv> {
     runtime: "node",
     stores: async (_c, next) => next(),
     auth: { settings, keyring: new Keyring(settings) },
+    serving: servingSettingsOf(parseEnv(ServingEnvSchema, {}), () => undefined),
   });
 }
 

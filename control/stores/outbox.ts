@@ -1,0 +1,102 @@
+/**
+ * Writing and reading the outbox. `appendEvents` runs inside the caller's
+ * transaction: the change and its events commit together or not at all.
+ */
+import { and, asc, gt, isNull, lte, sql } from "drizzle-orm";
+import { type ChangeEvent, EVENT_SOURCE, eventType, type NewEvent } from "../../shared/events";
+import { outbox } from "../db/schema";
+import type { Db } from "../db/types";
+
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+/**
+ * Held until commit by every transaction that writes events: positions are
+ * then handed out in commit order, so a reader that has seen position N has
+ * seen everything before it. Writes to the control plane are serialized by
+ * it; reads are not.
+ */
+const OUTBOX_LOCK = 0x63686d63; // "chmc"
+
+export async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await tx.execute(sql`select pg_advisory_xact_lock(${OUTBOX_LOCK})`);
+  // Postgres takes at most 65535 parameters per statement; 6 per row.
+  for (let i = 0; i < events.length; i += 5000)
+    await tx.insert(outbox).values(
+      events.slice(i, i + 5000).map((e) => ({
+        id: crypto.randomUUID(),
+        source: EVENT_SOURCE,
+        type: eventType(e),
+        subject: e.subject,
+        data: e.data as object,
+      })),
+    );
+}
+
+export type OutboxRow = typeof outbox.$inferSelect;
+
+export const toChangeEvent = (r: OutboxRow): ChangeEvent => ({
+  specversion: "1.0",
+  id: r.id,
+  source: r.source,
+  type: r.type,
+  subject: r.subject,
+  time: r.time.toISOString(),
+  datacontenttype: "application/json",
+  data: r.data,
+  position: r.position,
+});
+
+export class PgOutbox {
+  constructor(private readonly db: Db) {}
+
+  /** Events after `position`, in order. */
+  async after(position: number, limit: number): Promise<OutboxRow[]> {
+    return this.db
+      .select()
+      .from(outbox)
+      .where(gt(outbox.position, position))
+      .orderBy(asc(outbox.position))
+      .limit(limit);
+  }
+
+  /** The oldest unsent events, in order. */
+  async unsent(limit: number): Promise<OutboxRow[]> {
+    return this.db
+      .select()
+      .from(outbox)
+      .where(isNull(outbox.sentAt))
+      .orderBy(asc(outbox.position))
+      .limit(limit);
+  }
+
+  async markSent(upTo: number): Promise<void> {
+    await this.db
+      .update(outbox)
+      .set({ sentAt: new Date() })
+      .where(and(isNull(outbox.sentAt), lte(outbox.position, upTo)));
+  }
+
+  /** The last position written (0 before the first event). */
+  async head(): Promise<number> {
+    const [row] = await this.db
+      .select({ p: sql<number>`coalesce(max(${outbox.position}), 0)::bigint` })
+      .from(outbox);
+    return Number(row?.p ?? 0);
+  }
+
+  /** The first position still kept (older ones were pruned), or head + 1 when empty. */
+  async tail(): Promise<number> {
+    const [row] = await this.db.select({ p: sql<number | null>`min(${outbox.position})` }).from(outbox);
+    return row?.p == null ? (await this.head()) + 1 : Number(row.p);
+  }
+
+  /** Deletes sent events older than `before`; the newest event is always kept (it carries the head). */
+  async prune(before: Date): Promise<number> {
+    const gone = await this.db.execute(
+      sql`delete from ${outbox} where ${outbox.sentAt} is not null and ${outbox.time} < ${before}
+          and ${outbox.position} < (select max(position) from ${outbox}) returning position`,
+    );
+    return (Array.isArray(gone) ? gone : (gone as { rows: unknown[] }).rows).length;
+  }
+}
