@@ -7,6 +7,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { etag } from "hono/etag";
 import { authorize, registerAuth, TOKEN_PATH } from "../functions/auth";
 import type { AppDeps, AppEnv } from "../functions/env";
+import { registerEvents } from "../functions/events/routes";
 import { IMPORT_BODY_LIMIT, IMPORT_PATH, registerInventory } from "../functions/inventory";
 import { registerOps } from "../functions/ops/routes";
 import { documentSecurity } from "../functions/route";
@@ -48,6 +49,7 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   });
   registerInventory(app);
   registerAuth(app);
+  registerEvents(app);
   documentSecurity(app);
   return app;
 }

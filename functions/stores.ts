@@ -1,9 +1,11 @@
 /** Every store port a request can reach, set by the entry point per request. */
 import type { AuthStores } from "./auth/store";
+import type { FeedStore } from "./events/store";
 import type { InventoryStore, SystemStore } from "./inventory/store";
 
 export interface Stores {
   inventory: InventoryStore;
   system: SystemStore;
   auth: AuthStores;
+  feed: FeedStore;
 }

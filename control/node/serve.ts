@@ -18,7 +18,9 @@ import { VERSION } from "../../shared/version";
 import { createControlApp } from "../app";
 import { authSettingsOf, loadControlConfig, servingSettingsOf } from "../config";
 import { openDatabase } from "../db/node";
+import { OutboxRelay } from "../events/relay";
 import { pgStores } from "../stores";
+import { PgOutbox } from "../stores/outbox";
 import { resolveMasterKey } from "./master-key";
 
 /** How often expired revocations are pruned. */
@@ -154,6 +156,17 @@ export async function startControl(
     throw e;
   }
   const registry = new Registry();
+  const relay = config.NATS_URL
+    ? new OutboxRelay(new PgOutbox(database.db), {
+        servers: config.NATS_URL,
+        stream: config.CHAMICORE_NATS_STREAM,
+        subjectPrefix: config.CHAMICORE_NATS_SUBJECT_PREFIX,
+        retentionMs: config.CHAMICORE_OUTBOX_RETENTION_DAYS * 86_400_000,
+        logger: log,
+        registry,
+      })
+    : undefined;
+  relay?.start();
   const app = createControlApp({
     logger: log,
     registry,
@@ -161,6 +174,8 @@ export async function startControl(
     stores: async (c, next) => {
       c.set("stores", stores);
       await next();
+      // A write has committed (or failed): let the relay look at once rather than at its next poll.
+      if (relay && c.req.method !== "GET" && c.req.method !== "HEAD") relay.wake();
     },
     auth: { settings, keyring: new Keyring(settings) },
     serving: servingSettingsOf(config, (c) => getConnInfo(c).remote.address),
@@ -198,6 +213,7 @@ export async function startControl(
     close: () =>
       (closing ??= (async () => {
         clearInterval(prune);
+        await relay?.stop();
         if (metricsServer) await new Promise<void>((r) => metricsServer!.close(() => r()));
         await new Promise<void>((r) => server.close(() => r()));
         await database.close();

@@ -5,6 +5,7 @@ import { PgCredentialStore } from "./auth/credentials";
 import { PgKeyStore } from "./auth/keys";
 import { PgPolicyStore } from "./auth/policies";
 import { PgRevocationStore } from "./auth/revocations";
+import { PgFeedStore } from "./feed";
 import { PgInventoryStore } from "./inventory";
 import { PgSystemStore } from "./system";
 
@@ -12,6 +13,7 @@ import { PgSystemStore } from "./system";
 export const pgStores = (db: Db): Stores => ({
   inventory: new PgInventoryStore(db),
   system: new PgSystemStore(db),
+  feed: new PgFeedStore(db, async () => ({ bootparams: [], payloads: [] })),
   auth: {
     keys: new PgKeyStore(db),
     accounts: new PgAccountStore(db),

@@ -4,9 +4,15 @@
  * field; the database constraints stay as the last word under races.
  */
 import { and, eq, inArray, ne, type SQL, sql } from "drizzle-orm";
-import type { Component, Group, Interface } from "../../functions/inventory/schemas";
+import {
+  type Component,
+  type Group,
+  HSM_API_VERSION,
+  type Interface,
+} from "../../functions/inventory/schemas";
 import type { GroupKind, InventoryStore, NewComponent, Page } from "../../functions/inventory/store";
-import type { Stored } from "../../shared/envelope";
+import { type Stored, toResource } from "../../shared/envelope";
+import type { NewEvent } from "../../shared/events";
 import type { ListQuery } from "../../shared/list-query";
 import { ApiError, type FieldError, notFound } from "../../shared/problem";
 import {
@@ -18,6 +24,7 @@ import {
   partitions,
 } from "../db/schema";
 import type { Db } from "../db/types";
+import { appendEvents } from "./outbox";
 import { chunks, FK_VIOLATION, newEtag, orderOf, pageOf, pgCode, UNIQUE_VIOLATION, whereOf } from "./pg-util";
 
 type ComponentRow = typeof components.$inferSelect;
@@ -49,7 +56,7 @@ const interfaceColumns = {
   updatedAt: ethernetInterfaces.updatedAt,
 };
 
-function componentOf(r: ComponentRow): Stored<Component> {
+export function componentOf(r: ComponentRow): Stored<Component> {
   return {
     id: r.id,
     etag: r.etag,
@@ -75,7 +82,7 @@ function componentOf(r: ComponentRow): Stored<Component> {
   };
 }
 
-function interfaceOf(r: InterfaceRow): Stored<Interface> {
+export function interfaceOf(r: InterfaceRow): Stored<Interface> {
   return {
     id: r.id,
     etag: r.etag,
@@ -126,6 +133,7 @@ function groupTables(kind: GroupKind) {
         mGroup: groupMembers.groupName,
         mComp: groupMembers.componentId,
         label: "group",
+        resource: "groups" as const,
       }
     : {
         // Same columns as groups; the cast lets one code path write both.
@@ -134,6 +142,7 @@ function groupTables(kind: GroupKind) {
         mGroup: partitionMembers.partitionName,
         mComp: partitionMembers.componentId,
         label: "partition",
+        resource: "partitions" as const,
       };
 }
 
@@ -198,13 +207,21 @@ export class PgInventoryStore implements InventoryStore {
           );
         }
         const ifaces = items.flatMap((it) => it.interfaces);
+        const ifaceRows: InterfaceRow[] = [];
         for (const part of chunks(ifaces, 2000)) {
-          await tx
-            .insert(ethernetInterfaces)
-            .values(
-              part.map((i) => ({ ...interfaceValues(i), etag: newEtag(), createdAt: now, updatedAt: now })),
-            );
+          ifaceRows.push(
+            ...(await tx
+              .insert(ethernetInterfaces)
+              .values(
+                part.map((i) => ({ ...interfaceValues(i), etag: newEtag(), createdAt: now, updatedAt: now })),
+              )
+              .returning()),
+          );
         }
+        await appendEvents(tx, [
+          ...out.map((r) => changed("components", "created", componentOf(r))),
+          ...ifaceRows.map((r) => changed("interfaces", "created", interfaceOf(r))),
+        ]);
         const byId = new Map(out.map((r) => [r.id, r]));
         return items.map((it) => componentOf(byId.get(it.component.id)!));
       });
@@ -332,6 +349,7 @@ export class PgInventoryStore implements InventoryStore {
             "component",
             c.id,
           );
+        await appendEvents(tx, [changed("components", "updated", componentOf(row))]);
         return componentOf(row);
       });
     } catch (e) {
@@ -377,15 +395,30 @@ export class PgInventoryStore implements InventoryStore {
       // Membership disappears by cascade; the groups' representation changes, so their etags must too.
       const now = new Date();
       const etag = newEtag();
+      const touched: [GroupKind, string][] = [];
       for (const kind of ["group", "partition"] as const) {
         const { t, m, mGroup, mComp } = groupTables(kind);
-        await tx
+        const rows = await tx
           .update(t)
           .set({ etag, updatedAt: now })
-          .where(inArray(t.name, tx.select({ n: mGroup }).from(m).where(eq(mComp, id))));
+          .where(inArray(t.name, tx.select({ n: mGroup }).from(m).where(eq(mComp, id))))
+          .returning({ n: t.name });
+        for (const r of rows) touched.push([kind, r.n]);
       }
+      const cascaded = await tx
+        .select({ id: ethernetInterfaces.id })
+        .from(ethernetInterfaces)
+        .where(eq(ethernetInterfaces.componentId, id));
       const gone = await tx.delete(components).where(eq(components.id, id)).returning({ id: components.id });
       if (gone.length === 0) throw notFound("component", id);
+      // The cascades are events of their own, so a replica needs no knowledge of them.
+      const events: NewEvent[] = [
+        ...cascaded.map((r) => removed("interfaces", r.id)),
+        removed("components", id),
+      ];
+      for (const [kind, name] of touched)
+        events.push(changed(groupTables(kind).resource, "updated", (await this.readGroup(tx, kind, name))!));
+      await appendEvents(tx, events);
     });
   }
 
@@ -418,6 +451,7 @@ export class PgInventoryStore implements InventoryStore {
           .insert(ethernetInterfaces)
           .values({ ...interfaceValues(i), etag: newEtag(), createdAt: now, updatedAt: now })
           .returning();
+        await appendEvents(tx, [changed("interfaces", "created", interfaceOf(row!))]);
         return interfaceOf(row!);
       });
     } catch (e) {
@@ -441,6 +475,7 @@ export class PgInventoryStore implements InventoryStore {
             "interface",
             i.id,
           );
+        await appendEvents(tx, [changed("interfaces", "updated", interfaceOf(row))]);
         return interfaceOf(row);
       });
     } catch (e) {
@@ -487,11 +522,14 @@ export class PgInventoryStore implements InventoryStore {
   }
 
   async deleteInterface(id: string) {
-    const gone = await this.db
-      .delete(ethernetInterfaces)
-      .where(eq(ethernetInterfaces.id, id))
-      .returning({ id: ethernetInterfaces.id });
-    if (gone.length === 0) throw notFound("interface", id);
+    await this.db.transaction(async (tx) => {
+      const gone = await tx
+        .delete(ethernetInterfaces)
+        .where(eq(ethernetInterfaces.id, id))
+        .returning({ id: ethernetInterfaces.id });
+      if (gone.length === 0) throw notFound("interface", id);
+      await appendEvents(tx, [removed("interfaces", id)]);
+    });
   }
 
   // ---------- groups and partitions ----------
@@ -557,11 +595,18 @@ export class PgInventoryStore implements InventoryStore {
           updatedAt: now,
         });
         await this.insertMembers(tx, kind, g.name, g.members);
-        return (await this.readGroup(tx, kind, g.name))!;
+        return this.groupChanged(tx, kind, g.name, "created");
       });
     } catch (e) {
       throw raceError(e);
     }
+  }
+
+  /** The group as written, with its event. */
+  private async groupChanged(tx: Tx, kind: GroupKind, name: string, action: "created" | "updated") {
+    const row = (await this.readGroup(tx, kind, name))!;
+    await appendEvents(tx, [changed(groupTables(kind).resource, action, row)]);
+    return row;
   }
 
   async updateGroup(kind: GroupKind, g: Group, ifMatch: string) {
@@ -583,7 +628,7 @@ export class PgInventoryStore implements InventoryStore {
         await this.checkMembers(tx, kind, g.name, g.members, "members");
         await tx.delete(m).where(eq(mGroup, g.name));
         await this.insertMembers(tx, kind, g.name, g.members);
-        return (await this.readGroup(tx, kind, g.name))!;
+        return this.groupChanged(tx, kind, g.name, "updated");
       });
     } catch (e) {
       throw raceError(e);
@@ -591,9 +636,12 @@ export class PgInventoryStore implements InventoryStore {
   }
 
   async deleteGroup(kind: GroupKind, name: string) {
-    const { t, label } = groupTables(kind);
-    const gone = await this.db.delete(t).where(eq(t.name, name)).returning({ n: t.name });
-    if (gone.length === 0) throw notFound(label, name);
+    const { t, label, resource } = groupTables(kind);
+    await this.db.transaction(async (tx) => {
+      const gone = await tx.delete(t).where(eq(t.name, name)).returning({ n: t.name });
+      if (gone.length === 0) throw notFound(label, name);
+      await appendEvents(tx, [removed(resource, name)]);
+    });
   }
 
   async addMembers(kind: GroupKind, name: string, ids: string[]) {
@@ -608,7 +656,7 @@ export class PgInventoryStore implements InventoryStore {
         if (!row) throw notFound(label, name);
         await this.checkMembers(tx, kind, name, ids, "ids");
         await this.insertMembers(tx, kind, name, ids);
-        return (await this.readGroup(tx, kind, name))!;
+        return this.groupChanged(tx, kind, name, "updated");
       });
     } catch (e) {
       throw raceError(e);
@@ -630,7 +678,7 @@ export class PgInventoryStore implements InventoryStore {
         .returning({ c: mComp });
       if (gone.length === 0)
         throw new ApiError("not-found", `component '${id}' is not a member of ${label} '${name}'`);
-      return (await this.readGroup(tx, kind, name))!;
+      return this.groupChanged(tx, kind, name, "updated");
     });
   }
 
@@ -687,7 +735,36 @@ export class PgInventoryStore implements InventoryStore {
   }
 }
 
-function groupOf(r: typeof groups.$inferSelect, members: string[]): Stored<Group> {
+const KINDS = {
+  components: "Component",
+  interfaces: "EthernetInterface",
+  groups: "Group",
+  partitions: "Partition",
+};
+type InventoryResource = keyof typeof KINDS;
+
+/** The event of a created or updated resource: its envelope as the API shows it. */
+const changed = <T>(
+  resource: InventoryResource,
+  action: "created" | "updated",
+  row: Stored<T>,
+): NewEvent => ({
+  service: "smd",
+  resource,
+  action,
+  subject: row.id,
+  data: toResource(KINDS[resource], HSM_API_VERSION, row),
+});
+
+const removed = (resource: InventoryResource, id: string): NewEvent => ({
+  service: "smd",
+  resource,
+  action: "deleted",
+  subject: id,
+  data: { id },
+});
+
+export function groupOf(r: typeof groups.$inferSelect, members: string[]): Stored<Group> {
   return {
     id: r.name,
     etag: r.etag,

@@ -92,6 +92,7 @@ export function registerOps(app: OpenAPIHono<AppEnv>, info: { title: string; des
     tags: [
       { name: "inventory", description: "Components, interfaces, groups and partitions (SMD)" },
       { name: "operations", description: "Health, readiness, version, metrics" },
+      { name: "events", description: "Snapshot and change feed for edge nodes" },
       { name: "auth", description: "Tokens, keys, service accounts, roles, revocations, device credentials" },
     ],
   });

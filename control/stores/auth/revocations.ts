@@ -1,13 +1,14 @@
 /** RevocationStore over Postgres; expired revocations are filtered on read and pruned. */
 import { and, asc, eq, gt, lt, sql } from "drizzle-orm";
-import type { Revocation } from "../../../functions/auth/schemas";
+import { AUTH_API_VERSION, type Revocation } from "../../../functions/auth/schemas";
 import type { RevocationStore } from "../../../functions/auth/store";
-import type { Stored } from "../../../shared/envelope";
+import { type Stored, toResource } from "../../../shared/envelope";
 import { revocations } from "../../db/schema";
 import type { Db } from "../../db/types";
+import { appendEvents } from "../outbox";
 import { newEtag } from "../pg-util";
 
-const revocationOf = (r: typeof revocations.$inferSelect): Stored<Revocation> => ({
+export const revocationOf = (r: typeof revocations.$inferSelect): Stored<Revocation> => ({
   id: r.jti,
   etag: r.etag,
   createdAt: r.createdAt,
@@ -19,21 +20,34 @@ export class PgRevocationStore implements RevocationStore {
   constructor(private readonly db: Db) {}
 
   async revoke(r: { jti: string; reason: string; expiresAt: Date }): Promise<Stored<Revocation>> {
-    const [row] = await this.db
-      .insert(revocations)
-      .values({ ...r, etag: newEtag() })
-      .onConflictDoUpdate({
-        target: revocations.jti,
-        // Revoking again keeps the later expiry and the newest reason.
-        set: {
-          reason: r.reason,
-          expiresAt: sql`greatest(${revocations.expiresAt}, excluded.expires_at)`,
-          etag: newEtag(),
-          updatedAt: new Date(),
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(revocations)
+        .values({ ...r, etag: newEtag() })
+        .onConflictDoUpdate({
+          target: revocations.jti,
+          // Revoking again keeps the later expiry and the newest reason.
+          set: {
+            reason: r.reason,
+            expiresAt: sql`greatest(${revocations.expiresAt}, excluded.expires_at)`,
+            etag: newEtag(),
+            updatedAt: new Date(),
+          },
+        })
+        .returning();
+      const stored = revocationOf(row!);
+      // Edge nodes learn revocations from the stream; expiry needs no event (it is in the data).
+      await appendEvents(tx, [
+        {
+          service: "auth",
+          resource: "revocations",
+          action: "created",
+          subject: stored.id,
+          data: toResource("Revocation", AUTH_API_VERSION, stored),
         },
-      })
-      .returning();
-    return revocationOf(row!);
+      ]);
+      return stored;
+    });
   }
 
   async isRevoked(jti: string, now: Date): Promise<boolean> {

@@ -1,0 +1,206 @@
+/**
+ * The outbox relay on Node: publishes unsent outbox rows, in position order,
+ * to a JetStream stream, then marks them sent. It wakes when a write commits
+ * (`wake()`, called after each mutating request) and polls as a fallback.
+ *
+ * At-least-once, deduplicated: each message carries the event id as
+ * `Nats-Msg-Id`, so a relay that dies between publishing and marking
+ * re-publishes into the stream's duplicate window and the stream keeps one
+ * copy. With NATS unreachable rows simply wait; the relay retries with
+ * backoff and catches up in order when NATS returns.
+ */
+import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { natsSubject } from "../../shared/events";
+import type { Logger } from "../../shared/log";
+import { Counter, Gauge, type Registry } from "../../shared/metrics";
+import { type OutboxRow, type PgOutbox, toChangeEvent } from "../stores/outbox";
+
+export interface RelayOptions {
+  /** NATS_URL: comma-separated servers. */
+  servers: string;
+  /** JetStream stream, created if missing (CHAMICORE_NATS_STREAM). */
+  stream: string;
+  /** Subject prefix (CHAMICORE_NATS_SUBJECT_PREFIX): events go to `<prefix>.<service>.<resource>.<action>`. */
+  subjectPrefix: string;
+  logger: Logger;
+  registry?: Registry;
+  batch?: number;
+  /** Fallback poll interval; commits wake the relay sooner. */
+  pollMs?: number;
+  /** Sent rows older than this are pruned (the change feed serves from what is kept). */
+  retentionMs?: number;
+  /** The stream's deduplication window: longer than any relay outage between publish and mark. */
+  duplicateWindowMs?: number;
+}
+
+const SECOND = 1000;
+
+export class OutboxRelay {
+  private nc: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private streamReady = false;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private pending = false;
+  private lastPrune = 0;
+  private readonly published: Counter;
+  private readonly position: Gauge;
+  private readonly failures: Counter;
+
+  constructor(
+    private readonly outbox: PgOutbox,
+    private readonly opts: RelayOptions,
+  ) {
+    const r = opts.registry;
+    this.published = new Counter("chamicore_outbox_published_total", "Events published to NATS JetStream.");
+    this.position = new Gauge(
+      "chamicore_outbox_published_position",
+      "Outbox position of the last published event.",
+    );
+    this.failures = new Counter(
+      "chamicore_outbox_publish_failures_total",
+      "Failed relay rounds (NATS unreachable…).",
+    );
+    r?.register(this.published);
+    r?.register(this.position);
+    r?.register(this.failures);
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** A write committed: publish soon. */
+  wake(): void {
+    this.pending = true;
+    this.wakeUp?.();
+  }
+
+  /** Stops after the round in flight (its rows are published and marked, or left for next time). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeUp?.();
+    await this.loop;
+    await this.nc?.drain().catch(() => {});
+    this.nc = undefined;
+  }
+
+  /** Publishes `rows` in order and waits for the stream to store each. Does not mark them. */
+  async publish(rows: OutboxRow[]): Promise<void> {
+    const js = await this.client();
+    // Pipelined on one connection: the stream stores them in the order sent.
+    await Promise.all(
+      rows.map((r) =>
+        js.publish(natsSubject(r.type, this.opts.subjectPrefix), JSON.stringify(toChangeEvent(r)), {
+          msgID: r.id,
+        }),
+      ),
+    );
+  }
+
+  /** One round: publish the oldest unsent batch and mark it sent. Returns how many. */
+  async round(): Promise<number> {
+    const rows = await this.outbox.unsent(this.opts.batch ?? 500);
+    if (rows.length === 0) return 0;
+    await this.publish(rows);
+    const last = rows[rows.length - 1]!.position;
+    await this.outbox.markSent(last);
+    this.published.inc({}, rows.length);
+    this.position.set(last);
+    return rows.length;
+  }
+
+  private async client(): Promise<JetStreamClient> {
+    if (!this.nc || this.nc.isClosed()) {
+      this.nc = await connect({
+        servers: this.opts.servers.split(",").map((s) => s.trim()),
+        name: "chamicore-outbox-relay",
+        reconnect: true,
+        maxReconnectAttempts: -1,
+      });
+      this.js = jetstream(this.nc);
+      this.streamReady = false;
+    }
+    if (!this.streamReady) {
+      await this.ensureStream(this.nc);
+      this.streamReady = true;
+    }
+    return this.js!;
+  }
+
+  /** Creates the stream if it does not exist; an existing one is left as its operator set it. */
+  private async ensureStream(nc: NatsConnection) {
+    const jsm = await jetstreamManager(nc);
+    try {
+      await jsm.streams.info(this.opts.stream);
+    } catch {
+      await jsm.streams
+        .add({
+          name: this.opts.stream,
+          subjects: [`${this.opts.subjectPrefix}.>`],
+          duplicate_window: (this.opts.duplicateWindowMs ?? 10 * 60 * SECOND) * 1_000_000,
+        })
+        .catch(async (e) => {
+          // Created by another instance in the meantime: fine.
+          await jsm.streams.info(this.opts.stream).catch(() => {
+            throw e;
+          });
+        });
+      this.opts.logger.info("created JetStream stream", { stream: this.opts.stream });
+    }
+  }
+
+  private async run(): Promise<void> {
+    let backoff = SECOND;
+    let wasDown = false;
+    while (!this.stopped) {
+      this.pending = false;
+      let full = false;
+      try {
+        const n = await this.round();
+        full = n >= (this.opts.batch ?? 500);
+        if (wasDown) this.opts.logger.info("NATS reachable again; outbox relay caught up");
+        wasDown = false;
+        backoff = SECOND;
+        await this.maybePrune();
+      } catch (e) {
+        this.failures.inc();
+        if (!wasDown)
+          this.opts.logger.warn("outbox relay cannot publish; events wait in the outbox", {
+            err: (e as Error).message,
+          });
+        wasDown = true;
+        this.nc?.close().catch(() => {});
+        this.nc = undefined;
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, 30 * SECOND);
+        continue;
+      }
+      if (!full && !this.pending) await this.sleep(this.opts.pollMs ?? 5 * SECOND);
+    }
+  }
+
+  private async maybePrune() {
+    const retention = this.opts.retentionMs ?? 7 * 86_400 * SECOND;
+    if (Date.now() - this.lastPrune < 60 * SECOND) return;
+    this.lastPrune = Date.now();
+    const n = await this.outbox.prune(new Date(Date.now() - retention));
+    if (n > 0) this.opts.logger.info("pruned sent outbox events", { count: n });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = undefined;
+        done();
+      };
+    });
+  }
+}

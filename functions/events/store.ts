@@ -1,0 +1,26 @@
+/**
+ * The change feed's store port: a consistent snapshot of what edge nodes
+ * replicate, and the outbox events after a position.
+ */
+import type { Resource } from "../../shared/envelope";
+import type { ChangeEvent } from "../../shared/events";
+
+/** Everything an edge node needs to boot and configure nodes, as of `position`. */
+export interface Snapshot {
+  /** The outbox position this snapshot reflects: follow the stream from just after it. */
+  position: number;
+  components: Resource<unknown>[];
+  interfaces: Resource<unknown>[];
+  groups: Resource<unknown>[];
+  partitions: Resource<unknown>[];
+  bootparams: Resource<unknown>[];
+  payloads: Resource<unknown>[];
+  /** Active revocations only. */
+  revocations: Resource<unknown>[];
+}
+
+export interface FeedStore {
+  snapshot(): Promise<Snapshot>;
+  /** Events after `position` (at most `limit`), with the head and the oldest position still kept. */
+  changes(position: number, limit: number): Promise<{ events: ChangeEvent[]; head: number; tail: number }>;
+}
