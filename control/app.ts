@@ -6,6 +6,8 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { etag } from "hono/etag";
 import { authorize, registerAuth, TOKEN_PATH } from "../functions/auth";
+import { registerBoot } from "../functions/boot";
+import { registerCloudInit } from "../functions/cloud-init";
 import type { AppDeps, AppEnv } from "../functions/env";
 import { registerEvents } from "../functions/events/routes";
 import { IMPORT_BODY_LIMIT, IMPORT_PATH, registerInventory } from "../functions/inventory";
@@ -41,13 +43,16 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   // Lists answer If-None-Match from a hash of the page; single resources carry their stored etag.
   app.use("/hsm/*", etag());
   // etag() only touches GET/HEAD answers; `/x/*` also matches `/x`.
-  for (const path of ["/auth/v1/service-accounts/*", "/auth/v1/credentials/*"]) app.use(path, etag());
+  for (const path of ["/auth/v1/service-accounts/*", "/auth/v1/credentials/*", "/boot/v1/bootparams/*"])
+    app.use(path, etag());
   registerOps(app, {
     title: "Chamicore control API",
     description:
       "Inventory, boot, cloud-init, DHCP, discovery, power and auth for bare-metal HPC clusters. Errors are RFC 9457 problem+json.",
   });
   registerInventory(app);
+  registerBoot(app);
+  registerCloudInit(app);
   registerAuth(app);
   registerEvents(app);
   documentSecurity(app);

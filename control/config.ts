@@ -75,6 +75,22 @@ export const ServingEnvSchema = z.object({
     .default([]),
 });
 
+/** The event stream; the same names on Node and Workers. */
+export const EventsEnvSchema = z.object({
+  /** NATS server(s) for the event stream; unset: events stay in the outbox (edges poll the feed). */
+  NATS_URL: z.string().min(1).optional(),
+  CHAMICORE_NATS_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' and '-' only")
+    .default("CHAMICORE"),
+  CHAMICORE_NATS_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "dot-separated tokens, e.g. chamicore or site1.chamicore")
+    .default("chamicore"),
+  /** Days sent events stay in the outbox for the change feed. */
+  CHAMICORE_OUTBOX_RETENTION_DAYS: z.coerce.number().min(0.001).max(365).default(7),
+});
+
 const bootstrapPair = (c: z.infer<typeof AuthEnvSchema>, ctx: z.RefinementCtx) => {
   if (!c.CHAMICORE_BOOTSTRAP_CLIENT_ID !== !c.CHAMICORE_BOOTSTRAP_CLIENT_SECRET)
     ctx.addIssue({
@@ -95,18 +111,7 @@ const ControlBase = z.object({
   CHAMICORE_DATA_DIR: z.string().min(1).default("./.chamicore"),
   DATABASE_URL: PostgresUrl.optional(),
   CHAMICORE_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
-  /** NATS server(s) for the event stream; unset: events stay in the outbox (edges poll the feed). */
-  NATS_URL: z.string().min(1).optional(),
-  CHAMICORE_NATS_STREAM: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '_' and '-' only")
-    .default("CHAMICORE"),
-  CHAMICORE_NATS_SUBJECT_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "dot-separated tokens, e.g. chamicore or site1.chamicore")
-    .default("chamicore"),
-  /** Days sent events stay in the outbox for the change feed. */
-  CHAMICORE_OUTBOX_RETENTION_DAYS: z.coerce.number().min(0.001).max(365).default(7),
+  ...EventsEnvSchema.shape,
   /** Unauthenticated /metrics for Prometheus on its own address (Node only); unset: off. */
   CHAMICORE_METRICS_LISTEN: HostPort.optional(),
   ...AuthEnvSchema.shape,

@@ -18,13 +18,14 @@ import pg from "pg";
 import { Keyring } from "../functions/auth";
 import { ensureBootstrap } from "../functions/auth/bootstrap";
 import type { AppEnv } from "../functions/env";
-import { createLogger, type LogLevel } from "../shared/log";
+import { createLogger, type Logger, type LogLevel } from "../shared/log";
 import { Registry } from "../shared/metrics";
 import { ApiError, PROBLEM_CONTENT_TYPE } from "../shared/problem";
 import { createControlApp } from "./app";
 import {
   authSettingsOf,
   ConfigError,
+  EventsEnvSchema,
   parseEnv,
   ServingEnvSchema,
   servingSettingsOf,
@@ -32,7 +33,9 @@ import {
 } from "./config";
 import * as schema from "./db/schema";
 import type { Db } from "./db/types";
+import { flushQuietly, type WorkerRelayOptions } from "./events/worker-relay";
 import { pgStores } from "./stores";
+import { PgOutbox } from "./stores/outbox";
 
 export interface WorkerEnv {
   /** Hyperdrive binding (wrangler.toml `[[hyperdrive]]`). */
@@ -51,6 +54,11 @@ export interface WorkerEnv {
   CHAMICORE_PUBLIC_URL?: string;
   CHAMICORE_BOOT_UNKNOWN_MAC?: string;
   CHAMICORE_TRUSTED_PROXIES?: string;
+  /** `wss://` URL(s) of a nats-server websocket listener. */
+  NATS_URL?: string;
+  CHAMICORE_NATS_STREAM?: string;
+  CHAMICORE_NATS_SUBJECT_PREFIX?: string;
+  CHAMICORE_OUTBOX_RETENTION_DAYS?: string;
 }
 
 interface ExecutionContextLike {
@@ -70,15 +78,33 @@ async function openDb(env: WorkerEnv): Promise<{ db: Db; close: () => Promise<vo
   throw new ApiError("not-ready", "No database configured: bind HYPERDRIVE or set DATABASE_URL");
 }
 
-/** Per-request database for the routes that need one; closed once the response is made. */
-async function storesPerRequest(c: Context<AppEnv & { Bindings: WorkerEnv }>, next: Next) {
-  const { db, close } = await openDb(c.env);
-  c.set("stores", pgStores(db));
-  try {
-    await next();
-  } finally {
-    (c.executionCtx as ExecutionContextLike).waitUntil(close().catch(() => {}));
-  }
+/**
+ * Per-request database for the routes that need one; closed once the
+ * response is made, after the outbox is flushed when the request wrote.
+ */
+const storesPerRequest =
+  (relay: WorkerRelayOptions | undefined, logger: Logger) =>
+  async (c: Context<AppEnv & { Bindings: WorkerEnv }>, next: Next) => {
+    const { db, close } = await openDb(c.env);
+    c.set("stores", pgStores(db));
+    try {
+      await next();
+    } finally {
+      const wrote = c.req.method !== "GET" && c.req.method !== "HEAD";
+      const after = relay && wrote ? flushQuietly(db, relay, logger) : Promise.resolve();
+      (c.executionCtx as ExecutionContextLike).waitUntil(after.then(() => close()).catch(() => {}));
+    }
+  };
+
+function relayOptionsOf(env: WorkerEnv, logger: Logger): WorkerRelayOptions | undefined {
+  const events = parseEnv(EventsEnvSchema, env as Record<string, unknown>);
+  if (!events.NATS_URL) return undefined;
+  return {
+    servers: events.NATS_URL,
+    stream: events.CHAMICORE_NATS_STREAM,
+    subjectPrefix: events.CHAMICORE_NATS_SUBJECT_PREFIX,
+    logger,
+  };
 }
 
 /** Runs `fn` until it has succeeded once; a failure lets the next caller try again. */
@@ -100,6 +126,7 @@ function createApp(env: WorkerEnv) {
   });
   const auth = parseEnv(WorkerAuthEnvSchema, env as Record<string, unknown>);
   const serving = parseEnv(ServingEnvSchema, env as Record<string, unknown>);
+  const relay = relayOptionsOf(env, logger);
   if (!auth.CHAMICORE_MASTER_KEY)
     throw new ConfigError("CHAMICORE_MASTER_KEY is not set: wrangler secret put CHAMICORE_MASTER_KEY");
   const settings = authSettingsOf(auth, auth.CHAMICORE_MASTER_KEY);
@@ -109,7 +136,7 @@ function createApp(env: WorkerEnv) {
     logger,
     registry: new Registry(),
     runtime: "workerd",
-    stores: storesPerRequest as never,
+    stores: storesPerRequest(relay, logger) as never,
     // Cloudflare puts the client's address in CF-Connecting-IP.
     serving: servingSettingsOf({ ...serving, CHAMICORE_PUBLIC_URL: auth.CHAMICORE_PUBLIC_URL }, (c) =>
       c.req.header("CF-Connecting-IP"),
@@ -126,6 +153,30 @@ function createApp(env: WorkerEnv) {
 let app: ReturnType<typeof createControlApp> | undefined;
 
 export default {
+  /** The cron trigger (wrangler.toml): publishes what a failed flush left in the outbox, and prunes. */
+  scheduled(_event: unknown, env: WorkerEnv, ctx: ExecutionContextLike) {
+    const logger = createLogger({
+      level: env.CHAMICORE_LOG_LEVEL ?? "info",
+      base: { service: "chamicore-control" },
+    });
+    const relay = relayOptionsOf(env, logger);
+    const events = parseEnv(EventsEnvSchema, env as Record<string, unknown>);
+    ctx.waitUntil(
+      (async () => {
+        const { db, close } = await openDb(env);
+        try {
+          if (relay) await flushQuietly(db, relay, logger);
+          await new PgOutbox(db).prune(
+            new Date(Date.now() - events.CHAMICORE_OUTBOX_RETENTION_DAYS * 86_400_000),
+          );
+          await pgStores(db).auth.revocations.prune(new Date());
+        } finally {
+          await close();
+        }
+      })(),
+    );
+  },
+
   fetch(req: Request, env: WorkerEnv, ctx: ExecutionContextLike) {
     try {
       app ??= createApp(env);

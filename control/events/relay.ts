@@ -9,29 +9,21 @@
  * copy. With NATS unreachable rows simply wait; the relay retries with
  * backoff and catches up in order when NATS returns.
  */
-import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { natsSubject } from "../../shared/events";
-import type { Logger } from "../../shared/log";
 import { Counter, Gauge, type Registry } from "../../shared/metrics";
-import { type OutboxRow, type PgOutbox, toChangeEvent } from "../stores/outbox";
+import type { OutboxRow, PgOutbox } from "../stores/outbox";
+import { DEFAULT_BATCH, ensureStream, publishBatch, publishRows, type StreamOptions } from "./publisher";
 
-export interface RelayOptions {
+export interface RelayOptions extends StreamOptions {
   /** NATS_URL: comma-separated servers. */
   servers: string;
-  /** JetStream stream, created if missing (CHAMICORE_NATS_STREAM). */
-  stream: string;
-  /** Subject prefix (CHAMICORE_NATS_SUBJECT_PREFIX): events go to `<prefix>.<service>.<resource>.<action>`. */
-  subjectPrefix: string;
-  logger: Logger;
   registry?: Registry;
   batch?: number;
   /** Fallback poll interval; commits wake the relay sooner. */
   pollMs?: number;
   /** Sent rows older than this are pruned (the change feed serves from what is kept). */
   retentionMs?: number;
-  /** The stream's deduplication window: longer than any relay outage between publish and mark. */
-  duplicateWindowMs?: number;
 }
 
 const SECOND = 1000;
@@ -39,7 +31,6 @@ const SECOND = 1000;
 export class OutboxRelay {
   private nc: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
-  private streamReady = false;
   private stopped = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
@@ -89,27 +80,22 @@ export class OutboxRelay {
 
   /** Publishes `rows` in order and waits for the stream to store each. Does not mark them. */
   async publish(rows: OutboxRow[]): Promise<void> {
-    const js = await this.client();
-    // Pipelined on one connection: the stream stores them in the order sent.
-    await Promise.all(
-      rows.map((r) =>
-        js.publish(natsSubject(r.type, this.opts.subjectPrefix), JSON.stringify(toChangeEvent(r)), {
-          msgID: r.id,
-        }),
-      ),
-    );
+    await publishRows(await this.client(), rows, this.opts.subjectPrefix);
   }
 
   /** One round: publish the oldest unsent batch and mark it sent. Returns how many. */
   async round(): Promise<number> {
-    const rows = await this.outbox.unsent(this.opts.batch ?? 500);
-    if (rows.length === 0) return 0;
-    await this.publish(rows);
-    const last = rows[rows.length - 1]!.position;
-    await this.outbox.markSent(last);
-    this.published.inc({}, rows.length);
-    this.position.set(last);
-    return rows.length;
+    const { count, last } = await publishBatch(
+      this.outbox,
+      await this.client(),
+      this.opts.subjectPrefix,
+      this.opts.batch ?? DEFAULT_BATCH,
+    );
+    if (count > 0) {
+      this.published.inc({}, count);
+      this.position.set(last);
+    }
+    return count;
   }
 
   private async client(): Promise<JetStreamClient> {
@@ -120,36 +106,10 @@ export class OutboxRelay {
         reconnect: true,
         maxReconnectAttempts: -1,
       });
-      this.js = jetstream(this.nc);
-      this.streamReady = false;
+      this.js = undefined;
     }
-    if (!this.streamReady) {
-      await this.ensureStream(this.nc);
-      this.streamReady = true;
-    }
-    return this.js!;
-  }
-
-  /** Creates the stream if it does not exist; an existing one is left as its operator set it. */
-  private async ensureStream(nc: NatsConnection) {
-    const jsm = await jetstreamManager(nc);
-    try {
-      await jsm.streams.info(this.opts.stream);
-    } catch {
-      await jsm.streams
-        .add({
-          name: this.opts.stream,
-          subjects: [`${this.opts.subjectPrefix}.>`],
-          duplicate_window: (this.opts.duplicateWindowMs ?? 10 * 60 * SECOND) * 1_000_000,
-        })
-        .catch(async (e) => {
-          // Created by another instance in the meantime: fine.
-          await jsm.streams.info(this.opts.stream).catch(() => {
-            throw e;
-          });
-        });
-      this.opts.logger.info("created JetStream stream", { stream: this.opts.stream });
-    }
+    this.js ??= await ensureStream(this.nc, this.opts);
+    return this.js;
   }
 
   private async run(): Promise<void> {
@@ -160,7 +120,7 @@ export class OutboxRelay {
       let full = false;
       try {
         const n = await this.round();
-        full = n >= (this.opts.batch ?? 500);
+        full = n >= (this.opts.batch ?? DEFAULT_BATCH);
         if (wasDown) this.opts.logger.info("NATS reachable again; outbox relay caught up");
         wasDown = false;
         backoff = SECOND;

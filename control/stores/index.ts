@@ -5,6 +5,8 @@ import { PgCredentialStore } from "./auth/credentials";
 import { PgKeyStore } from "./auth/keys";
 import { PgPolicyStore } from "./auth/policies";
 import { PgRevocationStore } from "./auth/revocations";
+import { PgBootStore } from "./boot";
+import { PgCloudInitStore } from "./cloud-init";
 import { PgFeedStore } from "./feed";
 import { PgInventoryStore } from "./inventory";
 import { PgSystemStore } from "./system";
@@ -13,6 +15,8 @@ import { PgSystemStore } from "./system";
 export const pgStores = (db: Db): Stores => ({
   inventory: new PgInventoryStore(db),
   system: new PgSystemStore(db),
+  cloudInit: new PgCloudInitStore(db),
+  boot: new PgBootStore(db),
   feed: new PgFeedStore(db, async () => ({ bootparams: [], payloads: [] })),
   auth: {
     keys: new PgKeyStore(db),

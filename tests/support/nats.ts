@@ -4,7 +4,7 @@
  * reader of everything a stream holds.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -22,6 +22,8 @@ export function uniqueStream(label: string) {
 
 export interface PrivateNats {
   url: string;
+  /** `ws://` URL of its WebSocket listener (what a Worker connects to). */
+  wsUrl: string;
   start(): Promise<void>;
   stop(): Promise<void>;
   dispose(): Promise<void>;
@@ -30,15 +32,20 @@ export interface PrivateNats {
 /** A nats-server of our own on a free port, keeping its JetStream data across stop/start. */
 export async function privateNats(): Promise<PrivateNats> {
   const port = await freePort();
+  const wsPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "chamicore-nats-"));
+  const conf = join(dir, "nats.conf");
+  writeFileSync(
+    conf,
+    `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${dir}/js" }\nwebsocket { listen: "127.0.0.1:${wsPort}", no_tls: true }\n`,
+  );
   let child: ChildProcess | undefined;
   const url = `nats://127.0.0.1:${port}`;
   const self: PrivateNats = {
     url,
+    wsUrl: `ws://127.0.0.1:${wsPort}`,
     async start() {
-      child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], {
-        stdio: "ignore",
-      });
+      child = spawn("nats-server", ["-c", conf], { stdio: "ignore" });
       for (let i = 0; i < 100; i++) {
         try {
           const nc = await connect({ servers: url, reconnect: false, timeout: 500 });

@@ -42,6 +42,8 @@ export interface Target {
   env: TargetEnv;
   /** The target's Postgres URL (not for node+pglite). */
   databaseUrl?: string;
+  /** Runs the Worker's cron trigger once (workerd targets only). */
+  scheduled?: () => Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -190,6 +192,13 @@ export async function workerTarget(extra: Record<string, string> = {}): Promise<
     ),
     env,
     databaseUrl: db.url,
+    async scheduled() {
+      // Miniflare's Fetcher has scheduled(); its bundled types do not say so.
+      const worker = (await mf.getWorker()) as unknown as {
+        scheduled(o: { cron: string }): Promise<unknown>;
+      };
+      await worker.scheduled({ cron: "* * * * *" });
+    },
     async stop() {
       await mf.dispose();
       await db.drop();
