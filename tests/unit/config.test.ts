@@ -24,6 +24,11 @@ describe("loadControlConfig", () => {
       CHAMICORE_DEV_MODE: false,
       CHAMICORE_TOKEN_TTL: 3600,
       CHAMICORE_KEY_ALGORITHM: "ES256",
+      CHAMICORE_BOOT_UNKNOWN_MAC: "retry",
+      CHAMICORE_TRUSTED_PROXIES: [],
+      CHAMICORE_NATS_STREAM: "CHAMICORE",
+      CHAMICORE_NATS_SUBJECT_PREFIX: "chamicore",
+      CHAMICORE_OUTBOX_RETENTION_DAYS: 7,
     });
   });
 
@@ -148,6 +153,10 @@ describe("auth configuration", () => {
     ["CHAMICORE_TRUSTED_ISSUERS", "{not json", /JSON array of trusted issuers/],
     ["CHAMICORE_TRUSTED_ISSUERS", '[{"issuer":"x"}]', /CHAMICORE_TRUSTED_ISSUERS/],
     ["CHAMICORE_METRICS_LISTEN", "9090", /host:port/],
+    ["CHAMICORE_BOOT_UNKNOWN_MAC", "ignore", /retry or 404/],
+    ["CHAMICORE_TRUSTED_PROXIES", "10.0.0.0/8,proxy.example", /address or CIDR/],
+    ["CHAMICORE_NATS_STREAM", "has space", /letters, digits/],
+    ["CHAMICORE_NATS_SUBJECT_PREFIX", "a..b", /dot-separated tokens/],
   ])("refuses %s=%s", (name, value, message) => {
     expect(configError({ [name]: value }).message).toMatch(message);
   });
@@ -191,5 +200,14 @@ describe("trusted issuers keep their users apart from roles and service accounts
     expect(configError({ CHAMICORE_TRUSTED_ISSUERS: JSON.stringify(two) }).message).toMatch(
       /share subjectPrefix 'ext:'/,
     );
+  });
+});
+
+describe("serving configuration", () => {
+  it("splits trusted proxies on commas", () => {
+    expect(
+      loadControlConfig({ CHAMICORE_TRUSTED_PROXIES: "10.0.0.0/8, 192.168.1.5 ,::1" })
+        .CHAMICORE_TRUSTED_PROXIES,
+    ).toEqual(["10.0.0.0/8", "192.168.1.5", "::1"]);
   });
 });
