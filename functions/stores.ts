@@ -1,5 +1,7 @@
 /** Every store port a request can reach, set by the entry point per request. */
 import type { AuthStores } from "./auth/store";
+import type { BootStore } from "./boot/store";
+import type { CloudInitStore } from "./cloud-init/store";
 import type { FeedStore } from "./events/store";
 import type { InventoryStore, SystemStore } from "./inventory/store";
 
@@ -8,4 +10,6 @@ export interface Stores {
   system: SystemStore;
   auth: AuthStores;
   feed: FeedStore;
+  cloudInit: CloudInitStore;
+  boot: BootStore;
 }

@@ -143,25 +143,25 @@ export class PgBootStore implements BootStore {
   async updateParams(p: BootParams, ifMatch: string) {
     try {
       return await this.db.transaction(async (tx) => {
+        // Locked, so that the target check and the write see the same row.
+        const [current] = await tx
+          .select({ etag: bootParams.etag })
+          .from(bootParams)
+          .where(eq(bootParams.id, p.id))
+          .for("update");
+        if (!current) throw notFound("boot parameters", p.id);
+        if (current.etag !== ifMatch)
+          throw new ApiError(
+            "precondition-failed",
+            `boot parameters '${p.id}' have changed since you read them (If-Match does not match)`,
+          );
+        await this.checkTarget(tx, p);
         const [row] = await tx
           .update(bootParams)
           .set({ ...values(p), etag: newEtag(), updatedAt: new Date() })
-          .where(and(eq(bootParams.id, p.id), eq(bootParams.etag, ifMatch)))
+          .where(eq(bootParams.id, p.id))
           .returning();
-        if (!row) {
-          const [exists] = await tx
-            .select({ id: bootParams.id })
-            .from(bootParams)
-            .where(eq(bootParams.id, p.id));
-          if (exists)
-            throw new ApiError(
-              "precondition-failed",
-              `boot parameters '${p.id}' have changed since you read them (If-Match does not match)`,
-            );
-          throw notFound("boot parameters", p.id);
-        }
-        await this.checkTarget(tx, p);
-        const stored = bootParamsOf(row);
+        const stored = bootParamsOf(row!);
         await appendEvents(tx, [changed("updated", stored)]);
         return stored;
       });

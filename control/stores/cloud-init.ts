@@ -8,8 +8,8 @@ import { and, asc, eq, inArray, ne, or, type SQL, sql } from "drizzle-orm";
 import { CLOUD_INIT_API_VERSION, PAYLOAD_KIND, type Payload } from "../../functions/cloud-init/schemas";
 import type { CloudInitStore, NodeFacts } from "../../functions/cloud-init/store";
 import type { Page } from "../../functions/inventory/store";
-import { type Stored, toResource } from "../../shared/envelope";
 import type { Role } from "../../shared/enums";
+import { type Stored, toResource } from "../../shared/envelope";
 import type { NewEvent } from "../../shared/events";
 import type { ListQuery } from "../../shared/list-query";
 import { ApiError, notFound } from "../../shared/problem";
@@ -120,7 +120,10 @@ async function checkTarget(tx: Tx, p: Payload, self: string | undefined) {
 function raceError(e: unknown): unknown {
   if (e instanceof ApiError) return e;
   if (pgCode(e) === UNIQUE_VIOLATION)
-    return new ApiError("conflict", "A concurrent write created the same payload id or target; retry to see which");
+    return new ApiError(
+      "conflict",
+      "A concurrent write created the same payload id or target; retry to see which",
+    );
   return e;
 }
 
@@ -209,26 +212,28 @@ export class PgCloudInitStore implements CloudInitStore {
 
   // ---------- serving (CloudInitReadStore) ----------
 
-  /** One query: the component, its interfaces and its group names. */
+  /** One query: the component (chosen by `where` over alias `c`), its interfaces and its group names. */
   private async node(where: SQL): Promise<NodeFacts | undefined> {
-    const [row] = await this.db
-      .select({
-        id: components.id,
-        nid: components.nid,
-        role: components.role,
-        interfaces: sql<unknown>`coalesce((
-          select json_agg(json_build_object('id', i.id, 'macAddress', i.mac_address, 'ipAddresses', i.ip_addresses) order by i.id)
-          from ${ethernetInterfaces} i where i.component_id = ${components.id}), '[]'::json)`,
-        groups: sql<unknown>`coalesce((
-          select json_agg(m.group_name order by m.group_name)
-          from ${groupMembers} m where m.component_id = ${components.id}), '[]'::json)`,
-      })
-      .from(components)
-      .where(where);
+    const [row] = rowsOf<{
+      id: string;
+      nid: number | string | null;
+      role: string | null;
+      interfaces: unknown;
+      groups: unknown;
+    }>(
+      await this.db.execute(sql`
+        select c.id, c.nid, c.role,
+          coalesce((select json_agg(json_build_object(
+                      'id', i.id, 'macAddress', i.mac_address, 'ipAddresses', i.ip_addresses) order by i.id)
+                    from ${ethernetInterfaces} i where i.component_id = c.id), '[]'::json) as interfaces,
+          coalesce((select json_agg(m.group_name order by m.group_name)
+                    from ${groupMembers} m where m.component_id = c.id), '[]'::json) as groups
+        from ${components} c where ${where}`),
+    );
     if (!row) return undefined;
     return {
       id: row.id,
-      nid: row.nid,
+      nid: row.nid === null ? null : Number(row.nid),
       role: row.role as Role | null,
       groups: parsed<string[]>(row.groups),
       interfaces: parsed<NodeFacts["interfaces"]>(row.interfaces),
@@ -236,18 +241,12 @@ export class PgCloudInitStore implements CloudInitStore {
   }
 
   nodeById(id: string) {
-    return this.node(eq(components.id, id));
+    return this.node(sql`c.id = ${id}`);
   }
 
   nodeByMac(mac: string) {
     return this.node(
-      inArray(
-        components.id,
-        this.db
-          .select({ c: ethernetInterfaces.componentId })
-          .from(ethernetInterfaces)
-          .where(eq(ethernetInterfaces.macAddress, mac)),
-      ),
+      sql`c.id = (select e.component_id from ${ethernetInterfaces} e where e.mac_address = ${mac})`,
     );
   }
 

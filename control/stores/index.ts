@@ -5,8 +5,8 @@ import { PgCredentialStore } from "./auth/credentials";
 import { PgKeyStore } from "./auth/keys";
 import { PgPolicyStore } from "./auth/policies";
 import { PgRevocationStore } from "./auth/revocations";
-import { PgBootStore } from "./boot";
-import { PgCloudInitStore } from "./cloud-init";
+import { allBootParams, PgBootStore } from "./boot";
+import { PgCloudInitStore, payloadResources } from "./cloud-init";
 import { PgFeedStore } from "./feed";
 import { PgInventoryStore } from "./inventory";
 import { PgSystemStore } from "./system";
@@ -17,7 +17,10 @@ export const pgStores = (db: Db): Stores => ({
   system: new PgSystemStore(db),
   cloudInit: new PgCloudInitStore(db),
   boot: new PgBootStore(db),
-  feed: new PgFeedStore(db, async () => ({ bootparams: [], payloads: [] })),
+  feed: new PgFeedStore(db, async (tx) => ({
+    bootparams: await allBootParams(tx),
+    payloads: await payloadResources(tx),
+  })),
   auth: {
     keys: new PgKeyStore(db),
     accounts: new PgAccountStore(db),
