@@ -92,6 +92,8 @@ export function registerOps(app: OpenAPIHono<AppEnv>, info: { title: string; des
     tags: [
       { name: "inventory", description: "Components, interfaces, groups and partitions (SMD)" },
       { name: "operations", description: "Health, readiness, version, metrics" },
+      { name: "boot", description: "Boot parameters and iPXE boot scripts (BSS)" },
+      { name: "cloud-init", description: "cloud-init payloads and NoCloud serving" },
       { name: "events", description: "Snapshot and change feed for edge nodes" },
       { name: "auth", description: "Tokens, keys, service accounts, roles, revocations, device credentials" },
     ],

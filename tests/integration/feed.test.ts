@@ -48,7 +48,7 @@ async function randomChange(call: Call, r: ReturnType<typeof rng>, step: number)
   const id = `x${r.int(3)}c0s${r.int(4)}b0n${r.int(3)}`;
   const group = `g${r.int(3)}`;
   const part = `p${r.int(2)}`;
-  switch (r.int(12)) {
+  switch (r.int(16)) {
     case 0:
     case 1:
       return call("POST", "/hsm/v2/State/Components", {
@@ -90,8 +90,42 @@ async function randomChange(call: Call, r: ReturnType<typeof rng>, step: number)
         "DELETE",
         r.next() < 0.5 ? `/hsm/v2/partitions/${part}/members/${id}` : `/hsm/v2/partitions/${part}`,
       );
-    default:
+    case 11:
       return call("POST", "/auth/v1/token/revoke", { body: { jti: `jti-${step}`, reason: "test" } });
+    case 12:
+      return call("POST", "/boot/v1/bootparams", {
+        body:
+          r.next() < 0.5
+            ? { componentId: id, kernelUri: `http://boot/vmlinuz-${step}`, cmdline: "console=ttyS0" }
+            : { role: r.pick(["Compute", "Service"]), kernelUri: `http://boot/vmlinuz-${step}` },
+      });
+    case 13: {
+      const list = await call("GET", "/boot/v1/bootparams?fields=id");
+      const items = list.json.items as Doc[];
+      if (items.length === 0) return { ...list, status: 0 };
+      const target = r.pick(items).metadata.id;
+      return r.next() < 0.5
+        ? call("DELETE", `/boot/v1/bootparams/${target}`)
+        : call("PATCH", `/boot/v1/bootparams/${target}`, { body: { cmdline: `quiet step=${step}` } });
+    }
+    case 14:
+      return call("POST", "/cloud-init/payloads", {
+        body:
+          r.next() < 0.5
+            ? { componentId: id, userData: `#cloud-config\nhostname: n${step}\n` }
+            : { group, metaData: { site: r.pick(["a", "b"]) } },
+      });
+    default: {
+      const list = await call("GET", "/cloud-init/payloads?fields=id");
+      const items = list.json.items as Doc[];
+      if (items.length === 0) return { ...list, status: 0 };
+      const target = r.pick(items).metadata.id;
+      return r.next() < 0.5
+        ? call("DELETE", `/cloud-init/payloads/${target}`)
+        : call("PATCH", `/cloud-init/payloads/${target}`, {
+            body: { vendorData: `#cloud-config\nstep: ${step}\n` },
+          });
+    }
   }
 }
 
@@ -145,6 +179,9 @@ describe("snapshot + changes", () => {
         if (a.status >= 200 && a.status < 300) applied++;
       }
       expect(applied).toBeGreaterThan(30);
+      const kinds = new Set((await allChanges(t.call, 0, 1000)).map((e: Doc) => e.type.split(".")[2]));
+      // Every replicated collection was exercised, so the comparison below covers them all.
+      for (const k of COLLECTIONS) expect(kinds, k).toContain(k);
       const after = await t.call("GET", "/events/v1/snapshot");
       const events = await allChanges(t.call, before.json.position, 7);
       expect(events.length).toBeGreaterThanOrEqual(applied);
