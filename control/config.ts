@@ -15,7 +15,7 @@ import type { ServingSettings } from "../functions/env";
 import { importMasterKey } from "../shared/auth/crypto";
 import { ID_PATTERN, ID_RULE } from "../shared/ids";
 
-const HostPort = z
+export const HostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/, "must be host:port, e.g. 0.0.0.0:8080 or [::]:8080")
   .transform((s) => {

@@ -14,6 +14,10 @@ const HELP = `chamicore ${VERSION} — bare-metal HPC cluster management
 Usage:
   chamicore serve      run the control API (embedded database unless DATABASE_URL is set)
   chamicore migrate    apply database migrations to DATABASE_URL (or the embedded database) and exit
+  chamicore edge [--resync]
+                       run the rack-local edge node: boot scripts and cloud-init from a SQLite
+                       replica of the control plane (CHAMICORE_CONTROL_URL); --resync rebuilds
+                       the replica from a fresh snapshot. Also installed as chamicore-edge.
   chamicore version    print the version
   chamicore auth rotate-keys [--revoke-previous]
                        make a new token signing key, straight in the database (the API's
@@ -21,7 +25,8 @@ Usage:
                        verifying its tokens until they expire; --revoke-previous drops it now.
 
 Environment: CHAMICORE_LISTEN (default 0.0.0.0:8080), CHAMICORE_DATA_DIR (default ./.chamicore),
-DATABASE_URL, CHAMICORE_MASTER_KEY, CHAMICORE_LOG_LEVEL. See the README for the full table.
+DATABASE_URL, CHAMICORE_MASTER_KEY, CHAMICORE_LOG_LEVEL; the edge: CHAMICORE_CONTROL_URL,
+CHAMICORE_EDGE_CLIENT_ID/_SECRET, NATS_URL, CHAMICORE_EDGE_*. See the README for the full table.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -49,6 +54,24 @@ async function main(argv: string[]): Promise<number> {
         await db.close();
       }
       return 0;
+    }
+    case "edge": {
+      const unknown = argv.slice(1).filter((a) => a !== "--resync");
+      if (unknown.length > 0) {
+        process.stderr.write(`chamicore: unknown option ${unknown[0]} for edge\n`);
+        return 2;
+      }
+      // Loaded on demand: the control plane never needs SQLite.
+      const { startEdge } = await import("../../edge-node/node/serve");
+      const running = await startEdge(process.env, { resync: argv.includes("--resync") });
+      const stop = async (signal: string) => {
+        process.stderr.write(`\n${signal}: shutting down\n`);
+        await running.close();
+        process.exit(0);
+      };
+      process.once("SIGINT", () => void stop("SIGINT"));
+      process.once("SIGTERM", () => void stop("SIGTERM"));
+      return -1;
     }
     case "auth": {
       if (argv[1] !== "rotate-keys") {

@@ -109,7 +109,12 @@ export async function answerBootScript(
   const ctx = { lookup, base: baseUrlOf(c), retry };
   const script =
     decision.kind === "boot" ? renderBootScript(ctx, decision) : renderWaitScript(ctx, decision.reason);
-  return c.text(script, 200, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" });
+  // X-Chamicore-Boot says which kind of script this is, for metrics and operators (both answer 200).
+  return c.text(script, 200, {
+    "Content-Type": "text/plain; charset=utf-8",
+    "Cache-Control": "no-store",
+    "X-Chamicore-Boot": decision.kind,
+  });
 }
 
 const EXAMPLE = `#!ipxe

@@ -26,6 +26,8 @@ export interface BaseAppOptions {
   largeBodies?: Record<string, number>;
   /** Paths that accept application/x-www-form-urlencoded besides JSON (OAuth token endpoint). */
   formPaths?: readonly string[];
+  /** Log successful requests at debug level (the edge's hot path). */
+  quietAccessLog?: boolean;
 }
 
 export function createBaseApp<E extends Env>(opts: BaseAppOptions): OpenAPIHono<E> {
@@ -37,7 +39,7 @@ export function createBaseApp<E extends Env>(opts: BaseAppOptions): OpenAPIHono<
       limitLength: 255,
     }),
   );
-  app.use(observe(opts.logger, opts.metrics));
+  app.use(observe(opts.logger, opts.metrics, opts.quietAccessLog));
   app.use(
     secureHeaders({
       xFrameOptions: "DENY",

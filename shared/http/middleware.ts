@@ -89,8 +89,12 @@ export function bodyLimits(defaultMax: number, larger: Record<string, number>): 
   return (c, next) => (by[c.req.path] ?? def)(c, next);
 }
 
-/** Access log line and request metrics, labelled by route template (not raw path). */
-export function observe(log: Logger, metrics: HttpMetrics): MiddlewareHandler {
+/**
+ * Access log line and request metrics, labelled by route template (not raw
+ * path). `quiet` logs successful answers at debug level: an edge node in a
+ * boot storm answers thousands per second, and its metrics already count them.
+ */
+export function observe(log: Logger, metrics: HttpMetrics, quiet = false): MiddlewareHandler {
   return async (c, next) => {
     const start = performance.now();
     await next();
@@ -101,7 +105,7 @@ export function observe(log: Logger, metrics: HttpMetrics): MiddlewareHandler {
     const labels = { method: c.req.method, route, status: String(c.res.status) };
     metrics.requests.inc(labels);
     metrics.duration.observe(seconds, labels);
-    log.info("request", {
+    (quiet && c.res.status < 400 ? log.debug : log.info)("request", {
       ...labels,
       path: c.req.path,
       ms: Math.round(seconds * 1000 * 100) / 100,

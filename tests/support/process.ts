@@ -43,21 +43,33 @@ export function run(args: string[], env: Record<string, string>): Proc {
 }
 
 /** Starts `chamicore serve` and waits for its "listening" log line. */
-export async function serve(
+export function serve(env: Record<string, string>, timeoutMs = 60_000): Promise<Proc & { url: string }> {
+  return startBin(["serve"], env, "control plane listening", timeoutMs);
+}
+
+/** Starts `chamicore edge` and waits for its "listening" log line. */
+export function edge(env: Record<string, string>, args: string[] = [], timeoutMs = 60_000) {
+  return startBin(["edge", ...args], env, "chamicore edge listening", timeoutMs);
+}
+
+/** Starts the bin with `args` and waits for the JSON log line containing `ready`; its `url` is returned. */
+export async function startBin(
+  args: string[],
   env: Record<string, string>,
+  ready: string,
   timeoutMs = 60_000,
 ): Promise<Proc & { url: string }> {
-  const p = run(["serve"], env);
+  const p = run(args, env);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const line = p
       .output()
       .split("\n")
-      .find((l) => l.includes("control plane listening"));
+      .find((l) => l.includes(ready));
     if (line) return { ...p, url: JSON.parse(line).url };
-    if (p.child.exitCode !== null) throw new Error(`serve exited early:\n${p.output()}`);
+    if (p.child.exitCode !== null) throw new Error(`${args[0]} exited early:\n${p.output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   p.child.kill("SIGKILL");
-  throw new Error(`serve did not start in ${timeoutMs} ms:\n${p.output()}`);
+  throw new Error(`${args[0]} did not start in ${timeoutMs} ms:\n${p.output()}`);
 }

@@ -1,0 +1,47 @@
+/**
+ * Edge-node configuration from the environment (names fixed by the
+ * configuration contract in ARCHITECTURE.md and the README), parsed once.
+ */
+import { hostname } from "node:os";
+import { z } from "zod";
+import { EventsEnvSchema, HostPort, parseEnv, ServingEnvSchema } from "../control/config";
+
+export const EdgeConfigSchema = z
+  .object({
+    CHAMICORE_EDGE_LISTEN: HostPort.prefault("0.0.0.0:8081"),
+    CHAMICORE_EDGE_DATA_DIR: z.string().min(1).default("./.chamicore-edge"),
+    CHAMICORE_EDGE_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, '_' and '-' (it names the durable consumer)")
+      .default(
+        hostname()
+          .replace(/[^A-Za-z0-9_-]/g, "-")
+          .slice(0, 64) || "edge",
+      ),
+    CHAMICORE_CONTROL_URL: z.url("must be the control API's base URL, e.g. https://chamicore.example.org"),
+    CHAMICORE_EDGE_CLIENT_ID: z.string().min(1).optional(),
+    CHAMICORE_EDGE_CLIENT_SECRET: z.string().min(1).optional(),
+    CHAMICORE_EDGE_PUBLIC_URL: z.url().optional(),
+    /** Seconds between change-feed polls when NATS is not in use. */
+    CHAMICORE_EDGE_POLL_SECONDS: z.coerce.number().min(0.1).max(3600).default(2),
+    CHAMICORE_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    ...EventsEnvSchema.pick({
+      NATS_URL: true,
+      CHAMICORE_NATS_STREAM: true,
+      CHAMICORE_NATS_SUBJECT_PREFIX: true,
+    }).shape,
+    ...ServingEnvSchema.shape,
+  })
+  .superRefine((c, ctx) => {
+    if (!c.CHAMICORE_EDGE_CLIENT_ID !== !c.CHAMICORE_EDGE_CLIENT_SECRET)
+      ctx.addIssue({
+        code: "custom",
+        path: [c.CHAMICORE_EDGE_CLIENT_ID ? "CHAMICORE_EDGE_CLIENT_SECRET" : "CHAMICORE_EDGE_CLIENT_ID"],
+        message: "CHAMICORE_EDGE_CLIENT_ID and CHAMICORE_EDGE_CLIENT_SECRET go together",
+      });
+  });
+
+export type EdgeConfig = z.infer<typeof EdgeConfigSchema>;
+
+export const loadEdgeConfig = (env: Record<string, string | undefined>): EdgeConfig =>
+  parseEnv(EdgeConfigSchema, env);

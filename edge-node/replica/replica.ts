@@ -1,0 +1,271 @@
+/**
+ * The edge node's replica of what booting nodes depend on: a SQLite database
+ * (better-sqlite3) filled from the control plane's snapshot and change
+ * events, and read by the same boot and cloud-init handlers as the control
+ * plane through `boot` and `cloudInit`.
+ *
+ * Durability. WAL with `synchronous = FULL`: every commit is fsynced before
+ * `applyEvents` returns. NORMAL would survive `kill -9` (the WAL is in the OS
+ * page cache) but not a power cut or kernel crash, which can roll back the
+ * last commits — and the caller acks NATS after each commit, so an acked
+ * event lost that way is never redelivered and the replica silently diverges.
+ * FULL costs one fsync per batch, not per event.
+ *
+ * Ordering and idempotence. Every row carries the position of the event (or
+ * snapshot) that last wrote it, and a deleted row leaves a tombstone with
+ * the deleting position until the next snapshot. An event at or below the
+ * replica's position (as of the start of the batch) is skipped; any other
+ * event is applied only to a row last written by a lower position. So a
+ * batch applied twice changes nothing, and events out of order within a
+ * batch converge on the same rows as in order. The new position (the highest
+ * applied) is written in the batch's own transaction: rows and position
+ * commit together or not at all. Positions need not be contiguous (the
+ * outbox sequence has holes where transactions rolled back), so gaps are the
+ * caller's to detect.
+ *
+ * Unknown event types and malformed events throw `ReplicaEventError` and
+ * roll the batch back (see events.ts).
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { drizzle } from "drizzle-orm/better-sqlite3";
+import { migrate } from "drizzle-orm/better-sqlite3/migrator";
+import type { BootReadStore } from "../../functions/boot/store";
+import type { CloudInitReadStore } from "../../functions/cloud-init/store";
+import type { Snapshot } from "../../functions/events/store";
+import type { Resource } from "../../shared/envelope";
+import type { ChangeEvent } from "../../shared/events";
+import {
+  envelopeOf,
+  parseEventType,
+  REPLICATED_RESOURCES,
+  ReplicaEventError,
+  type ReplicatedResource,
+} from "./events";
+import { ReplicaBootStore, ReplicaCloudInitStore } from "./read-stores";
+import { ReplicaWriter } from "./writer";
+
+export const REPLICA_MIGRATIONS_DIR = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  "../../migrations/sqlite",
+);
+
+/** The replica database's file name inside the data directory. */
+export const REPLICA_FILE = "replica.db";
+
+export interface ReplicaStatus {
+  /** Last applied outbox position; 0: never synced. */
+  position: number;
+  /** When the last snapshot was applied (ISO), or null. */
+  snapshotAt: string | null;
+  /** When a snapshot or at least one event was last applied (ISO), or null. */
+  lastAppliedAt: string | null;
+  /** The control plane's `time` of the event at `position` (ISO), or null (snapshot only, or never synced). */
+  lastEventTime: string | null;
+  /** Rows per replicated resource (revocations: active ones). */
+  counts: Record<ReplicatedResource, number>;
+}
+
+export interface ReplicaOptions {
+  /** Where the SQL migrations are (a single-executable build ships them elsewhere). */
+  migrationsFolder?: string;
+}
+
+/** Table and key column holding each resource, in the snapshot's order. */
+const TABLES: Record<ReplicatedResource, { table: string; key: string }> = {
+  components: { table: "components", key: "id" },
+  interfaces: { table: "interfaces", key: "id" },
+  groups: { table: "groups", key: "name" },
+  partitions: { table: "partitions", key: "name" },
+  bootparams: { table: "boot_params", key: "id" },
+  payloads: { table: "payloads", key: "id" },
+  revocations: { table: "revocations", key: "jti" },
+};
+
+interface StateRow {
+  position: number;
+  snapshot_at: string | null;
+  last_applied_at: string | null;
+  last_event_time: string | null;
+}
+
+export class Replica {
+  readonly boot: BootReadStore;
+  readonly cloudInit: CloudInitReadStore;
+  private readonly writer: ReplicaWriter;
+  private readonly stmt: {
+    state: Database.Statement<[], StateRow>;
+    setState: Database.Statement<[number, string | null, string | null, string | null]>;
+    applied: Database.Statement<[number, string, string | null]>;
+    docs: Record<ReplicatedResource, (now: number) => string[]>;
+    counts: Database.Statement<[{ now: number }], Record<ReplicatedResource, number>>;
+    revoked: Database.Statement<[string, number], number>;
+    pruneRevocations: Database.Statement<[number]>;
+  };
+
+  private constructor(private readonly db: Database.Database) {
+    this.writer = new ReplicaWriter(db);
+    this.boot = new ReplicaBootStore(db);
+    this.cloudInit = new ReplicaCloudInitStore(db);
+    // Revocations only while in force, as the snapshot has them (`@now`: epoch milliseconds).
+    const active = (r: ReplicatedResource) => (r === "revocations" ? "where expires_at > @now" : "");
+    const docs = (r: ReplicatedResource) => {
+      const { table, key } = TABLES[r];
+      const s = db
+        .prepare<unknown[], string>(`select doc from ${table} ${active(r)} order by ${key}`)
+        .pluck();
+      return (now: number) => (r === "revocations" ? s.all({ now }) : s.all());
+    };
+    this.stmt = {
+      state: db.prepare("select position, snapshot_at, last_applied_at, last_event_time from replica_state"),
+      setState: db.prepare(
+        "update replica_state set position = ?, snapshot_at = ?, last_applied_at = ?, last_event_time = ?",
+      ),
+      applied: db.prepare("update replica_state set position = ?, last_applied_at = ?, last_event_time = ?"),
+      docs: Object.fromEntries(REPLICATED_RESOURCES.map((r) => [r, docs(r)])) as Replica["stmt"]["docs"],
+      counts: db.prepare(
+        `select ${REPLICATED_RESOURCES.map(
+          (r) => `(select count(*) from ${TABLES[r].table} ${active(r)}) as ${r}`,
+        ).join(", ")}`,
+      ),
+      revoked: db
+        .prepare<[string, number], number>("select 1 from revocations where jti = ? and expires_at > ?")
+        .pluck(),
+      pruneRevocations: db.prepare("delete from revocations where expires_at <= ?"),
+    };
+  }
+
+  /** Opens (creating when absent) `<dataDir>/replica.db` and brings its schema up to date. */
+  static open(dataDir: string, opts: ReplicaOptions = {}): Replica {
+    mkdirSync(dataDir, { recursive: true });
+    const db = new Database(join(dataDir, REPLICA_FILE));
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = FULL");
+      // A second reader (a CLI status command) waits for a commit instead of failing.
+      db.pragma("busy_timeout = 5000");
+      migrate(drizzle(db), { migrationsFolder: opts.migrationsFolder ?? REPLICA_MIGRATIONS_DIR });
+      db.prepare("insert or ignore into replica_state (id, position) values (1, 0)").run();
+      return new Replica(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Last applied outbox position (0: never synced). */
+  position(): number {
+    return this.stmt.state.get()!.position;
+  }
+
+  status(): ReplicaStatus {
+    const s = this.stmt.state.get()!;
+    return {
+      position: s.position,
+      snapshotAt: s.snapshot_at,
+      lastAppliedAt: s.last_applied_at,
+      lastEventTime: s.last_event_time,
+      counts: { ...this.stmt.counts.get({ now: Date.now() })! },
+    };
+  }
+
+  /** One transaction: replace everything with the snapshot; position := snapshot.position. */
+  applySnapshot(s: Snapshot): void {
+    if (!Number.isSafeInteger(s.position) || s.position < 0)
+      throw new ReplicaEventError("malformed", `snapshot position ${String(s.position)} is not a position`);
+    this.db
+      .transaction(() => {
+        this.writer.clear();
+        for (const r of REPLICATED_RESOURCES) {
+          const items = (s as unknown as Record<string, unknown>)[r];
+          if (!Array.isArray(items))
+            throw new ReplicaEventError("malformed", `the snapshot has no list of ${r}`);
+          items.forEach((item, i) => {
+            const where = `snapshot ${r}[${i}]`;
+            this.writer.write(r, envelopeOf(item, where), s.position, where);
+          });
+        }
+        const now = new Date().toISOString();
+        this.stmt.setState.run(s.position, now, now, null);
+      })
+      .immediate();
+  }
+
+  /**
+   * One transaction: apply events in order, idempotently. An event whose
+   * position is <= the replica's position is skipped; per row, an event
+   * never overwrites a row written by a higher position. Records the new
+   * position (max applied) in the same transaction. Returns how many events
+   * were applied (not skipped).
+   */
+  applyEvents(events: ChangeEvent[]): number {
+    return this.db
+      .transaction(() => {
+        const start = this.position();
+        let top: { position: number; time: string | null } | undefined;
+        let applied = 0;
+        for (const e of events) {
+          if (!Number.isSafeInteger(e.position) || e.position <= 0)
+            throw new ReplicaEventError("malformed", `event ${e.id} has no valid position`);
+          if (e.position <= start) continue;
+          const { resource, action } = parseEventType(e);
+          const id = e.subject;
+          if (typeof id !== "string" || id === "")
+            throw new ReplicaEventError("malformed", `event ${e.position} has no subject`, e.position);
+          const seen = this.writer.version(resource, id);
+          if (seen !== undefined && seen >= e.position) continue;
+          const where = `event ${e.position} (${e.type} ${id})`;
+          if (action === "deleted") this.writer.remove(resource, id, e.position);
+          else {
+            const env = envelopeOf(e.data, where, e.position);
+            if (env.metadata.id !== id)
+              throw new ReplicaEventError(
+                "malformed",
+                `${where}: data.metadata.id is '${env.metadata.id}', not the subject`,
+                e.position,
+              );
+            this.writer.write(resource, env, e.position, where, e.position);
+          }
+          applied++;
+          if (!top || e.position > top.position)
+            top = { position: e.position, time: typeof e.time === "string" ? e.time : null };
+        }
+        if (top) {
+          this.stmt.applied.run(top.position, new Date().toISOString(), top.time);
+          this.stmt.pruneRevocations.run(Date.now());
+        }
+        return applied;
+      })
+      .immediate();
+  }
+
+  /** Everything, as the control plane's snapshot has it (same shape, same order), for comparison. */
+  dump(): Snapshot {
+    const now = Date.now();
+    const out = { position: this.position() } as Snapshot;
+    for (const r of REPLICATED_RESOURCES)
+      out[r] = this.stmt.docs[r](now).map((doc) => JSON.parse(doc) as Resource<unknown>);
+    return out;
+  }
+
+  /** Drops all replicated data and the position (for --resync). */
+  reset(): void {
+    this.db
+      .transaction(() => {
+        this.writer.clear();
+        this.stmt.setState.run(0, null, null, null);
+      })
+      .immediate();
+  }
+
+  /** Whether a token id is revoked at `now` (a revocation counts until it expires). */
+  isRevoked(jti: string, now: Date): boolean {
+    return this.stmt.revoked.get(jti, now.getTime()) !== undefined;
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * The edge node as a site runs it: real `chamicore serve` on Postgres, a real
+ * nats-server with JetStream, and real `chamicore edge` processes. Changes
+ * reach the edge within seconds; the edge keeps serving with the control
+ * plane and NATS both down and catches up from its position afterwards; a
+ * `kill -9` in the middle of a burst loses nothing; without NATS it follows
+ * the change feed; and it answers exactly what the control plane answers.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Replica } from "../../edge-node/replica/replica";
+import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
+import { eventually, type PrivateNats, privateNats, uniqueStream } from "../support/nats";
+import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { edge, freePort, type Proc, serve } from "../support/process";
+
+const PUBLIC = "http://boot.example:8081";
+const C = "/hsm/v2/State/Components";
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterAll(async () => {
+  for (const f of cleanup.reverse()) await Promise.resolve(f()).catch(() => {});
+});
+
+let nats: PrivateNats;
+let db: TestDatabase;
+let controlEnv: Record<string, string>;
+let control: Proc & { url: string };
+let token = "";
+let edgeCreds: { id: string; secret: string };
+const { stream, prefix } = uniqueStream("edge");
+
+async function api(method: string, path: string, body?: unknown) {
+  const res = await fetch(control.url + path, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: text ? JSON.parse(text) : undefined };
+}
+
+async function startControl() {
+  control = await serve(controlEnv);
+  cleanup.push(() => control.child.kill("SIGKILL"));
+}
+
+async function stopControl() {
+  control.child.kill("SIGTERM");
+  await control.exited;
+}
+
+function edgeEnv(extra: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "chamicore-edge-"));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  return {
+    CHAMICORE_CONTROL_URL: control.url,
+    CHAMICORE_EDGE_CLIENT_ID: edgeCreds.id,
+    CHAMICORE_EDGE_CLIENT_SECRET: edgeCreds.secret,
+    CHAMICORE_EDGE_DATA_DIR: dir,
+    CHAMICORE_EDGE_PUBLIC_URL: PUBLIC,
+    CHAMICORE_EDGE_POLL_SECONDS: "0.5",
+    CHAMICORE_NATS_STREAM: stream,
+    CHAMICORE_NATS_SUBJECT_PREFIX: prefix,
+    NATS_URL: nats.url,
+    ...extra,
+  };
+}
+
+async function startEdge(env: Record<string, string>, args: string[] = []) {
+  const e = await edge({ ...env, CHAMICORE_EDGE_LISTEN: `127.0.0.1:${await freePort()}` }, args);
+  cleanup.push(() => e.child.kill("SIGKILL"));
+  return e;
+}
+
+const script = async (base: string, mac: string) => {
+  const res = await fetch(`${base}/boot/v1/bootscript?mac=${mac}`);
+  return { status: res.status, kind: res.headers.get("x-chamicore-boot"), text: await res.text() };
+};
+
+const metric = async (base: string, name: string) => {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.split(" ").at(-1)) : undefined;
+};
+
+const status = async (base: string) =>
+  (await (await fetch(`${base}/status`)).json()) as { position: number; mode: string };
+
+beforeAll(async () => {
+  nats = await privateNats();
+  cleanup.push(() => nats.dispose());
+  db = await createTestDatabase("edge");
+  cleanup.push(() => db.drop());
+  const secret = randomSecret(24);
+  controlEnv = {
+    DATABASE_URL: db.url,
+    CHAMICORE_MASTER_KEY: generateMasterKey(),
+    CHAMICORE_BOOTSTRAP_CLIENT_ID: "ops",
+    CHAMICORE_BOOTSTRAP_CLIENT_SECRET: secret,
+    CHAMICORE_LISTEN: `127.0.0.1:${await freePort()}`,
+    CHAMICORE_PUBLIC_URL: PUBLIC,
+    NATS_URL: nats.url,
+    CHAMICORE_NATS_STREAM: stream,
+    CHAMICORE_NATS_SUBJECT_PREFIX: prefix,
+  };
+  await startControl();
+  const tok = await fetch(`${control.url}/auth/v1/token`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      Authorization: `Basic ${btoa(`ops:${secret}`)}`,
+    },
+    body: "grant_type=client_credentials",
+  });
+  token = ((await tok.json()) as { access_token: string }).access_token;
+  const sa = await api("POST", "/auth/v1/service-accounts", { id: "edge-rack1", roles: ["edge"] });
+  edgeCreds = { id: "edge-rack1", secret: sa.json.spec.clientSecret };
+  // The cluster: a default, a role's params, and nodes that use each.
+  await api("POST", "/boot/v1/bootparams", { isDefault: true, kernelUri: "http://images/default-vmlinuz" });
+  await api("POST", "/boot/v1/bootparams", { role: "Compute", kernelUri: "http://images/compute-v1" });
+  for (let i = 0; i < 5; i++)
+    await api("POST", C, {
+      id: `x1000c0s${i}b0n0`,
+      nid: i + 1,
+      role: i < 3 ? "Compute" : "Service",
+      interfaces: [{ macAddress: `02:00:00:00:01:0${i}`, ipAddresses: [{ ipAddress: `10.1.0.${i + 1}` }] }],
+    });
+  await api("POST", "/cloud-init/payloads", {
+    role: "Compute",
+    userData: "#cloud-config\npackages: [munge]\n",
+  });
+});
+
+describe("an edge node following the control plane", () => {
+  let e: Proc & { url: string };
+  let env: Record<string, string>;
+
+  it("serves a new node within 2 s, follows its role's params, and forgets it when deleted", async () => {
+    env = edgeEnv();
+    e = await startEdge(env);
+    await eventually(
+      "the edge ready",
+      async () => (await fetch(`${e.url}/readiness`)).status,
+      (s) => s === 200,
+    );
+    await eventually(
+      "the first nodes",
+      () => script(e.url, "02:00:00:00:01:00"),
+      (s) => s.kind === "boot",
+    );
+
+    const t0 = Date.now();
+    expect(
+      (
+        await api("POST", C, {
+          id: "x2000c0s0b0n0",
+          nid: 50,
+          role: "Compute",
+          interfaces: [{ macAddress: "02:00:00:00:02:00" }],
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await api("POST", "/boot/v1/bootparams", {
+          componentId: "x2000c0s0b0n0",
+          kernelUri: "http://images/special",
+        })
+      ).status,
+    ).toBe(201);
+    const fresh = await eventually(
+      "the new node's script",
+      () => script(e.url, "02:00:00:00:02:00"),
+      (s) => s.text.includes("http://images/special"),
+      2000,
+    );
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(fresh.kind).toBe("boot");
+
+    const role = (await api("GET", "/boot/v1/bootparams?role=Compute")).json.items[0];
+    await api("PATCH", `/boot/v1/bootparams/${role.metadata.id}`, { kernelUri: "http://images/compute-v2" });
+    await eventually(
+      "the role change",
+      () => script(e.url, "02:00:00:00:01:01"),
+      (s) => s.text.includes("compute-v2"),
+      2000,
+    );
+
+    await api("DELETE", `${C}/x2000c0s0b0n0`);
+    await eventually(
+      "the deletion",
+      () => script(e.url, "02:00:00:00:02:00"),
+      (s) => s.kind === "wait",
+      2000,
+    );
+    expect((await status(e.url)).mode).toBe("stream");
+  });
+
+  it("keeps serving with the control plane and NATS down, then catches up without a snapshot", async () => {
+    await stopControl();
+    await nats.stop();
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => script(e.url, `02:00:00:00:01:0${i % 5}`)),
+    );
+    expect(answers.filter((a) => a.status === 200 && a.kind === "boot")).toHaveLength(200);
+    expect((await fetch(`${e.url}/readiness`)).status).toBe(200);
+
+    await nats.start();
+    await startControl();
+    const role = (await api("GET", "/boot/v1/bootparams?role=Compute")).json.items[0];
+    await api("PATCH", `/boot/v1/bootparams/${role.metadata.id}`, { kernelUri: "http://images/compute-v3" });
+    await eventually(
+      "the change after the outage",
+      () => script(e.url, "02:00:00:00:01:01"),
+      (s) => s.text.includes("compute-v3"),
+      30_000,
+    );
+    expect(await metric(e.url, "chamicore_edge_snapshots_total")).toBe(1);
+  });
+
+  it("loses nothing when killed with -9 during a burst of 1,000 changes", async () => {
+    const burst = (async () => {
+      for (let i = 0; i < 1000; i++) {
+        const id = `x3000c0s${i}b0n0`;
+        const r = await api("POST", C, {
+          id,
+          nid: 1000 + i,
+          interfaces: [
+            {
+              macAddress: `02:00:00:03:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`,
+            },
+          ],
+        });
+        if (r.status !== 201) throw new Error(`${id}: ${r.status} ${r.text}`);
+      }
+    })();
+    await eventually(
+      "part of the burst applied",
+      async () => (await status(e.url)).position,
+      (p) => p > 0,
+      10_000,
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    e.child.kill("SIGKILL");
+    await e.exited;
+    await burst;
+    e = await startEdge(env);
+    const head = (await api("GET", "/events/v1/changes?after=0&limit=1")).json.metadata.head;
+    await eventually(
+      "the edge caught up",
+      async () => (await status(e.url)).position,
+      (p) => p >= head,
+      60_000,
+    );
+    e.child.kill("SIGTERM");
+    await e.exited;
+
+    const replica = Replica.open(env.CHAMICORE_EDGE_DATA_DIR!);
+    try {
+      const snap = (await api("GET", "/events/v1/snapshot")).json;
+      const dump = replica.dump();
+      for (const k of [
+        "components",
+        "interfaces",
+        "groups",
+        "partitions",
+        "bootparams",
+        "payloads",
+        "revocations",
+      ] as const)
+        expect(dump[k], k).toEqual(snap[k]);
+      expect(dump.position).toBe(snap.position);
+    } finally {
+      replica.close();
+    }
+  });
+
+  it("answers byte for byte what the control plane answers", async () => {
+    e = await startEdge(env);
+    await eventually(
+      "ready",
+      async () => (await fetch(`${e.url}/readiness`)).status,
+      (s) => s === 200,
+    );
+    for (const path of [
+      "/boot/v1/bootscript?mac=02:00:00:00:01:00",
+      "/boot/v1/bootscript?mac=02:00:00:00:01:04",
+      "/boot/v1/bootscript?name=x1000c0s1b0n0",
+      "/boot/v1/bootscript?nid=3",
+      "/boot/v1/bootscript?mac=02:00:00:00:09:09",
+      "/cloud-init/x1000c0s0b0n0/user-data",
+      "/cloud-init/x1000c0s0b0n0/meta-data",
+      "/cloud-init/x1000c0s4b0n0/vendor-data",
+      "/cloud-init/user-data?mac=02:00:00:00:01:02",
+    ]) {
+      const [a, b] = await Promise.all([fetch(control.url + path), fetch(e.url + path)]);
+      expect(b.status, path).toBe(a.status);
+      expect(b.headers.get("content-type"), path).toBe(a.headers.get("content-type"));
+      expect(b.headers.get("etag"), path).toBe(a.headers.get("etag"));
+      expect(await b.text(), path).toBe(await a.text());
+    }
+    e.child.kill("SIGTERM");
+    await e.exited;
+  });
+});
+
+describe("an edge node without NATS", () => {
+  it("converges through the change feed", async () => {
+    const env = edgeEnv({ NATS_URL: `nats://127.0.0.1:${await freePort()}` });
+    const e = await startEdge(env);
+    await eventually(
+      "ready",
+      async () => (await fetch(`${e.url}/readiness`)).status,
+      (s) => s === 200,
+    );
+    await api("POST", C, {
+      id: "x4000c0s0b0n0",
+      role: "Compute",
+      interfaces: [{ macAddress: "02:00:00:04:00:00" }],
+    });
+    await eventually(
+      "the new node through the feed",
+      () => script(e.url, "02:00:00:04:00:00"),
+      (s) => s.kind === "boot",
+      10_000,
+    );
+    expect((await status(e.url)).mode).toBe("poll");
+    expect(await metric(e.url, 'chamicore_edge_feed_mode{mode="poll"}')).toBe(1);
+    e.child.kill("SIGTERM");
+    await e.exited;
+  });
+});
