@@ -94,6 +94,8 @@ export class EdgeSync {
       ),
     };
     this.m.position.set(o.replica.position());
+    // Present from the start, so "no snapshot yet" reads as 0 rather than as a missing series.
+    this.m.snapshots.inc({}, 0);
   }
 
   /** True once the replica holds a snapshot (now or from an earlier run). */

@@ -218,6 +218,13 @@ describe("an edge node following the control plane", () => {
       30_000,
     );
     expect(await metric(e.url, "chamicore_edge_snapshots_total")).toBe(1);
+    // And back on the stream once NATS answers again (its retry backs off to at most 30 s).
+    await eventually(
+      "stream mode again",
+      async () => (await status(e.url)).mode,
+      (m) => m === "stream",
+      40_000,
+    );
   });
 
   it("loses nothing when killed with -9 during a burst of 1,000 changes", async () => {
@@ -254,6 +261,8 @@ describe("an edge node following the control plane", () => {
       (p) => p >= head,
       60_000,
     );
+    // It resumed from its recorded position: no snapshot in this process.
+    expect(await metric(e.url, "chamicore_edge_snapshots_total")).toBe(0);
     e.child.kill("SIGTERM");
     await e.exited;
 
@@ -277,8 +286,9 @@ describe("an edge node following the control plane", () => {
     }
   });
 
-  it("answers byte for byte what the control plane answers", async () => {
-    e = await startEdge(env);
+  it("answers byte for byte what the control plane answers (after rebuilding with --resync)", async () => {
+    e = await startEdge(env, ["--resync"]);
+    expect(e.output()).toContain("--resync: replica cleared");
     await eventually(
       "ready",
       async () => (await fetch(`${e.url}/readiness`)).status,
@@ -301,6 +311,7 @@ describe("an edge node following the control plane", () => {
       expect(b.headers.get("etag"), path).toBe(a.headers.get("etag"));
       expect(await b.text(), path).toBe(await a.text());
     }
+    expect(await metric(e.url, "chamicore_edge_snapshots_total")).toBe(1);
     e.child.kill("SIGTERM");
     await e.exited;
   });
