@@ -24,6 +24,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { ChangeEvent } from "../shared/events";
 import type { Logger } from "../shared/log";
 import { Counter, Gauge, type Registry } from "../shared/metrics";
+import { Sleeper } from "../shared/sleeper";
 import { type ControlClient, SnapshotNeeded } from "./control-client";
 import { ReplicaEventError } from "./replica/events";
 import type { Replica } from "./replica/replica";
@@ -48,7 +49,7 @@ export class EdgeSync {
   private loop: Promise<void> | undefined;
   private nc: NatsConnection | undefined;
   private messages: ConsumerMessages | undefined;
-  private wake: (() => void) | undefined;
+  private readonly sleeper = new Sleeper();
   private head = 0;
   private lastEventTime: number | undefined;
   private readonly m;
@@ -109,7 +110,7 @@ export class EdgeSync {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.sleeper.wake();
     await this.messages?.close().catch(() => {});
     await this.loop;
     await this.nc?.close().catch(() => {});
@@ -217,7 +218,7 @@ export class EdgeSync {
         }
         if (this.stopped) break;
         this.setMode("poll");
-        await this.sleep(this.o.pollMs);
+        await this.sleeper.sleep(this.o.pollMs);
       } catch (e) {
         if (e instanceof ReplicaEventError) {
           // An event this edge cannot apply (a newer control plane?): keep serving what it has.
@@ -229,7 +230,7 @@ export class EdgeSync {
             },
           );
           this.setMode("poll");
-          await this.sleep(60_000);
+          await this.sleeper.sleep(60_000);
           continue;
         }
         // Control plane unreachable (and NATS not usable): keep serving, retry with backoff.
@@ -239,7 +240,7 @@ export class EdgeSync {
             err: (e as Error).message,
           });
         this.setMode("poll");
-        await this.sleep(Math.min(this.o.pollMs * 2 ** Math.min(failures, 5), 30_000));
+        await this.sleeper.sleep(Math.min(this.o.pollMs * 2 ** Math.min(failures, 5), 30_000));
       }
     }
   }
@@ -299,19 +300,5 @@ export class EdgeSync {
       await this.nc?.close().catch(() => {});
       this.nc = undefined;
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = () => {
-        this.wake = undefined;
-        done();
-      };
-    });
   }
 }

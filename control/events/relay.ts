@@ -12,6 +12,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Counter, Gauge, type Registry } from "../../shared/metrics";
+import { Sleeper } from "../../shared/sleeper";
 import type { OutboxRow, PgOutbox } from "../stores/outbox";
 import { DEFAULT_BATCH, ensureStream, publishBatch, publishRows, type StreamOptions } from "./publisher";
 
@@ -33,7 +34,7 @@ export class OutboxRelay {
   private js: JetStreamClient | undefined;
   private stopped = false;
   private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  private readonly sleeper = new Sleeper();
   private pending = false;
   private lastPrune = 0;
   private readonly published: Counter;
@@ -66,13 +67,13 @@ export class OutboxRelay {
   /** A write committed: publish soon. */
   wake(): void {
     this.pending = true;
-    this.wakeUp?.();
+    this.sleeper.wake();
   }
 
   /** Stops after the round in flight (its rows are published and marked, or left for next time). */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wakeUp?.();
+    this.sleeper.wake();
     await this.loop;
     await this.nc?.drain().catch(() => {});
     this.nc = undefined;
@@ -134,11 +135,11 @@ export class OutboxRelay {
         wasDown = true;
         this.nc?.close().catch(() => {});
         this.nc = undefined;
-        await this.sleep(backoff);
+        await this.sleeper.sleep(backoff);
         backoff = Math.min(backoff * 2, 30 * SECOND);
         continue;
       }
-      if (!full && !this.pending) await this.sleep(this.opts.pollMs ?? 5 * SECOND);
+      if (!full && !this.pending) await this.sleeper.sleep(this.opts.pollMs ?? 5 * SECOND);
     }
   }
 
@@ -148,19 +149,5 @@ export class OutboxRelay {
     this.lastPrune = Date.now();
     const n = await this.outbox.prune(new Date(Date.now() - retention));
     if (n > 0) this.opts.logger.info("pruned sent outbox events", { count: n });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wakeUp = () => {
-        this.wakeUp = undefined;
-        done();
-      };
-    });
   }
 }

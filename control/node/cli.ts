@@ -29,19 +29,24 @@ DATABASE_URL, CHAMICORE_MASTER_KEY, CHAMICORE_LOG_LEVEL; the edge: CHAMICORE_CON
 CHAMICORE_EDGE_CLIENT_ID/_SECRET, NATS_URL, CHAMICORE_EDGE_*. See the README for the full table.
 `;
 
+/** Keeps a server running until SIGINT/SIGTERM, then closes it cleanly. Returns -1: do not exit. */
+function untilSignal(running: { close(): Promise<void> }): number {
+  const stop = async (signal: string) => {
+    process.stderr.write(`\n${signal}: shutting down\n`);
+    await running.close();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void stop("SIGINT"));
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  return -1;
+}
+
 async function main(argv: string[]): Promise<number> {
   const cmd = argv[0] ?? "help";
   switch (cmd) {
     case "serve": {
       const running = await startControl();
-      const stop = async (signal: string) => {
-        process.stderr.write(`\n${signal}: shutting down\n`);
-        await running.close();
-        process.exit(0);
-      };
-      process.once("SIGINT", () => void stop("SIGINT"));
-      process.once("SIGTERM", () => void stop("SIGTERM"));
-      return -1; // keep running
+      return untilSignal(running);
     }
     case "migrate": {
       const config = parseEnv(MigrateConfigSchema, process.env);
@@ -64,14 +69,7 @@ async function main(argv: string[]): Promise<number> {
       // Loaded on demand: the control plane never needs SQLite.
       const { startEdge } = await import("../../edge-node/node/serve");
       const running = await startEdge(process.env, { resync: argv.includes("--resync") });
-      const stop = async (signal: string) => {
-        process.stderr.write(`\n${signal}: shutting down\n`);
-        await running.close();
-        process.exit(0);
-      };
-      process.once("SIGINT", () => void stop("SIGINT"));
-      process.once("SIGTERM", () => void stop("SIGTERM"));
-      return -1;
+      return untilSignal(running);
     }
     case "auth": {
       if (argv[1] !== "rotate-keys") {
