@@ -43,7 +43,12 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   // Lists answer If-None-Match from a hash of the page; single resources carry their stored etag.
   app.use("/hsm/*", etag());
   // etag() only touches GET/HEAD answers; `/x/*` also matches `/x`.
-  for (const path of ["/auth/v1/service-accounts/*", "/auth/v1/credentials/*", "/boot/v1/bootparams/*"])
+  for (const path of [
+    "/auth/v1/service-accounts/*",
+    "/auth/v1/credentials/*",
+    "/auth/v1/revocations",
+    "/boot/v1/bootparams/*",
+  ])
     app.use(path, etag());
   registerOps(app, {
     title: "Chamicore control API",

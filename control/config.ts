@@ -180,6 +180,5 @@ export function authSettingsOf(c: z.infer<typeof AuthEnvSchema>, masterKeyB64: s
         : undefined,
     keyAlgorithm: c.CHAMICORE_KEY_ALGORITHM,
     masterKey: () => (key ??= importMasterKey(masterKeyB64)),
-    publicUrl,
   };
 }

@@ -16,7 +16,7 @@ import { ApiError, notFound } from "../../shared/problem";
 import { bootParams, components, ethernetInterfaces } from "../db/schema";
 import type { Db } from "../db/types";
 import { appendEvents } from "./outbox";
-import { newEtag, orderOf, pageOf, pgCode, UNIQUE_VIOLATION, whereOf } from "./pg-util";
+import { newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
 
 type Row = typeof bootParams.$inferSelect;
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -136,7 +136,7 @@ export class PgBootStore implements BootStore {
         return stored;
       });
     } catch (e) {
-      throw raceError(e);
+      throw raceError(e, RACES);
     }
   }
 
@@ -166,7 +166,7 @@ export class PgBootStore implements BootStore {
         return stored;
       });
     } catch (e) {
-      throw raceError(e);
+      throw raceError(e, RACES);
     }
   }
 
@@ -256,10 +256,4 @@ export class PgBootStore implements BootStore {
   }
 }
 
-/** A unique index violated by a concurrent write that passed the checks. */
-function raceError(e: unknown): unknown {
-  if (e instanceof ApiError) return e;
-  if (pgCode(e) === UNIQUE_VIOLATION)
-    return new ApiError("conflict", "A concurrent write took the same id or target; retry to see which");
-  return e;
-}
+const RACES = { unique: "A concurrent write took the same id or target; retry to see which" };

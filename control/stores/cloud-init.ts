@@ -16,7 +16,7 @@ import { ApiError, notFound } from "../../shared/problem";
 import { components, ethernetInterfaces, groupMembers, groups, payloads } from "../db/schema";
 import type { Db } from "../db/types";
 import { appendEvents } from "./outbox";
-import { newEtag, orderOf, pageOf, pgCode, UNIQUE_VIOLATION, whereOf } from "./pg-util";
+import { newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
 
 type Row = typeof payloads.$inferSelect;
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -116,16 +116,7 @@ async function checkTarget(tx: Tx, p: Payload, self: string | undefined) {
     });
 }
 
-/** Constraint violations that slipped past the checks because of a concurrent write. */
-function raceError(e: unknown): unknown {
-  if (e instanceof ApiError) return e;
-  if (pgCode(e) === UNIQUE_VIOLATION)
-    return new ApiError(
-      "conflict",
-      "A concurrent write created the same payload id or target; retry to see which",
-    );
-  return e;
-}
+const RACES = { unique: "A concurrent write created the same payload id or target; retry to see which" };
 
 export class PgCloudInitStore implements CloudInitStore {
   constructor(private readonly db: Db) {}
@@ -167,7 +158,7 @@ export class PgCloudInitStore implements CloudInitStore {
         return stored;
       });
     } catch (e) {
-      throw raceError(e);
+      throw raceError(e, RACES);
     }
   }
 
@@ -196,7 +187,7 @@ export class PgCloudInitStore implements CloudInitStore {
         return stored;
       });
     } catch (e) {
-      throw raceError(e);
+      throw raceError(e, RACES);
     }
   }
 

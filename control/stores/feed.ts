@@ -8,44 +8,26 @@ import { asc, gt } from "drizzle-orm";
 import { AUTH_API_VERSION } from "../../functions/auth/schemas";
 import type { FeedStore, Snapshot } from "../../functions/events/store";
 import { HSM_API_VERSION } from "../../functions/inventory/schemas";
+import type { GroupKind } from "../../functions/inventory/store";
 import { toResource } from "../../shared/envelope";
-import {
-  components,
-  ethernetInterfaces,
-  groupMembers,
-  groups,
-  outbox,
-  partitionMembers,
-  partitions,
-  revocations,
-} from "../db/schema";
+import { components, ethernetInterfaces, revocations } from "../db/schema";
 import type { Db } from "../db/types";
 import { revocationOf } from "./auth/revocations";
-import { componentOf, groupOf, interfaceOf } from "./inventory";
+import { componentOf, groupOf, groupTables, interfaceOf } from "./inventory";
 import { PgOutbox, toChangeEvent } from "./outbox";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
-/** Group rows with their members, as the API shows them. */
-async function withMembers(
-  tx: Tx,
-  table: typeof groups,
-  members: {
-    group: typeof groupMembers.groupName;
-    component: typeof groupMembers.componentId;
-    table: typeof groupMembers;
-  },
-) {
-  const rows = await tx.select().from(table).orderBy(asc(table.name));
+/** Every group (or partition) with its members, as the API shows them. */
+async function withMembers(tx: Tx, kind: GroupKind) {
+  const { t, m, mGroup, mComp } = groupTables(kind);
   const byGroup = new Map<string, string[]>();
-  for (const m of await tx
-    .select({ g: members.group, c: members.component })
-    .from(members.table)
-    .orderBy(asc(members.component))) {
-    const list = byGroup.get(m.g) ?? [];
-    list.push(m.c);
-    byGroup.set(m.g, list);
+  for (const r of await tx.select({ g: mGroup, c: mComp }).from(m).orderBy(asc(mComp))) {
+    const list = byGroup.get(r.g) ?? [];
+    list.push(r.c);
+    byGroup.set(r.g, list);
   }
+  const rows = await tx.select().from(t).orderBy(asc(t.name));
   return rows.map((r) => groupOf(r, byGroup.get(r.name) ?? []));
 }
 
@@ -64,16 +46,8 @@ export class PgFeedStore implements FeedStore {
         const [comps, ifaces, grps, parts, revs, extra] = [
           await tx.select().from(components).orderBy(asc(components.id)),
           await tx.select().from(ethernetInterfaces).orderBy(asc(ethernetInterfaces.id)),
-          await withMembers(tx, groups, {
-            group: groupMembers.groupName,
-            component: groupMembers.componentId,
-            table: groupMembers,
-          }),
-          await withMembers(tx, partitions as unknown as typeof groups, {
-            group: partitionMembers.partitionName as unknown as typeof groupMembers.groupName,
-            component: partitionMembers.componentId as unknown as typeof groupMembers.componentId,
-            table: partitionMembers as unknown as typeof groupMembers,
-          }),
+          await withMembers(tx, "group"),
+          await withMembers(tx, "partition"),
           await tx
             .select()
             .from(revocations)
@@ -97,12 +71,7 @@ export class PgFeedStore implements FeedStore {
 
   async changes(position: number, limit: number) {
     const out = new PgOutbox(this.db);
-    const rows = await this.db
-      .select()
-      .from(outbox)
-      .where(gt(outbox.position, position))
-      .orderBy(asc(outbox.position))
-      .limit(limit);
+    const rows = await out.after(position, limit);
     return { events: rows.map(toChangeEvent), head: await out.head(), tail: await out.tail() };
   }
 }

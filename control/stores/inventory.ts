@@ -25,7 +25,7 @@ import {
 } from "../db/schema";
 import type { Db } from "../db/types";
 import { appendEvents } from "./outbox";
-import { chunks, FK_VIOLATION, newEtag, orderOf, pageOf, pgCode, UNIQUE_VIOLATION, whereOf } from "./pg-util";
+import { chunks, newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
 
 type ComponentRow = typeof components.$inferSelect;
 type InterfaceRow = typeof ethernetInterfaces.$inferSelect;
@@ -125,7 +125,7 @@ const interfaceValues = (i: Interface) => ({
 });
 
 /** The tables behind a group kind: groups and partitions share one shape. */
-function groupTables(kind: GroupKind) {
+export function groupTables(kind: GroupKind) {
   return kind === "group"
     ? {
         t: groups,
@@ -226,7 +226,7 @@ export class PgInventoryStore implements InventoryStore {
         return items.map((it) => componentOf(byId.get(it.component.id)!));
       });
     } catch (e) {
-      throw raceError(e);
+      throw raceError(e, RACES);
     }
   }
 
@@ -353,7 +353,7 @@ export class PgInventoryStore implements InventoryStore {
         return componentOf(row);
       });
     } catch (e) {
-      throw raceError(e);
+      throw raceError(e, RACES);
     }
   }
 
@@ -455,7 +455,7 @@ export class PgInventoryStore implements InventoryStore {
         return interfaceOf(row!);
       });
     } catch (e) {
-      throw raceError(e);
+      throw raceError(e, RACES);
     }
   }
 
@@ -479,7 +479,7 @@ export class PgInventoryStore implements InventoryStore {
         return interfaceOf(row);
       });
     } catch (e) {
-      throw raceError(e);
+      throw raceError(e, RACES);
     }
   }
 
@@ -598,7 +598,7 @@ export class PgInventoryStore implements InventoryStore {
         return this.groupChanged(tx, kind, g.name, "created");
       });
     } catch (e) {
-      throw raceError(e);
+      throw raceError(e, RACES);
     }
   }
 
@@ -631,7 +631,7 @@ export class PgInventoryStore implements InventoryStore {
         return this.groupChanged(tx, kind, g.name, "updated");
       });
     } catch (e) {
-      throw raceError(e);
+      throw raceError(e, RACES);
     }
   }
 
@@ -659,7 +659,7 @@ export class PgInventoryStore implements InventoryStore {
         return this.groupChanged(tx, kind, name, "updated");
       });
     } catch (e) {
-      throw raceError(e);
+      throw raceError(e, RACES);
     }
   }
 
@@ -774,16 +774,10 @@ export function groupOf(r: typeof groups.$inferSelect, members: string[]): Store
   };
 }
 
-/** Constraint violations that slipped past the checks because of a concurrent write. */
-function raceError(e: unknown): unknown {
-  if (e instanceof ApiError) return e;
-  const code = pgCode(e);
-  if (code === UNIQUE_VIOLATION)
-    return new ApiError("conflict", "A concurrent write created the same id or MAC; retry to see which");
-  if (code === FK_VIOLATION)
-    return new ApiError("conflict", "A referenced component was deleted or changed concurrently; retry");
-  return e;
-}
+const RACES = {
+  unique: "A concurrent write created the same id or MAC; retry to see which",
+  foreignKey: "A referenced component was deleted or changed concurrently; retry",
+};
 
 /** Batch order in which every parent inside the batch is inserted before its children. */
 function parentsFirst(items: NewComponent[]): NewComponent[] {

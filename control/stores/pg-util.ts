@@ -6,6 +6,7 @@ import { and, asc, type Column, count, desc, inArray, type SQL } from "drizzle-o
 import type { PgTable } from "drizzle-orm/pg-core";
 import { randomHex } from "../../shared/ids";
 import type { ListQuery } from "../../shared/list-query";
+import { ApiError } from "../../shared/problem";
 import type { Db } from "../db/types";
 
 /** A fresh opaque etag for a row written now. */
@@ -39,6 +40,18 @@ export function pgCode(err: unknown): string | undefined {
 export const UNIQUE_VIOLATION = "23505";
 export const FK_VIOLATION = "23503";
 export const UNDEFINED_TABLE = "42P01";
+
+/**
+ * A constraint violation that slipped past a store's checks because of a
+ * concurrent write, as the 409 it is; anything else passes through.
+ */
+export function raceError(e: unknown, messages: { unique: string; foreignKey?: string }): unknown {
+  if (e instanceof ApiError) return e;
+  const code = pgCode(e);
+  if (code === UNIQUE_VIOLATION) return new ApiError("conflict", messages.unique);
+  if (code === FK_VIOLATION && messages.foreignKey) return new ApiError("conflict", messages.foreignKey);
+  return e;
+}
 
 /** Postgres takes at most 65535 bind parameters per statement. */
 export function chunks<T>(items: T[], size: number): T[][] {

@@ -71,8 +71,6 @@ export interface AuthSettings {
   keyAlgorithm: "ES256" | "RS256";
   /** The AES-GCM master key (CHAMICORE_MASTER_KEY), imported once. */
   masterKey: () => Promise<SecretKey>;
-  /** Base URL for links in discovery documents; derived from the request when unset. */
-  publicUrl: string | undefined;
 }
 
 export const DEFAULT_AUDIENCE = "chamicore";

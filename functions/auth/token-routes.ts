@@ -4,10 +4,10 @@
  */
 import type { OpenAPIHono, RouteHandler } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import { collectionSchema, httpEtag, resourceSchema } from "../../shared/envelope";
+import { collectionSchema, resourceSchema } from "../../shared/envelope";
 import { ApiError } from "../../shared/problem";
 import { answers } from "../answer";
+import { baseUrlOf } from "../base-url";
 import type { AppEnv } from "../env";
 import { declaredScopes, defineRoute, json, jsonBody, problems } from "../route";
 import {
@@ -34,10 +34,6 @@ import { issueToken } from "./tokens";
 export const TOKEN_PATH = "/auth/v1/token";
 const tags = ["auth"];
 const answer = answers(AUTH_API_VERSION);
-
-/** Base URL for links: CHAMICORE_PUBLIC_URL, else the request's own origin. */
-const baseUrl = (c: Context<AppEnv>) =>
-  (c.var.deps.auth.settings.publicUrl ?? new URL(c.req.url).origin).replace(/\/+$/, "");
 
 const oauthError = (description: string) => json(OAuthErrorSchema, description);
 
@@ -176,13 +172,12 @@ const list = defineRoute("read:revocations", {
 });
 const listHandler: RouteHandler<typeof list, AppEnv> = async (c) => {
   const rows = await c.var.stores.auth.revocations.active(new Date());
-  const items = rows.map((r) => r.spec);
-  // The etag names the set: it changes when a revocation is added or one expires.
-  const bytes = new TextEncoder().encode(items.map((i) => `${i.jti} ${i.expiresAt}`).join("\n"));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  const tag = httpEtag([...digest.slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join(""));
-  if (c.req.header("If-None-Match") === tag) return c.body(null, 304, { ETag: tag });
-  return answer.all(c, "Revocation", items, { ETag: tag });
+  // The ETag (and 304) come from the etag middleware over this body (control/app.ts).
+  return answer.all(
+    c,
+    "Revocation",
+    rows.map((r) => r.spec),
+  );
 };
 
 const jwks = defineRoute("public", {
@@ -205,7 +200,7 @@ const discovery = defineRoute("public", {
   responses: { 200: json(z.record(z.string(), z.unknown()).openapi("DiscoveryDocument"), "Metadata") },
 });
 const discoveryHandler: RouteHandler<typeof discovery, AppEnv> = (c) => {
-  const base = baseUrl(c);
+  const base = baseUrlOf(c);
   return c.json(
     {
       issuer: c.var.deps.auth.settings.issuer,

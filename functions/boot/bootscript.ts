@@ -9,6 +9,7 @@ import type { Context } from "hono";
 import { isValidId } from "../../shared/ids";
 import { MAC_RULE, normalizeMac } from "../../shared/mac";
 import { ApiError, type FieldError } from "../../shared/problem";
+import { baseUrlOf } from "../base-url";
 import type { AppEnv } from "../env";
 import { defineRoute, problems } from "../route";
 import { BOOTSCRIPT_PATH, MAX_RETRIES, renderBootScript, renderWaitScript } from "./render";
@@ -71,23 +72,6 @@ export async function resolveBoot(store: BootReadStore, lookup: Lookup): Promise
   const node = nodes.length === 1 && nodes[0]!.enabled ? nodes[0]! : undefined;
   const candidates = node ? await store.paramsFor(node.id, node.role) : undefined;
   return decideBoot(lookup, nodes, candidates);
-}
-
-/** Characters a base URL must not have to sit inside an iPXE command line and a kernel argument. */
-const UNSAFE_BASE = /[\s"'#${}\\<>|^`]/;
-
-/**
- * The base URL advertised to nodes: the configured public URL, else the
- * origin the request came to.
- */
-export function baseUrlOf(c: Context<AppEnv>): string {
-  const base = (c.var.deps.serving.publicUrl ?? new URL(c.req.url).origin).replace(/\/+$/, "");
-  if (!/^https?:\/\//.test(base) || UNSAFE_BASE.test(base))
-    throw new ApiError(
-      "bad-request",
-      `Cannot advertise ${JSON.stringify(base)} to booting nodes; set CHAMICORE_PUBLIC_URL to the URL they reach this service at`,
-    );
-  return base;
 }
 
 /**

@@ -129,7 +129,6 @@ function settingsWith(over: Partial<AuthSettings> = {}): AuthSettings {
     bootstrap: undefined,
     keyAlgorithm: "ES256",
     masterKey: () => (key ??= importMasterKey(b64)),
-    publicUrl: undefined,
     ...over,
   };
 }
