@@ -11,6 +11,7 @@ import { createBaseApp } from "../shared/http/app";
 import type { Logger } from "../shared/log";
 import { Counter, httpMetrics, type Registry } from "../shared/metrics";
 import { VERSION } from "../shared/version";
+import type { KeaSync } from "./kea/sync";
 import type { Replica } from "./replica/replica";
 import { registerReplicaServing, replicaStores } from "./replica/serving";
 import type { EdgeSync } from "./sync";
@@ -18,6 +19,7 @@ import type { EdgeSync } from "./sync";
 export function createEdgeApp(opts: {
   replica: Replica;
   sync: EdgeSync;
+  kea?: KeaSync;
   logger: Logger;
   registry: Registry;
   serving: ServingSettings;
@@ -61,7 +63,7 @@ export function createEdgeApp(opts: {
       : c.json({ status: "not ready", detail: "waiting for the first snapshot from the control plane" }, 503),
   );
   app.get("/version", (c) => c.json({ version: VERSION, runtime: "node", role: "edge" }));
-  app.get("/status", (c) => c.json(sync.status()));
+  app.get("/status", (c) => c.json({ ...sync.status(), kea: opts.kea?.status() ?? null }));
   app.get("/metrics", (c) =>
     c.text(registry.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
   );

@@ -24,6 +24,10 @@ export const EdgeConfigSchema = z
     CHAMICORE_EDGE_PUBLIC_URL: z.url().optional(),
     /** Seconds between change-feed polls when NATS is not in use. */
     CHAMICORE_EDGE_POLL_SECONDS: z.coerce.number().min(0.1).max(3600).default(2),
+    /** Kea Control Agent; unset turns the Kea sync off. Credentials in the URL become HTTP Basic. */
+    KEA_CONTROL_URL: z.url("must be the Kea Control Agent's URL, e.g. http://127.0.0.1:8000").optional(),
+    /** Seconds between full reads of Kea (changes in between go in as they come). */
+    CHAMICORE_KEA_RECONCILE_SECONDS: z.coerce.number().min(5).max(86400).default(300),
     CHAMICORE_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
     ...EventsEnvSchema.pick({
       NATS_URL: true,

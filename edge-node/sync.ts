@@ -38,6 +38,8 @@ export interface SyncOptions {
   name: string;
   nats: { servers: string; stream: string; subjectPrefix: string } | undefined;
   pollMs: number;
+  /** Called after the replica changed (events applied or a snapshot taken). */
+  onChange?: () => void;
 }
 
 export type FeedMode = "stream" | "poll" | "starting";
@@ -150,7 +152,10 @@ export class EdgeSync {
 
   private apply(events: ChangeEvent[], source: "stream" | "feed") {
     const n = this.o.replica.applyEvents(events);
-    if (n > 0) this.m.applied.inc({ source }, n);
+    if (n > 0) {
+      this.m.applied.inc({ source }, n);
+      this.o.onChange?.();
+    }
     const last = events.at(-1);
     if (last) this.lastEventTime = Date.parse(last.time);
     this.head = Math.max(this.head, last?.position ?? 0);
@@ -161,6 +166,7 @@ export class EdgeSync {
     const s = await this.o.control.snapshot();
     this.contact();
     this.o.replica.applySnapshot(s);
+    this.o.onChange?.();
     this.m.snapshots.inc();
     this.head = Math.max(this.head, s.position);
     this.observe();

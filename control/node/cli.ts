@@ -18,6 +18,9 @@ Usage:
                        run the rack-local edge node: boot scripts and cloud-init from a SQLite
                        replica of the control plane (CHAMICORE_CONTROL_URL); --resync rebuilds
                        the replica from a fresh snapshot. Also installed as chamicore-edge.
+  chamicore edge kea-config [--tftp-server IP] [--http-base URL] [--hooks-dir DIR]
+                       print the Kea settings for two-stage network boot (client classes and
+                       the flex_option hook) to merge into kea-dhcp4.conf; see docs/dhcp.md.
   chamicore version    print the version
   chamicore auth rotate-keys [--revoke-previous]
                        make a new token signing key, straight in the database (the API's
@@ -26,7 +29,7 @@ Usage:
 
 Environment: CHAMICORE_LISTEN (default 0.0.0.0:8080), CHAMICORE_DATA_DIR (default ./.chamicore),
 DATABASE_URL, CHAMICORE_MASTER_KEY, CHAMICORE_LOG_LEVEL; the edge: CHAMICORE_CONTROL_URL,
-CHAMICORE_EDGE_CLIENT_ID/_SECRET, NATS_URL, CHAMICORE_EDGE_*. See the README for the full table.
+CHAMICORE_EDGE_CLIENT_ID/_SECRET, NATS_URL, KEA_CONTROL_URL, CHAMICORE_EDGE_*. See the README for the full table.
 `;
 
 /** Keeps a server running until SIGINT/SIGTERM, then closes it cleanly. Returns -1: do not exit. */
@@ -61,6 +64,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "edge": {
+      if (argv[1] === "kea-config") {
+        const { keaConfigCommand } = await import("../../edge-node/kea/command");
+        return keaConfigCommand(argv.slice(2), process.env);
+      }
       const unknown = argv.slice(1).filter((a) => a !== "--resync");
       if (unknown.length > 0) {
         process.stderr.write(`chamicore: unknown option ${unknown[0]} for edge\n`);

@@ -13,12 +13,15 @@ import { VERSION } from "../../shared/version";
 import { createEdgeApp } from "../app";
 import { loadEdgeConfig } from "../config";
 import { ControlClient } from "../control-client";
+import { KeaClient } from "../kea/client";
+import { KeaSync } from "../kea/sync";
 import { Replica } from "../replica/replica";
 import { EdgeSync } from "../sync";
 
 export interface RunningEdge {
   url: string;
   sync: EdgeSync;
+  kea: KeaSync | undefined;
   close(): Promise<void>;
 }
 
@@ -40,6 +43,15 @@ export async function startEdge(
   }
   log.info("replica opened", { dir: config.CHAMICORE_EDGE_DATA_DIR, position: replica.position() });
   const registry = new Registry();
+  const kea = config.KEA_CONTROL_URL
+    ? new KeaSync({
+        kea: new KeaClient(config.KEA_CONTROL_URL),
+        hosts: () => replica.dhcpHosts(),
+        logger: log.child({ part: "kea" }),
+        registry,
+        reconcileMs: config.CHAMICORE_KEA_RECONCILE_SECONDS * 1000,
+      })
+    : undefined;
   const sync = new EdgeSync({
     replica,
     control: new ControlClient(
@@ -59,10 +71,12 @@ export async function startEdge(
         }
       : undefined,
     pollMs: config.CHAMICORE_EDGE_POLL_SECONDS * 1000,
+    onChange: () => kea?.nudge(),
   });
   const app = createEdgeApp({
     replica,
     sync,
+    kea,
     logger: log,
     registry,
     serving: servingSettingsOf(
@@ -82,16 +96,20 @@ export async function startEdge(
   const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   const url = `http://${shown.includes(":") ? `[${shown}]` : shown}:${typeof addr === "object" && addr ? addr.port : port}`;
   sync.start();
+  kea?.start();
   log.info("chamicore edge listening", { version: VERSION, url, control: config.CHAMICORE_CONTROL_URL });
 
   let closing: Promise<void> | undefined;
   return {
     url,
     sync,
+    kea,
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((r) => server.close(() => r()));
         await sync.stop();
+        // After the feed: the Kea write in flight (if any) finishes before the replica closes.
+        await kea?.stop();
         replica.close();
         log.info("stopped");
       })()),

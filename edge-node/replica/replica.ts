@@ -35,8 +35,10 @@ import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import type { BootReadStore } from "../../functions/boot/store";
 import type { CloudInitReadStore } from "../../functions/cloud-init/store";
 import type { Snapshot } from "../../functions/events/store";
+import type { Interface } from "../../functions/inventory/schemas";
 import type { Resource } from "../../shared/envelope";
 import type { ChangeEvent } from "../../shared/events";
+import type { DhcpHost } from "../kea/reservations";
 import {
   envelopeOf,
   parseEventType,
@@ -103,6 +105,10 @@ export class Replica {
     counts: Database.Statement<[{ now: number }], Record<ReplicatedResource, number>>;
     revoked: Database.Statement<[string, number], number>;
     pruneRevocations: Database.Statement<[number]>;
+    interfaces: Database.Statement<
+      [],
+      { component_id: string; id: string; mac_address: string; doc: string }
+    >;
   };
 
   private constructor(private readonly db: Database.Database) {
@@ -134,6 +140,7 @@ export class Replica {
         .prepare<[string, number], number>("select 1 from revocations where jti = ? and expires_at > ?")
         .pluck(),
       pruneRevocations: db.prepare("delete from revocations where expires_at <= ?"),
+      interfaces: db.prepare("select component_id, id, mac_address, doc from interfaces order by id"),
     };
   }
 
@@ -262,6 +269,16 @@ export class Replica {
         this.stmt.setState.run(0, null, null, null);
       })
       .immediate();
+  }
+
+  /** Every interface with its addresses, for the DHCP reservations (edge-node/kea). */
+  dhcpHosts(): DhcpHost[] {
+    return this.stmt.interfaces.all().map((r) => ({
+      componentId: r.component_id,
+      interfaceId: r.id,
+      mac: r.mac_address,
+      addresses: ((JSON.parse(r.doc) as Resource<Interface>).spec.ipAddresses ?? []).map((a) => a.ipAddress),
+    }));
   }
 
   /** Whether a token id is revoked at `now` (a revocation counts until it expires). */

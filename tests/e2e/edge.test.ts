@@ -15,6 +15,7 @@ import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
 import { eventually, type PrivateNats, privateNats, uniqueStream } from "../support/nats";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 import { edge, freePort, type Proc, serve } from "../support/process";
+import { tokenFor, urlCall } from "../support/targets";
 
 const PUBLIC = "http://boot.example:8081";
 const C = "/hsm/v2/State/Components";
@@ -106,15 +107,7 @@ beforeAll(async () => {
     CHAMICORE_NATS_SUBJECT_PREFIX: prefix,
   };
   await startControl();
-  const tok = await fetch(`${control.url}/auth/v1/token`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/x-www-form-urlencoded",
-      Authorization: `Basic ${btoa(`ops:${secret}`)}`,
-    },
-    body: "grant_type=client_credentials",
-  });
-  token = ((await tok.json()) as { access_token: string }).access_token;
+  token = await tokenFor(urlCall(control.url), "ops", secret);
   const sa = await api("POST", "/auth/v1/service-accounts", { id: "edge-rack1", roles: ["edge"] });
   edgeCreds = { id: "edge-rack1", secret: sa.json.spec.clientSecret };
   // The cluster: a default, a role's params, and nodes that use each.

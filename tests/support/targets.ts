@@ -40,6 +40,8 @@ export interface Target {
   adminToken: string;
   /** What the target was started with, for tests that sign their own tokens. */
   env: TargetEnv;
+  /** Where a Node target listens (for processes that talk to it, like an edge). */
+  url?: string;
   /** The target's Postgres URL (not for node+pglite). */
   databaseUrl?: string;
   /** Runs the Worker's cron trigger once (workerd targets only). */
@@ -100,6 +102,9 @@ async function toAnswer(res: Response): Promise<Answer> {
   return { status: res.status, headers: res.headers, text, json };
 }
 
+/** A `Call` over real HTTP to a running server (no token unless given). */
+export const urlCall = (base: string): Call => callVia(fetch, base);
+
 function callVia(fetchFn: (url: string, init: RequestInit) => Promise<Response>, base: string): Call {
   return async (method, path, init = {}) => {
     const headers: Record<string, string> = {
@@ -125,6 +130,7 @@ export async function nodePgliteTarget(extra: Record<string, string> = {}): Prom
   return withAdmin({
     name: "node+pglite",
     rawCall: callVia(fetch, running.url),
+    url: running.url,
     env,
     async stop() {
       await running.close();
@@ -146,6 +152,7 @@ export async function nodePostgresTarget(extra: Record<string, string> = {}): Pr
   return withAdmin({
     name: "node+postgres",
     rawCall: callVia(fetch, running.url),
+    url: running.url,
     env,
     databaseUrl: db.url,
     async stop() {
