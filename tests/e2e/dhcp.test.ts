@@ -220,6 +220,15 @@ describe("DHCP from Kea, kept in step by the edge", () => {
     expect([hand.ip, hand.hostname]).toEqual([at(HAND.host), "by-hand"]);
   });
 
+  it("chamicore edge status shows the edge's position and its Kea sync", async () => {
+    const r = run(["edge", "status", "--url", edge.url, "-o", "json"], {});
+    expect(await r.exited).toEqual({ code: 0, signal: null });
+    const s = JSON.parse(r.output());
+    expect(s.position).toBeGreaterThan(0);
+    expect(s.lag).toBe(0);
+    expect(s.kea).toMatchObject({ strategy: "config", reservations: 1, problems: { total: 1 } });
+  });
+
   it("stops on SIGTERM with Kea in step, and says so", async () => {
     edge.child.kill("SIGTERM");
     expect(await edge.exited).toEqual({ code: 0, signal: null });

@@ -156,6 +156,6 @@ describe("configuration errors", () => {
     const p = run(["frobnicate"], {});
     expect((await p.exited).code).toBe(2);
     expect(p.output()).toContain("unknown command 'frobnicate'");
-    expect(p.output()).toContain("chamicore serve");
+    expect(p.output()).toContain("chamicore --help");
   });
 });

@@ -5,18 +5,7 @@
  */
 import { compileErrors, validate } from "@readme/openapi-parser";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createControlApp } from "../../control/app";
-import {
-  authSettingsOf,
-  parseEnv,
-  ServingEnvSchema,
-  servingSettingsOf,
-  WorkerAuthEnvSchema,
-} from "../../control/config";
-import { Keyring } from "../../functions/auth";
-import { generateMasterKey } from "../../shared/auth/crypto";
-import { silentLogger } from "../../shared/log";
-import { Registry } from "../../shared/metrics";
+import { documentApp, openApiDocument } from "../../control/openapi-document";
 
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 const PROBLEM_REF = "#/components/schemas/Problem";
@@ -32,24 +21,14 @@ interface Operation {
   responses: Record<string, Answer>;
 }
 
-const testSettings = authSettingsOf(parseEnv(WorkerAuthEnvSchema, {}), generateMasterKey());
-const app = createControlApp({
-  logger: silentLogger,
-  registry: new Registry(),
-  runtime: "node",
-  stores: async (_c, next) => next(),
-  auth: { settings: testSettings, keyring: new Keyring(testSettings) },
-  serving: servingSettingsOf(parseEnv(ServingEnvSchema, {}), () => undefined),
-});
+const app = documentApp();
 
 // biome-ignore lint/suspicious/noExplicitAny: the document is inspected freely.
 let doc: any;
 let operations: { name: string; op: Operation }[];
 
 beforeAll(async () => {
-  const res = await app.request("/api/openapi.json");
-  expect(res.status).toBe(200);
-  doc = await res.json();
+  doc = await openApiDocument(app);
   operations = Object.entries<Record<string, Operation>>(doc.paths).flatMap(([path, item]) =>
     METHODS.filter((m) => item[m]).map((m) => ({ name: `${m.toUpperCase()} ${path}`, op: item[m]! })),
   );

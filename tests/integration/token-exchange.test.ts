@@ -11,20 +11,16 @@
  * expired, mis-addressed and malformed subject tokens are refused with
  * RFC 6749 error bodies, never problem+json.
  */
-import { once } from "node:events";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import {
   createLocalJWKSet,
   decodeJwt,
   decodeProtectedHeader,
-  exportJWK,
-  generateKeyPair,
   type JSONWebKeySet,
   jwtVerify,
   SignJWT,
 } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Idp, type PrivateKey, startIdp } from "../support/idp";
 import { type Answer, nodePostgresTarget, type Target, workerTarget } from "../support/targets";
 
 const TOKEN = "/auth/v1/token";
@@ -34,51 +30,6 @@ const JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt";
 const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 const AUDIENCE = "chamicore-test";
 const PREFIX = "idp:";
-
-type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
-
-/** An identity provider: a key pair and an HTTP server publishing its public half as a JWKS. */
-interface Idp {
-  issuer: string;
-  jwksUri: string;
-  kid: string;
-  privateKey: PrivateKey;
-  /** How many times the JWKS has been fetched. */
-  jwksFetches: number;
-  close(): Promise<void>;
-}
-
-async function startIdp(name: string): Promise<Idp> {
-  const { publicKey, privateKey } = await generateKeyPair("RS256");
-  const kid = `${name}-key-1`;
-  const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" }] };
-  let fetches = 0;
-  const server: Server = createServer((req, res) => {
-    if (req.method === "GET" && req.url === `/${name}/jwks`) {
-      fetches++;
-      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(jwks));
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
-  return {
-    issuer: `http://127.0.0.1:${port}/${name}`,
-    jwksUri: `http://127.0.0.1:${port}/${name}/jwks`,
-    kid,
-    privateKey,
-    get jwksFetches() {
-      return fetches;
-    },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((e) => (e ? reject(e) : resolve()));
-      }),
-  };
-}
 
 let trusted: Idp;
 let rogue: Idp;

@@ -1,0 +1,72 @@
+/**
+ * What every command handler gets: the process's streams and environment,
+ * the global options, and lazily the printer and the API session. Tests run
+ * the real bin as a subprocess; nothing here is faked for them.
+ */
+import type { Argv } from "yargs";
+import { loadConfig } from "./config";
+import { createPrinter, FORMATS, type Format, type Printer } from "./output";
+import { openSession, type Session } from "./session";
+
+export type Env = Record<string, string | undefined>;
+
+export interface CliIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  stdin: NodeJS.ReadStream;
+  env: Env;
+}
+
+export interface GlobalOptions {
+  output?: Format;
+  endpoint?: string;
+  token?: string;
+  context?: string;
+}
+
+export class Cli {
+  /** Set by a handler that finished but not wholly (partial failure). */
+  exitCode = 0;
+
+  constructor(readonly io: CliIo) {}
+
+  get env(): Env {
+    return this.io.env;
+  }
+
+  printer(a: GlobalOptions): Printer {
+    return createPrinter(a.output, this.io, loadConfig(this.env).output);
+  }
+
+  session(a: GlobalOptions): Session {
+    return openSession(a, this.env);
+  }
+}
+
+/** The options every command takes. */
+export function globalOptions<T>(y: Argv<T>) {
+  return y
+    .option("output", {
+      alias: "o",
+      choices: FORMATS,
+      describe: "table, json or yaml (default: table on a terminal, JSON otherwise)",
+      global: true,
+    })
+    .option("context", {
+      type: "string",
+      describe: "config context to use (CHAMICORE_CONTEXT)",
+      global: true,
+    })
+    .option("endpoint", { type: "string", describe: "control API URL (CHAMICORE_ENDPOINT)", global: true })
+    .option("token", {
+      type: "string",
+      describe: "bearer token to use as is (CHAMICORE_TOKEN)",
+      global: true,
+    });
+}
+
+/** A handler over the parsed arguments as the command declares them (yargs' own inference stops at subcommand builders). */
+export const run =
+  <T>(fn: (a: T) => Promise<void> | void) =>
+  (argv: unknown) =>
+    fn(argv as T);

@@ -1,0 +1,48 @@
+/**
+ * `chamicore edge status --url`: what an edge node says of itself. The
+ * control API does not track edges; each edge answers `/status` (public,
+ * like everything an edge serves), so the CLI asks the edge directly.
+ */
+import type { Cli, GlobalOptions } from "../app";
+import { CliError, EXIT } from "../errors";
+
+interface EdgeStatus {
+  position: number;
+  head: number;
+  mode: string;
+  lastContact: string | null;
+  lastEventTime: string | null;
+  snapshotAt: string | null;
+  kea: {
+    state: string;
+    strategy: string | null;
+    reservations: number | null;
+    problems: { total: number };
+  } | null;
+}
+
+export async function edgeStatus(cli: Cli, a: GlobalOptions & { url: string }) {
+  const base = a.url.replace(/\/+$/, "");
+  let res: Response;
+  try {
+    res = await fetch(`${base}/status`, { signal: AbortSignal.timeout(10_000) });
+  } catch (e) {
+    throw new CliError(EXIT.failed, `cannot reach the edge at ${base}: ${(e as Error).message}`);
+  }
+  if (!res.ok) throw new CliError(EXIT.failed, `the edge at ${base} answered HTTP ${res.status}`);
+  const s = (await res.json()) as EdgeStatus;
+  cli.printer(a).print({ edge: base, ...s, lag: Math.max(0, s.head - s.position) }, [
+    ["EDGE", () => base],
+    ["POSITION", () => s.position],
+    ["LAG", () => Math.max(0, s.head - s.position)],
+    ["MODE", () => s.mode],
+    ["LAST CONTACT", () => s.lastContact],
+    [
+      "KEA",
+      () =>
+        s.kea
+          ? `${s.kea.state} (${s.kea.reservations ?? "?"} reservations, ${s.kea.problems.total} problems)`
+          : "off",
+    ],
+  ]);
+}
