@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startControl } from "../../control/node/serve";
+import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
 import { silentLogger } from "../../shared/log";
 
 const NODES = Number(process.env.BENCH_NODES ?? 50_000);
@@ -22,16 +23,31 @@ const pct = (sorted: number[], p: number) =>
 const ms = (n: number) => `${n.toFixed(2)} ms`;
 
 const dir = mkdtempSync(join(tmpdir(), "chamicore-bench-"));
+const admin = { id: "bench-admin", secret: randomSecret(24) };
 const running = await startControl(
   {
     CHAMICORE_LISTEN: "127.0.0.1:0",
     CHAMICORE_DATA_DIR: dir,
+    CHAMICORE_MASTER_KEY: generateMasterKey(),
+    CHAMICORE_BOOTSTRAP_CLIENT_ID: admin.id,
+    CHAMICORE_BOOTSTRAP_CLIENT_SECRET: admin.secret,
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
   },
   silentLogger,
 );
 const db = process.env.DATABASE_URL ? "postgres" : "pglite";
 try {
+  const tokenRes = await fetch(`${running.url}/auth/v1/token`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      Authorization: `Basic ${btoa(`${admin.id}:${admin.secret}`)}`,
+    },
+    body: "grant_type=client_credentials",
+  });
+  const auth = {
+    Authorization: `Bearer ${((await tokenRes.json()) as { access_token: string }).access_token}`,
+  };
   const id = (i: number) => `x${1000 + Math.floor(i / 256)}c0s${Math.floor((i % 256) / 8)}b0n${i % 8}`;
   const mac = (i: number) =>
     `02:00:${[(i >> 24) & 255, (i >> 16) & 255, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, "0")).join(":")}`;
@@ -44,7 +60,7 @@ try {
     const t0 = performance.now();
     const res = await fetch(`${running.url}/hsm/v2/import`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", ...auth },
       body: JSON.stringify({ components }),
     });
     if (res.status !== 201)
@@ -59,7 +75,7 @@ try {
   for (let k = 0; k < GETS; k++) {
     const i = Math.floor(Math.random() * NODES);
     const t0 = performance.now();
-    const res = await fetch(`${running.url}/hsm/v2/State/Components/${id(i)}`);
+    const res = await fetch(`${running.url}/hsm/v2/State/Components/${id(i)}`, { headers: auth });
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`GET ${id(i)}: ${res.status}`);
     lat.push(performance.now() - t0);
@@ -71,6 +87,7 @@ try {
     const t0 = performance.now();
     const res = await fetch(
       `${running.url}/hsm/v2/State/Components?role=Compute&limit=100&offset=${k * 100}`,
+      { headers: auth },
     );
     await res.arrayBuffer();
     listLat.push(performance.now() - t0);
