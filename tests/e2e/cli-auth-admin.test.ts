@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { type CliHome, type CliResult, cliHome, startTestControl, type TestControl } from "../support/cli";
+import { type CliHome, type CliResult, cliHomes, startTestControl, type TestControl } from "../support/cli";
 import { tokenFor, urlCall } from "../support/targets";
 
 /** Every subcommand of this module: its help must render with examples. */
@@ -42,12 +42,8 @@ let helpChecked: Promise<string[]>;
 let control: TestControl;
 let ops: CliHome;
 let viewer: CliHome;
-const homes: CliHome[] = [];
-const home = () => {
-  const h = cliHome();
-  homes.push(h);
-  return h;
-};
+const homes = cliHomes();
+const home = homes.home;
 
 beforeAll(async () => {
   const helpHome = home();
@@ -70,7 +66,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const h of homes) h.cleanup();
+  homes.cleanup();
   await control?.stop();
 });
 

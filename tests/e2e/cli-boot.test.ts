@@ -16,6 +16,7 @@ import {
   type CliResult,
   cliAsserts,
   cliHome,
+  loginAsAdmin,
   startTestControl,
   type TestControl,
 } from "../support/cli";
@@ -43,10 +44,7 @@ beforeAll(async () => {
   );
   await unwrap(api.POST("/hsm/v2/State/Components", { body: { id: OTHER, role: "Compute", nid: 2 } }));
   await unwrap(api.POST("/hsm/v2/groups", { body: { name: "gpu", members: [OTHER] } }));
-  const login = await home.run(
-    ["auth", "login", "--endpoint", control.url, "--client-id", "ops", "--client-secret-stdin"],
-    { input: control.admin.secret },
-  );
+  const login = await loginAsAdmin(home, control);
   expect(login.code, login.stderr).toBe(0);
 });
 

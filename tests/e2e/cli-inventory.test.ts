@@ -15,6 +15,7 @@ import {
   type CliResult,
   cliAsserts,
   cliHome,
+  loginAsAdmin,
   startTestControl,
   type TestControl,
 } from "../support/cli";
@@ -27,10 +28,7 @@ let api: ApiClient;
 beforeAll(async () => {
   control = await startTestControl();
   api = createClient({ endpoint: control.url, token: () => control.adminToken });
-  const login = await home.run(
-    ["auth", "login", "--endpoint", control.url, "--client-id", "ops", "--client-secret-stdin"],
-    { input: control.admin.secret },
-  );
+  const login = await loginAsAdmin(home, control);
   expect(login.code, login.stderr).toBe(0);
 });
 

@@ -12,18 +12,14 @@ import { join } from "node:path";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { type CliHome, cliHome, runChamicore, startTestControl, type TestControl } from "../support/cli";
+import { type CliHome, cliHomes, runChamicore, startTestControl, type TestControl } from "../support/cli";
 import { type Idp, startIdp } from "../support/idp";
 
 const AUDIENCE = "chamicore-cli-test";
 let control: TestControl;
 let idp: Idp;
-const homes: CliHome[] = [];
-const home = () => {
-  const h = cliHome();
-  homes.push(h);
-  return h;
-};
+const homes = cliHomes();
+const home = homes.home;
 
 beforeAll(async () => {
   idp = await startIdp("idp");
@@ -41,7 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const h of homes) h.cleanup();
+  homes.cleanup();
   await control?.stop();
   await idp?.close();
 });

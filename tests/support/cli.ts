@@ -203,3 +203,18 @@ export async function loginAsAdmin(
     { input: control.admin.secret },
   );
 }
+
+/** Homes made on demand, all removed by `cleanup()` (call it in afterAll). */
+export function cliHomes() {
+  const made: CliHome[] = [];
+  return {
+    home(): CliHome {
+      const h = cliHome();
+      made.push(h);
+      return h;
+    },
+    cleanup: () => {
+      for (const h of made) h.cleanup();
+    },
+  };
+}
