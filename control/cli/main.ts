@@ -6,22 +6,21 @@
 import yargs, { type Argv } from "yargs";
 import { VERSION } from "../../shared/version";
 import { Cli, type CliIo, globalOptions } from "./app";
+import { authAdminCommands } from "./commands/auth-admin";
+import { bssCommands } from "./commands/bss";
+import { cloudInitCommands } from "./commands/cloud-init";
+import { importCommands } from "./commands/import";
+import { nodeCommands } from "./commands/node";
 import { rotateKeysCommand, serverCommands } from "./commands/server";
 import { sessionCommands } from "./commands/session";
+import { smdCommands } from "./commands/smd";
 import { describeError, EXIT } from "./errors";
 
-/** Operator command groups, each a module under commands/ (registered in this order in --help). */
+/** A command group: adds its commands to the tree. */
 export type CommandModule = (y: Argv, cli: Cli) => Argv;
-const MODULES: CommandModule[] = [];
-const AUTH_MODULES: CommandModule[] = [];
 
-/** Adds command groups (the modules under commands/ call this when imported by registry.ts). */
-export function registerCommands(...m: CommandModule[]) {
-  MODULES.push(...m);
-}
-export function registerAuthCommands(...m: CommandModule[]) {
-  AUTH_MODULES.push(...m);
-}
+/** The operator command groups, in --help order; one module per service area under commands/. */
+const MODULES: CommandModule[] = [smdCommands, bssCommands, cloudInitCommands, nodeCommands, importCommands];
 
 const EPILOGUE = `Exit codes: 0 done, 1 the API refused or failed (or is unreachable), 2 usage,
 3 not logged in or not allowed, 4 partial failure (see the report).
@@ -45,11 +44,7 @@ export function buildCli(argv: string[], cli: Cli): Argv {
     .exitProcess(false);
   y = globalOptions(y);
   y = serverCommands(y, cli);
-  y = sessionCommands(y, cli, (auth) => {
-    let a = auth;
-    for (const m of AUTH_MODULES) a = m(a, cli);
-    return rotateKeysCommand(a, cli);
-  });
+  y = sessionCommands(y, cli, (auth) => rotateKeysCommand(authAdminCommands(auth, cli), cli));
   for (const m of MODULES) y = m(y, cli);
   return y
     .example(

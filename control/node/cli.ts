@@ -5,7 +5,6 @@
  * `edge`) keep running until a signal.
  */
 import { runCli } from "../cli/main";
-import "../cli/registry";
 
 runCli(process.argv.slice(2), {
   stdout: process.stdout,

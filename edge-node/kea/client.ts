@@ -11,8 +11,6 @@
  */
 
 export const KEA_SUCCESS = 0;
-export const KEA_ERROR = 1;
-export const KEA_UNSUPPORTED = 2;
 export const KEA_EMPTY = 3;
 
 export interface KeaAnswer<A = unknown> {

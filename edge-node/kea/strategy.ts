@@ -95,7 +95,11 @@ export async function detectStrategy(kea: KeaClient): Promise<KeaStrategy> {
 /** A copy of `dhcp4` with `changes` made to Chamicore's reservations (others untouched). */
 export function applyChanges(dhcp4: Dhcp4, changes: readonly ReservationChange[]): Dhcp4 {
   const bySubnet = new Map<number, ReservationChange[]>();
-  for (const c of changes) bySubnet.set(c.subnetId, [...(bySubnet.get(c.subnetId) ?? []), c]);
+  for (const c of changes) {
+    const list = bySubnet.get(c.subnetId);
+    if (list) list.push(c);
+    else bySubnet.set(c.subnetId, [c]);
+  }
   const edit = (s: SubnetEntry): SubnetEntry => {
     const mine = bySubnet.get(s.id);
     if (!mine) return s;

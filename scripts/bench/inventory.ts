@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { requestToken } from "../../control/cli/session";
 import { startControl } from "../../control/node/serve";
 import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
 import { silentLogger } from "../../shared/log";
@@ -37,16 +38,8 @@ const running = await startControl(
 );
 const db = process.env.DATABASE_URL ? "postgres" : "pglite";
 try {
-  const tokenRes = await fetch(`${running.url}/auth/v1/token`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/x-www-form-urlencoded",
-      Authorization: `Basic ${btoa(`${admin.id}:${admin.secret}`)}`,
-    },
-    body: "grant_type=client_credentials",
-  });
   const auth = {
-    Authorization: `Bearer ${((await tokenRes.json()) as { access_token: string }).access_token}`,
+    Authorization: `Bearer ${(await requestToken(running.url, { grant_type: "client_credentials" }, admin)).token}`,
   };
   const id = (i: number) => `x${1000 + Math.floor(i / 256)}c0s${Math.floor((i % 256) / 8)}b0n${i % 8}`;
   const mac = (i: number) =>

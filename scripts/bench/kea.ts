@@ -18,6 +18,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { requestToken } from "../../control/cli/session";
 import { startControl } from "../../control/node/serve";
 import { startEdge } from "../../edge-node/node/serve";
 import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
@@ -61,15 +62,7 @@ const control = await startControl(
 );
 let edge: Awaited<ReturnType<typeof startEdge>> | undefined;
 try {
-  const tokenRes = await fetch(`${control.url}/auth/v1/token`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/x-www-form-urlencoded",
-      Authorization: `Basic ${btoa(`${admin.id}:${admin.secret}`)}`,
-    },
-    body: "grant_type=client_credentials",
-  });
-  const token = ((await tokenRes.json()) as { access_token: string }).access_token;
+  const token = (await requestToken(control.url, { grant_type: "client_credentials" }, admin)).token;
   const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(control.url + path, {
       method,

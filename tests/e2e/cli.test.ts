@@ -113,12 +113,14 @@ describe("help", () => {
       ["auth", "whoami", "--nope", "1"],
       ["frobnicate"],
       ["auth"],
+      ["edge", "kea-config", "--bogus"],
     ]) {
       const r = await runChamicore(args);
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
       expect(r.stdout).toBe("");
     }
+    expect((await runChamicore(["edge", "kea-config", "--bogus"])).stderr).toContain("bogus");
   });
 
   it("prints completion scripts for bash and zsh", async () => {

@@ -5,6 +5,7 @@
  * a database driver or SQLite.
  */
 import type { Argv } from "yargs";
+import { KEA_CONFIG_OPTIONS, type KeaConfigFlags, keaConfigCommand } from "../../../edge-node/kea/command";
 import { createLogger } from "../../../shared/log";
 import { VERSION } from "../../../shared/version";
 import type { Cli } from "../app";
@@ -66,36 +67,10 @@ export function serverCommands(y: Argv, cli: Cli): Argv {
             "print the Kea client classes and flex_option hook for two-stage network boot (docs/dhcp.md)",
             (k) =>
               k
-                .option("edge-url", {
-                  type: "string",
-                  describe: "the edge as booting nodes reach it (CHAMICORE_EDGE_PUBLIC_URL)",
-                })
-                .option("tftp-server", {
-                  type: "string",
-                  describe: "TFTP server holding the iPXE binaries (next-server)",
-                })
-                .option("http-base", {
-                  type: "string",
-                  describe: "where the iPXE binaries are over HTTP, for UEFI HTTP boot",
-                })
-                .option("hooks-dir", { type: "string", describe: "Kea's hook libraries directory" })
-                .option("bios-file", { type: "string", describe: "default undionly.kpxe" })
-                .option("efi64-file", { type: "string", describe: "default ipxe.efi" })
-                .option("arm64-file", { type: "string", describe: "default ipxe-arm64.efi" })
+                .options(KEA_CONFIG_OPTIONS)
                 .example("$0 edge kea-config --edge-url http://10.1.0.2:8081 --tftp-server 10.1.0.2", ""),
-            async (a) => {
-              const { keaConfigCommand } = await import("../../../edge-node/kea/command");
-              const flags = [
-                "edge-url",
-                "tftp-server",
-                "http-base",
-                "hooks-dir",
-                "bios-file",
-                "efi64-file",
-                "arm64-file",
-              ];
-              const args = flags.flatMap((f) => (a[f] === undefined ? [] : [`--${f}`, String(a[f])]));
-              cli.exitCode = keaConfigCommand(args, cli.env);
+            (a) => {
+              cli.exitCode = keaConfigCommand(a as KeaConfigFlags, cli.env);
             },
           )
           .command(
