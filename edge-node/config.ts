@@ -22,6 +22,8 @@ export const EdgeConfigSchema = z
     CHAMICORE_EDGE_CLIENT_ID: z.string().min(1).optional(),
     CHAMICORE_EDGE_CLIENT_SECRET: z.string().min(1).optional(),
     CHAMICORE_EDGE_PUBLIC_URL: z.url().optional(),
+    /** Seconds an idle keep-alive connection is held open (Node's default of 5 drops them mid-storm). */
+    CHAMICORE_EDGE_KEEPALIVE_SECONDS: z.coerce.number().min(1).max(3600).default(60),
     /** Seconds between change-feed polls when NATS is not in use. */
     CHAMICORE_EDGE_POLL_SECONDS: z.coerce.number().min(0.1).max(3600).default(2),
     /** Kea Control Agent; unset turns the Kea sync off. Credentials in the URL become HTTP Basic. */

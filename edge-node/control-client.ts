@@ -3,8 +3,12 @@
  * a dev-mode token when no credentials are configured), the snapshot, and
  * the change feed.
  */
-import type { Snapshot } from "../functions/events/store";
+import { createWriteStream } from "node:fs";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import type { ChangeEvent } from "../shared/events";
+import { SnapshotDocument } from "./replica/snapshot-document";
 
 export class SnapshotNeeded extends Error {}
 
@@ -48,11 +52,11 @@ export class ControlClient {
     return body.access_token;
   }
 
-  private async get(path: string): Promise<Response> {
+  private async get(path: string, timeoutMs = this.timeoutMs): Promise<Response> {
     const send = async () =>
       fetch(`${this.base}${path}`, {
         headers: { Authorization: `Bearer ${await this.accessToken()}` },
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     let res = await send();
     if (res.status === 401) {
@@ -63,10 +67,18 @@ export class ControlClient {
     return res;
   }
 
-  async snapshot(): Promise<Snapshot> {
-    const res = await this.get("/events/v1/snapshot");
+  /**
+   * Spools the snapshot to `path` as it arrives and opens it there, to be
+   * parsed one resource at a time as the replica writes it
+   * (./replica/snapshot-document.ts). The caller closes and removes it.
+   */
+  async snapshot(path: string): Promise<SnapshotDocument> {
+    // A big site's snapshot takes longer than one feed request: ten times the timeout, for the whole body.
+    const res = await this.get("/events/v1/snapshot", this.timeoutMs * 10);
     if (!res.ok) throw new Error(`snapshot failed: ${res.status} ${await res.text()}`);
-    return (await res.json()) as Snapshot;
+    if (!res.body) throw new Error("snapshot failed: empty answer");
+    await pipeline(Readable.fromWeb(res.body as NodeReadableStream), createWriteStream(path));
+    return SnapshotDocument.open(path);
   }
 
   /** Events after `after`; throws SnapshotNeeded when the control plane has pruned them. */

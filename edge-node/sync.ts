@@ -12,6 +12,9 @@
  * unreachable the edge polls the feed and retries NATS with backoff; with
  * everything unreachable it keeps serving what it has.
  */
+
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import {
   AckPolicy,
   type ConsumerMessages,
@@ -28,6 +31,9 @@ import { Sleeper } from "../shared/sleeper";
 import { type ControlClient, SnapshotNeeded } from "./control-client";
 import { ReplicaEventError } from "./replica/events";
 import type { Replica } from "./replica/replica";
+
+/** Where a snapshot is spooled while it is taken, beside replica.db. */
+const SNAPSHOT_SPOOL = "snapshot.json.part";
 
 export interface SyncOptions {
   replica: Replica;
@@ -163,14 +169,24 @@ export class EdgeSync {
   }
 
   private async takeSnapshot(why: string) {
-    const s = await this.o.control.snapshot();
+    const spool = join(this.o.replica.dataDir, SNAPSHOT_SPOOL);
+    const s = await this.o.control.snapshot(spool).catch((e) => {
+      rmSync(spool, { force: true });
+      throw e;
+    });
     this.contact();
-    this.o.replica.applySnapshot(s);
+    try {
+      this.o.replica.applySnapshot(s);
+    } finally {
+      s.close();
+      rmSync(spool, { force: true });
+    }
     this.o.onChange?.();
     this.m.snapshots.inc();
-    this.head = Math.max(this.head, s.position);
+    const position = this.o.replica.position();
+    this.head = Math.max(this.head, position);
     this.observe();
-    this.o.logger.info("replica rebuilt from a snapshot", { why, position: s.position });
+    this.o.logger.info("replica rebuilt from a snapshot", { why, position });
   }
 
   /** Pages through the feed until caught up. */

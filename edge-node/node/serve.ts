@@ -3,8 +3,10 @@
  * replica, starts following the control plane, and serves boot scripts and
  * cloud-init from the replica whatever the state of the uplink.
  */
+
+import type { Server } from "node:http";
 import type { ServerType } from "@hono/node-server";
-import { serve } from "@hono/node-server";
+import { createAdaptorServer } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { servingSettingsOf } from "../../control/config";
 import { createLogger, type Logger } from "../../shared/log";
@@ -86,8 +88,12 @@ export async function startEdge(
   });
   const { host, port } = config.CHAMICORE_EDGE_LISTEN;
   const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+    const s = createAdaptorServer({ fetch: app.fetch }) as Server;
+    s.keepAliveTimeout = config.CHAMICORE_EDGE_KEEPALIVE_SECONDS * 1000;
+    // Thousands of nodes connect within a second of a power-on: a deeper accept queue than
+    // Node's 511 (the kernel caps it at net.core.somaxconn) keeps their SYNs from being dropped.
     s.once("error", reject);
+    s.listen({ host, port, backlog: 4096 }, () => resolve(s));
   }).catch((e) => {
     replica.close();
     throw e;

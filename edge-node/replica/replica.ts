@@ -47,6 +47,7 @@ import {
   type ReplicatedResource,
 } from "./events";
 import { ReplicaBootStore, ReplicaCloudInitStore } from "./read-stores";
+import { MalformedSnapshot, type SnapshotSource, snapshotSource } from "./snapshot-document";
 import { ReplicaWriter } from "./writer";
 
 export const REPLICA_MIGRATIONS_DIR = resolve(
@@ -111,7 +112,11 @@ export class Replica {
     >;
   };
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(
+    private readonly db: Database.Database,
+    /** The directory holding replica.db (and the snapshot spool while one is taken). */
+    readonly dataDir: string,
+  ) {
     this.writer = new ReplicaWriter(db);
     this.boot = new ReplicaBootStore(db);
     this.cloudInit = new ReplicaCloudInitStore(db);
@@ -155,7 +160,7 @@ export class Replica {
       db.pragma("busy_timeout = 5000");
       migrate(drizzle(db), { migrationsFolder: opts.migrationsFolder ?? REPLICA_MIGRATIONS_DIR });
       db.prepare("insert or ignore into replica_state (id, position) values (1, 0)").run();
-      return new Replica(db);
+      return new Replica(db, dataDir);
     } catch (e) {
       db.close();
       throw e;
@@ -183,23 +188,32 @@ export class Replica {
   }
 
   /** One transaction: replace everything with the snapshot; position := snapshot.position. */
-  applySnapshot(s: Snapshot): void {
-    if (!Number.isSafeInteger(s.position) || s.position < 0)
-      throw new ReplicaEventError("malformed", `snapshot position ${String(s.position)} is not a position`);
+  applySnapshot(snapshot: Snapshot | SnapshotSource): void {
+    const s = "list" in snapshot ? snapshot : snapshotSource(snapshot);
+    const position = s.position;
+    if (typeof position !== "number" || !Number.isSafeInteger(position) || position < 0)
+      throw new ReplicaEventError("malformed", `snapshot position ${String(position)} is not a position`);
     this.db
       .transaction(() => {
         this.writer.clear();
         for (const r of REPLICATED_RESOURCES) {
-          const items = (s as unknown as Record<string, unknown>)[r];
-          if (!Array.isArray(items))
-            throw new ReplicaEventError("malformed", `the snapshot has no list of ${r}`);
-          items.forEach((item, i) => {
-            const where = `snapshot ${r}[${i}]`;
-            this.writer.write(r, envelopeOf(item, where), s.position, where);
-          });
+          const items = s.list(r);
+          if (!items) throw new ReplicaEventError("malformed", `the snapshot has no list of ${r}`);
+          let i = 0;
+          try {
+            for (const item of items) {
+              const where = `snapshot ${r}[${i++}]`;
+              this.writer.write(r, envelopeOf(item, where), position, where);
+            }
+          } catch (e) {
+            // A lazily parsed element that is not JSON fails here, inside the transaction: nothing is kept.
+            if (e instanceof SyntaxError || e instanceof MalformedSnapshot)
+              throw new ReplicaEventError("malformed", `snapshot ${r}[${i - 1}]: ${e.message}`);
+            throw e;
+          }
         }
         const now = new Date().toISOString();
-        this.stmt.setState.run(s.position, now, now, null);
+        this.stmt.setState.run(position, now, now, null);
       })
       .immediate();
   }
@@ -221,7 +235,14 @@ export class Replica {
           if (!Number.isSafeInteger(e.position) || e.position <= 0)
             throw new ReplicaEventError("malformed", `event ${e.id} has no valid position`);
           if (e.position <= start) continue;
-          const { resource, action } = parseEventType(e);
+          const type = parseEventType(e);
+          if (!type) {
+            // Not the edge's business, but part of the sequence: the position moves past it.
+            if (!top || e.position > top.position)
+              top = { position: e.position, time: typeof e.time === "string" ? e.time : null };
+            continue;
+          }
+          const { resource, action } = type;
           const id = e.subject;
           if (typeof id !== "string" || id === "")
             throw new ReplicaEventError("malformed", `event ${e.position} has no subject`, e.position);

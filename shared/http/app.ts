@@ -10,14 +10,7 @@ import { secureHeaders } from "hono/secure-headers";
 import type { Logger } from "../log";
 import type { HttpMetrics } from "../metrics";
 import { createErrorHandler, notFoundHandler, validationHook } from "./errors";
-import {
-  apiVersionHeader,
-  bodyLimits,
-  cacheControl,
-  DEFAULT_BODY_LIMIT,
-  observe,
-  requireJson,
-} from "./middleware";
+import { bodyLimits, DEFAULT_BODY_LIMIT, defaultHeaders, observe, requireJson } from "./middleware";
 
 export interface BaseAppOptions {
   logger: Logger;
@@ -53,8 +46,7 @@ export function createBaseApp<E extends Env>(opts: BaseAppOptions): OpenAPIHono<
       },
     }),
   );
-  app.use(apiVersionHeader);
-  app.use(cacheControl);
+  app.use(defaultHeaders);
   app.use(requireJson(opts.formPaths));
   app.use(bodyLimits(DEFAULT_BODY_LIMIT, opts.largeBodies ?? {}));
   app.onError(createErrorHandler(opts.logger));

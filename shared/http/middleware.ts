@@ -38,17 +38,18 @@ export const requireJson =
     await next();
   };
 
-export const apiVersionHeader: MiddlewareHandler = async (c, next) => {
-  await next();
-  c.res.headers.set("API-Version", API_VERSION);
-};
-
-/** Reads revalidate (ETags make that cheap); writes are never cached. */
-export const cacheControl: MiddlewareHandler = async (c, next) => {
-  await next();
-  if (c.res.headers.has("Cache-Control")) return;
+/**
+ * API-Version on every answer, and Cache-Control unless the handler sets its
+ * own: reads revalidate (ETags make that cheap), writes are never cached.
+ * Set before the handler runs, as defaults the answer is built with: adding
+ * them afterwards makes @hono/node-server turn every answer's headers into a
+ * Headers object, a cost paid on each boot script of a storm.
+ */
+export const defaultHeaders: MiddlewareHandler = async (c, next) => {
   const m = c.req.method;
-  c.res.headers.set("Cache-Control", m === "GET" || m === "HEAD" ? "no-cache" : "no-store");
+  c.header("API-Version", API_VERSION);
+  c.header("Cache-Control", m === "GET" || m === "HEAD" ? "no-cache" : "no-store");
+  await next();
 };
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -86,7 +87,13 @@ export function bodyLimits(defaultMax: number, larger: Record<string, number>): 
   const by = Object.fromEntries(
     Object.entries(larger).map(([p, max]) => [p, bodyLimit({ maxSize: max, onError })] as const),
   );
-  return (c, next) => (by[c.req.path] ?? def)(c, next);
+  return (c, next) => {
+    // GET and HEAD carry no body. Asking hono's limit would make @hono/node-server build a full
+    // Request (its body stream) for every boot script, a tenth of the edge's time in a storm.
+    const m = c.req.method;
+    if (m === "GET" || m === "HEAD") return next();
+    return (by[c.req.path] ?? def)(c, next);
+  };
 }
 
 /**

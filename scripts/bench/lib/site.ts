@@ -1,0 +1,275 @@
+/**
+ * A benchmark site: a control plane (in this process, over a throwaway
+ * database on the machine's Postgres, else embedded PGlite), its change
+ * stream on the machine's NATS JetStream (a stream of its own, deleted
+ * afterwards; polling when NATS is not there), an inventory of `nodes`
+ * compute nodes seeded through the API, and edge nodes started as real
+ * `chamicore edge` processes. Everything it makes it removes in `close()`.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { requestToken } from "../../../control/cli/session";
+import { type RunningControl, startControl } from "../../../control/node/serve";
+import { generateMasterKey, randomSecret } from "../../../shared/auth/crypto";
+import { silentLogger } from "../../../shared/log";
+import { deleteStream, SHARED_NATS_URL, uniqueStream } from "../../../tests/support/nats";
+import { createTestDatabase, type TestDatabase } from "../../../tests/support/postgres";
+import { nodeAddress } from "./load";
+
+const BIN = process.env.BENCH_BIN ?? join(process.cwd(), "control/node/bin.mjs");
+const BATCH = 10_000;
+
+/** Node `i`'s xname, MAC and (IPv4) address. */
+export const nodeId = (i: number) =>
+  `x${1000 + Math.floor(i / 256)}c${Math.floor((i % 256) / 64)}s${Math.floor((i % 64) / 8)}b0n${i % 8}`;
+export const nodeMac = (i: number) =>
+  `02:00:${[(i >> 24) & 255, (i >> 16) & 255, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, "0")).join(":")}`;
+export const nodeComponent = (i: number) => ({
+  id: nodeId(i),
+  type: "Node",
+  role: "Compute",
+  nid: i + 1,
+  interfaces: [{ macAddress: nodeMac(i), ipAddresses: [{ ipAddress: nodeAddress(i) }] }],
+});
+
+/** A progress line rewritten in place on a terminal; nothing in a pipe or a log. */
+export function progress(text: string) {
+  if (process.stdout.isTTY) process.stdout.write(`\r${text}\x1b[K`);
+}
+/** Ends a progress line before the next printed one. */
+export const endProgress = () => progress("");
+
+export const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+export const msf = (n: number) => (Number.isNaN(n) ? "n/a" : `${n.toFixed(n < 10 ? 2 : 1)} ms`);
+
+export interface Edge {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  /** Resident memory now and its peak, in MiB, from /proc. */
+  memory(): { rssMiB: number; peakMiB: number };
+  stop(): Promise<void>;
+}
+
+export interface Site {
+  control: RunningControl;
+  db: "postgres" | "pglite";
+  events: "nats" | "polling";
+  /** An admin's access token. */
+  token(): Promise<string>;
+  api<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<T>;
+  /** Imports nodes [from, to) in batches of 10,000; returns the ms each batch took. */
+  importNodes(from: number, to: number, progress?: (done: number) => void): Promise<number[]>;
+  startEdge(extraEnv?: Record<string, string>): Promise<Edge>;
+  close(): Promise<void>;
+}
+
+/** Memory of a process from /proc/<pid>/status, in MiB. */
+export function processMemory(pid: number) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
+  return { rssMiB: kib("VmRSS") / 1024, peakMiB: kib("VmHWM") / 1024 };
+}
+
+async function natsReachable(url: string) {
+  try {
+    const nc = await connect({ servers: url, reconnect: false, timeout: 1000 });
+    await nc.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function openSite(opts: { label: string }): Promise<Site> {
+  const dirs: string[] = [];
+  const tmp = (p: string) => {
+    const d = mkdtempSync(join(tmpdir(), p));
+    dirs.push(d);
+    return d;
+  };
+  const cleanups: (() => Promise<unknown>)[] = [];
+
+  let databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    const created: TestDatabase | undefined = await createTestDatabase(`bench_${opts.label}`).catch(
+      (e: Error) => {
+        console.log(`(no Postgres at 127.0.0.1:5432: ${e.message}; using embedded PGlite)`);
+        return undefined;
+      },
+    );
+    if (created) {
+      databaseUrl = created.url;
+      cleanups.push(() => created.drop());
+    }
+  }
+  const nats = (await natsReachable(SHARED_NATS_URL)) ? uniqueStream(`bench_${opts.label}`) : undefined;
+  if (nats) cleanups.push(() => deleteStream(SHARED_NATS_URL, nats.stream));
+  else console.log(`(no NATS at ${SHARED_NATS_URL}: edges poll the change feed)`);
+  const eventsEnv: Record<string, string> = nats
+    ? {
+        NATS_URL: SHARED_NATS_URL,
+        CHAMICORE_NATS_STREAM: nats.stream,
+        CHAMICORE_NATS_SUBJECT_PREFIX: nats.prefix,
+      }
+    : {};
+
+  const admin = { id: "bench-admin", secret: randomSecret(24) };
+  const control = await startControl(
+    {
+      CHAMICORE_LISTEN: "127.0.0.1:0",
+      CHAMICORE_DATA_DIR: tmp("chamicore-bench-control-"),
+      CHAMICORE_MASTER_KEY: generateMasterKey(),
+      CHAMICORE_BOOTSTRAP_CLIENT_ID: admin.id,
+      CHAMICORE_BOOTSTRAP_CLIENT_SECRET: admin.secret,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+      ...eventsEnv,
+    },
+    silentLogger,
+  );
+  const token = (await requestToken(control.url, { grant_type: "client_credentials" }, admin)).token;
+
+  const api = async <T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
+    const res = await fetch(control.url + path, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+
+  const edges: Edge[] = [];
+  let edgeAccount: { id: string; secret: string } | undefined;
+  const site: Site = {
+    control,
+    db: databaseUrl ? "postgres" : "pglite",
+    events: nats ? "nats" : "polling",
+    token: async () => token,
+    api,
+    async importNodes(from, to, progress) {
+      const times: number[] = [];
+      for (let start = from; start < to; start += BATCH) {
+        const components = [];
+        for (let i = start; i < Math.min(to, start + BATCH); i++) components.push(nodeComponent(i));
+        const t = performance.now();
+        await api("POST", "/hsm/v2/import", { components });
+        times.push(performance.now() - t);
+        progress?.(Math.min(to, start + BATCH) - from);
+      }
+      return times;
+    },
+    async startEdge(extraEnv = {}) {
+      if (!edgeAccount) {
+        const sa = await api<{ spec: { clientSecret: string } }>("POST", "/auth/v1/service-accounts", {
+          id: "bench-edge",
+          roles: ["edge"],
+        });
+        edgeAccount = { id: "bench-edge", secret: sa.spec.clientSecret };
+      }
+      // BENCH_EDGE_NODE_ARGS: flags for the edge's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it under load.
+      const nodeArgs = (process.env.BENCH_EDGE_NODE_ARGS ?? "").split(" ").filter(Boolean);
+      const child = spawn(process.execPath, [...nodeArgs, BIN, "edge"], {
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: process.env.HOME ?? "/tmp",
+          CHAMICORE_CONTROL_URL: control.url,
+          CHAMICORE_EDGE_CLIENT_ID: edgeAccount.id,
+          CHAMICORE_EDGE_CLIENT_SECRET: edgeAccount.secret,
+          CHAMICORE_EDGE_DATA_DIR: tmp("chamicore-bench-edge-"),
+          CHAMICORE_EDGE_LISTEN: "127.0.0.1:0",
+          CHAMICORE_EDGE_NAME: `bench-${process.pid}-${edges.length}`,
+          CHAMICORE_LOG_LEVEL: "info",
+          ...eventsEnv,
+          ...(nats ? {} : { CHAMICORE_EDGE_POLL_SECONDS: "0.1" }),
+          ...extraEnv,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      child.stdout!.on("data", (d) => {
+        out += d;
+      });
+      child.stderr!.on("data", (d) => {
+        out += d;
+        if (process.env.BENCH_EDGE_STDERR) process.stderr.write(d);
+      });
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      const url = await new Promise<string>((resolve, reject) => {
+        const deadline = Date.now() + 60_000;
+        const look = () => {
+          const line = out.split("\n").find((l) => l.includes("chamicore edge listening"));
+          if (line) return resolve(JSON.parse(line).url);
+          if (child.exitCode !== null) return reject(new Error(`edge exited:\n${out}`));
+          if (Date.now() > deadline) return reject(new Error(`edge did not start:\n${out}`));
+          setTimeout(look, 50);
+        };
+        look();
+      });
+      const edge: Edge = {
+        url,
+        pid: child.pid!,
+        child,
+        memory: () => processMemory(child.pid!),
+        async stop() {
+          if (child.exitCode === null) child.kill("SIGTERM");
+          await exited;
+        },
+      };
+      edges.push(edge);
+      return edge;
+    },
+    async close() {
+      for (const e of edges) await e.stop().catch(() => {});
+      await control.close();
+      for (const c of cleanups.reverse()) await c().catch(() => {});
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
+  return site;
+}
+
+/**
+ * Waits until the edge has applied everything it knows of and, with NATS,
+ * follows the stream: a new consumer first repeats up to a minute of events
+ * (a bulk import just before the edge started), which is not what a
+ * benchmark of the steady state should time.
+ */
+export async function caughtUp(edge: Edge, events: Site["events"]) {
+  await until(
+    "the edge caught up",
+    async () => {
+      const s = (await (await fetch(`${edge.url}/status`)).json()) as {
+        mode: string;
+        position: number;
+        head: number;
+      };
+      return s.position >= s.head && (events === "polling" || s.mode === "stream");
+    },
+    600_000,
+    100,
+  );
+}
+
+/** Polls `check` every `everyMs` until it holds, or throws after `ms`. */
+export async function until(what: string, check: () => Promise<boolean>, ms = 600_000, everyMs = 25) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
