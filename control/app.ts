@@ -12,6 +12,7 @@ import type { AppDeps, AppEnv } from "../functions/env";
 import { registerEvents } from "../functions/events/routes";
 import { IMPORT_BODY_LIMIT, IMPORT_PATH, registerInventory } from "../functions/inventory";
 import { registerOps } from "../functions/ops/routes";
+import { registerPower } from "../functions/power";
 import { documentSecurity } from "../functions/route";
 import { createBaseApp } from "../shared/http/app";
 import { httpMetrics } from "../shared/metrics";
@@ -38,6 +39,7 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     "/boot/*",
     "/cloud-init/*",
     "/events/*",
+    "/power/*",
   ])
     app.use(path, deps.stores);
   // Lists answer If-None-Match from a hash of the page; single resources carry their stored etag.
@@ -48,6 +50,7 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     "/auth/v1/credentials/*",
     "/auth/v1/revocations",
     "/boot/v1/bootparams/*",
+    "/power/v1/bmcs/*",
   ])
     app.use(path, etag());
   registerOps(app, {
@@ -60,6 +63,7 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   registerCloudInit(app);
   registerAuth(app);
   registerEvents(app);
+  registerPower(app);
   documentSecurity(app);
   return app;
 }

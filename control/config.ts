@@ -12,6 +12,7 @@ import {
   TrustedIssuersJson,
 } from "../functions/auth/settings";
 import type { ServingSettings } from "../functions/env";
+import { DEFAULT_MAX_NODES } from "../functions/power/service";
 import { importMasterKey } from "../shared/auth/crypto";
 import { ID_PATTERN, ID_RULE } from "../shared/ids";
 
@@ -91,6 +92,20 @@ export const EventsEnvSchema = z.object({
   CHAMICORE_OUTBOX_RETENTION_DAYS: z.coerce.number().min(0.001).max(365).default(7),
 });
 
+/** Power requests; the same names on Node and Workers. */
+export const PowerEnvSchema = z.object({
+  /** Nodes one power request may name (PCS's bulk limit). */
+  CHAMICORE_POWER_MAX_NODES: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_NODES),
+});
+
+/** The in-process power agent (Node only). */
+export const PowerAgentEnvSchema = z.object({
+  /** Redfish requests in flight at once across all BMCs. */
+  CHAMICORE_POWER_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(20),
+  /** Seconds between two reads of a node's PowerState while a Reset is verified. */
+  CHAMICORE_POWER_POLL_SECONDS: z.coerce.number().min(0.01).max(60).default(2),
+});
+
 const bootstrapPair = (c: z.infer<typeof AuthEnvSchema>, ctx: z.RefinementCtx) => {
   if (!c.CHAMICORE_BOOTSTRAP_CLIENT_ID !== !c.CHAMICORE_BOOTSTRAP_CLIENT_SECRET)
     ctx.addIssue({
@@ -116,6 +131,8 @@ const ControlBase = z.object({
   CHAMICORE_METRICS_LISTEN: HostPort.optional(),
   ...AuthEnvSchema.shape,
   ...ServingEnvSchema.shape,
+  ...PowerEnvSchema.shape,
+  ...PowerAgentEnvSchema.shape,
 });
 
 /** What `chamicore migrate` needs: only the database. */

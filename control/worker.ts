@@ -26,6 +26,7 @@ import {
   authSettingsOf,
   ConfigError,
   EventsEnvSchema,
+  PowerEnvSchema,
   parseEnv,
   ServingEnvSchema,
   servingSettingsOf,
@@ -36,6 +37,7 @@ import type { Db } from "./db/types";
 import { flushQuietly, type WorkerRelayOptions } from "./events/worker-relay";
 import { pgStores } from "./stores";
 import { PgOutbox } from "./stores/outbox";
+import { PgPowerStore } from "./stores/power";
 
 export interface WorkerEnv {
   /** Hyperdrive binding (wrangler.toml `[[hyperdrive]]`). */
@@ -59,6 +61,8 @@ export interface WorkerEnv {
   CHAMICORE_NATS_STREAM?: string;
   CHAMICORE_NATS_SUBJECT_PREFIX?: string;
   CHAMICORE_OUTBOX_RETENTION_DAYS?: string;
+  /** Nodes one power request may name. Power tasks are recorded here; a Worker runs none (see docs/power.md). */
+  CHAMICORE_POWER_MAX_NODES?: string;
 }
 
 interface ExecutionContextLike {
@@ -126,6 +130,7 @@ function createApp(env: WorkerEnv) {
   });
   const auth = parseEnv(WorkerAuthEnvSchema, env as Record<string, unknown>);
   const serving = parseEnv(ServingEnvSchema, env as Record<string, unknown>);
+  const power = parseEnv(PowerEnvSchema, env as Record<string, unknown>);
   const relay = relayOptionsOf(env, logger);
   if (!auth.CHAMICORE_MASTER_KEY)
     throw new ConfigError("CHAMICORE_MASTER_KEY is not set: wrangler secret put CHAMICORE_MASTER_KEY");
@@ -136,6 +141,7 @@ function createApp(env: WorkerEnv) {
     logger,
     registry: new Registry(),
     runtime: "workerd",
+    power: { maxNodes: power.CHAMICORE_POWER_MAX_NODES },
     stores: storesPerRequest(relay, logger) as never,
     // Cloudflare puts the client's address in CF-Connecting-IP.
     serving: servingSettingsOf({ ...serving, CHAMICORE_PUBLIC_URL: auth.CHAMICORE_PUBLIC_URL }, (c) =>
@@ -170,6 +176,8 @@ export default {
             new Date(Date.now() - events.CHAMICORE_OUTBOX_RETENTION_DAYS * 86_400_000),
           );
           await pgStores(db).auth.revocations.prune(new Date());
+          // No power agent runs here: tasks nobody took fail at their deadline rather than wait forever.
+          await new PgPowerStore(db).failOverdue(null, new Set(), new Date(), { unclaimedOnly: true });
         } finally {
           await close();
         }

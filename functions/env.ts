@@ -9,6 +9,7 @@ import type { Keyring } from "./auth/keyring";
 import type { AuthSettings } from "./auth/settings";
 import type { AuthStores } from "./auth/store";
 import type { Principal } from "./auth/tokens";
+import type { PowerSettings } from "./power/service";
 import type { Stores } from "./stores";
 
 export interface AppDeps {
@@ -34,6 +35,8 @@ export interface AppDeps {
      */
     beforeFirstToken?: (stores: AuthStores) => Promise<void>;
   };
+  /** Power request limits and the in-process agent's wake-up; default: 20 nodes, no agent. */
+  power?: PowerSettings;
   /**
    * Checks that the caller holds one of `anyOf`; throws ApiError 401/403
    * otherwise (functions/auth/authorize.ts). Tests of handlers alone may

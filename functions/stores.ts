@@ -4,6 +4,7 @@ import type { BootStore } from "./boot/store";
 import type { CloudInitStore } from "./cloud-init/store";
 import type { FeedStore } from "./events/store";
 import type { InventoryStore, SystemStore } from "./inventory/store";
+import type { PowerStore } from "./power/store";
 
 export interface Stores {
   inventory: InventoryStore;
@@ -12,4 +13,5 @@ export interface Stores {
   feed: FeedStore;
   cloudInit: CloudInitStore;
   boot: BootStore;
+  power: PowerStore;
 }

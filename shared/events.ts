@@ -10,12 +10,15 @@
  * is written as its own events, so replaying events needs no knowledge of
  * the schema's cascades.
  */
-export type EventService = "smd" | "bss" | "cloudinit" | "auth";
+export type EventService = "smd" | "bss" | "cloudinit" | "auth" | "power";
 export type EventAction = "created" | "updated" | "deleted";
 
 export interface NewEvent {
   service: EventService;
-  /** Plural resource name: components, interfaces, groups, partitions, bootparams, payloads, revocations. */
+  /**
+   * Plural resource name: components, interfaces, groups, partitions, bootparams, payloads, revocations,
+   * bmcs, transitions.
+   */
   resource: string;
   action: EventAction;
   /** The resource id. */

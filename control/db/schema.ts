@@ -9,6 +9,7 @@ import {
   bigserial,
   boolean,
   check,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -281,5 +282,81 @@ export const payloads = cloudinit.table(
       "payloads_one_target",
       sql`(${t.componentId} is not null)::int + (${t.groupName} is not null)::int + (${t.role} is not null)::int = 1`,
     ),
+  ],
+);
+
+// ---------- power (PCS) ----------
+
+export const power = pgSchema("power");
+
+/**
+ * How to reach a BMC: its address and the device credential to log in
+ * with. `id` is the BMC's component id (a NodeBMC); there is no foreign key,
+ * as with boot params: an endpoint outlives its component harmlessly
+ * (resolution goes through the inventory). `site` names the edge that can
+ * reach the BMC; null: the control plane's own agent.
+ */
+export const bmcEndpoints = power.table(
+  "bmc_endpoints",
+  {
+    id: varchar("id", { length: 255 }).primaryKey(),
+    address: text("address").notNull(),
+    credentialId: varchar("credential_id", { length: 255 }).notNull(),
+    auth: varchar("auth", { length: 16 }).notNull().default("basic"),
+    insecure: boolean("insecure").notNull().default(false),
+    site: varchar("site", { length: 255 }),
+    ...tracked(),
+  },
+  (t) => [
+    index("bmc_endpoints_site_idx").on(t.site),
+    index("bmc_endpoints_credential_idx").on(t.credentialId),
+  ],
+);
+
+/** One power request: an operation over a set of nodes, one task per node. */
+export const transitions = power.table(
+  "transitions",
+  {
+    id: uuid("id").primaryKey(),
+    operation: varchar("operation", { length: 32 }).notNull(),
+    /** Fractions allowed: a short deadline for tests, or 0.5 for 30 s. */
+    taskDeadlineMinutes: doublePrecision("task_deadline_minutes").notNull().default(5),
+    state: varchar("state", { length: 16 }).notNull().default("new"),
+    dryRun: boolean("dry_run").notNull().default(false),
+    requestedBy: varchar("requested_by", { length: 255 }).notNull(),
+    completedAt: timestamp("completed_at", { withTimezone: true, precision: 3 }),
+    ...tracked(),
+  },
+  (t) => [index("transitions_state_idx").on(t.state), index("transitions_created_idx").on(t.createdAt)],
+);
+
+/**
+ * One node of a transition. `position` keeps the request's order; `site`
+ * is copied from the BMC endpoint when the transition is created, so the
+ * agent that must run it is known without a join. `deadline_at`: by when a
+ * task being run must be final (a task still in progress after it was left
+ * by a process that stopped).
+ */
+export const powerTasks = power.table(
+  "tasks",
+  {
+    id: uuid("id").primaryKey(),
+    transitionId: uuid("transition_id")
+      .notNull()
+      .references(() => transitions.id, { onDelete: "cascade" }),
+    position: integer("position").notNull(),
+    xname: varchar("xname", { length: 255 }).notNull(),
+    bmcId: varchar("bmc_id", { length: 255 }),
+    state: varchar("state", { length: 16 }).notNull(),
+    message: text("message").notNull().default(""),
+    powerState: varchar("power_state", { length: 32 }),
+    site: varchar("site", { length: 255 }),
+    deadlineAt: timestamp("deadline_at", { withTimezone: true, precision: 3 }),
+    updatedAt: timestamp("updated_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    index("tasks_transition_idx").on(t.transitionId, t.position),
+    index("tasks_queue_idx").on(t.state, t.site).where(sql`${t.state} in ('new', 'in-progress')`),
+    index("tasks_power_state_idx").on(t.xname, t.updatedAt).where(sql`${t.powerState} is not null`),
   ],
 );

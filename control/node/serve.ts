@@ -11,6 +11,7 @@ import { getConnInfo } from "@hono/node-server/conninfo";
 import { Hono } from "hono";
 import { Keyring } from "../../functions/auth";
 import { ensureBootstrap } from "../../functions/auth/bootstrap";
+import { unsealCredential } from "../../functions/auth/secrets";
 import type { AuthSettings } from "../../functions/auth/settings";
 import { createLogger, type Logger } from "../../shared/log";
 import { Registry } from "../../shared/metrics";
@@ -21,7 +22,10 @@ import { openDatabase } from "../db/node";
 import { OutboxRelay } from "../events/relay";
 import { pgStores } from "../stores";
 import { PgOutbox } from "../stores/outbox";
+import { PgPowerStore } from "../stores/power";
 import { resolveMasterKey } from "./master-key";
+import { PowerAgent } from "./power-agent";
+import { RedfishPowerExecutor } from "./power-executor";
 
 /** How often expired revocations are pruned. */
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -167,10 +171,28 @@ export async function startControl(
       })
     : undefined;
   relay?.start();
+  // Power tasks of BMCs without a site run here (docs/power.md).
+  const powerAgent = new PowerAgent({
+    queue: new PgPowerStore(database.db),
+    inventory: stores.inventory,
+    logger: log,
+    executor: new RedfishPowerExecutor({
+      concurrency: config.CHAMICORE_POWER_CONCURRENCY,
+      pollMs: config.CHAMICORE_POWER_POLL_SECONDS * 1000,
+      credentials: async (id) => {
+        const rec = await stores.auth.credentials.get(id);
+        if (!rec) return undefined;
+        const password = await unsealCredential(settings, id, rec.sealedSecret);
+        return { username: rec.credential.spec.username, password };
+      },
+    }),
+  });
+  powerAgent.start();
   const app = createControlApp({
     logger: log,
     registry,
     runtime: "node",
+    power: { maxNodes: config.CHAMICORE_POWER_MAX_NODES, wake: () => powerAgent.wake() },
     stores: async (c, next) => {
       c.set("stores", stores);
       await next();
@@ -213,6 +235,7 @@ export async function startControl(
     close: () =>
       (closing ??= (async () => {
         clearInterval(prune);
+        await powerAgent.stop();
         await relay?.stop();
         if (metricsServer) await new Promise<void>((r) => metricsServer!.close(() => r()));
         await new Promise<void>((r) => server.close(() => r()));

@@ -9,6 +9,7 @@ import { allBootParams, PgBootStore } from "./boot";
 import { PgCloudInitStore, payloadResources } from "./cloud-init";
 import { PgFeedStore } from "./feed";
 import { PgInventoryStore } from "./inventory";
+import { PgPowerStore } from "./power";
 import { PgSystemStore } from "./system";
 
 /** All Postgres-backed stores over one database handle. */
@@ -17,6 +18,7 @@ export const pgStores = (db: Db): Stores => ({
   system: new PgSystemStore(db),
   cloudInit: new PgCloudInitStore(db),
   boot: new PgBootStore(db),
+  power: new PgPowerStore(db),
   feed: new PgFeedStore(db, async (tx) => ({
     bootparams: await allBootParams(tx),
     payloads: await payloadResources(tx),

@@ -87,6 +87,12 @@ export interface PowerOptions {
   concurrency?: number;
   /** Tasks at once on one BMC. Default 1. */
   perBmc?: number;
+  /**
+   * Limits shared with other runs (replacing `concurrency` and `perBmc`), so
+   * that runs going on at once stay within them together: an agent running
+   * several transitions, two of which touch the same BMC.
+   */
+  limits?: PowerLimits;
   /** How long each Reset may take to show in PowerState. Default 2 min. */
   deadlineMs?: number;
   /** Time between two reads of PowerState. Default 2 s. */
@@ -104,11 +110,9 @@ export async function runPowerTasks(
   tasks: readonly PowerTask[],
   options: PowerOptions = {},
 ): Promise<PowerResult[]> {
-  const requests = new Limiter(options.concurrency ?? 20);
-  const perBmc = options.perBmc ?? 1;
-  const bmcs = new Map<string, Limiter>();
+  const limits = options.limits ?? new PowerLimits(options.concurrency ?? 20, options.perBmc ?? 1);
   const ctx: Context = {
-    requests,
+    requests: limits.requests,
     signal: options.signal,
     deadlineMs: options.deadlineMs ?? 120_000,
     pollMs: options.pollMs ?? 2_000,
@@ -123,8 +127,7 @@ export async function runPowerTasks(
   };
   return Promise.all(
     tasks.map(async (task) => {
-      const slot = bmcs.get(task.bmc.key) ?? new Limiter(perBmc);
-      bmcs.set(task.bmc.key, slot);
+      const slot = limits.bmc(task.bmc.key);
       const run = new TaskRun(task, ctx);
       try {
         await slot.acquire({ signal: ctx.signal });
@@ -138,6 +141,33 @@ export async function runPowerTasks(
       }
     }),
   );
+}
+
+/**
+ * The engine's limits: requests in flight across all BMCs, and tasks at
+ * once per BMC (by `bmc.key`). One per run unless given in `limits`. It
+ * keeps one small limiter per BMC key it has seen.
+ */
+export class PowerLimits {
+  readonly requests: Limiter;
+  private readonly bmcs = new Map<string, Limiter>();
+
+  constructor(
+    concurrency = 20,
+    readonly perBmc = 1,
+  ) {
+    this.requests = new Limiter(concurrency);
+  }
+
+  /** The limiter of tasks on the BMC with this key. */
+  bmc(key: string): Limiter {
+    let slot = this.bmcs.get(key);
+    if (!slot) {
+      slot = new Limiter(this.perBmc);
+      this.bmcs.set(key, slot);
+    }
+    return slot;
+  }
 }
 
 interface Context {

@@ -23,6 +23,14 @@ export const REPLICATED = {
   revocations: "auth",
 } as const satisfies Record<string, EventService>;
 
+/**
+ * Services whose events the edge knowingly passes over: control-plane work
+ * (power transitions and BMC endpoints) that nothing an edge serves depends
+ * on. Their events still move the replica's position. A service in neither
+ * list is refused like any unknown type.
+ */
+export const PASSED_OVER: readonly EventService[] = ["power"];
+
 export type ReplicatedResource = keyof typeof REPLICATED;
 export const REPLICATED_RESOURCES = Object.keys(REPLICATED) as ReplicatedResource[];
 
@@ -45,12 +53,15 @@ export class ReplicaEventError extends Error {
   }
 }
 
-/** `chamicore.<service>.<resource>.<action>` → resource and action, or a ReplicaEventError. */
-export function parseEventType(e: Pick<ChangeEvent, "type" | "position">): {
-  resource: ReplicatedResource;
-  action: EventAction;
-} {
+/**
+ * `chamicore.<service>.<resource>.<action>` → resource and action, undefined
+ * for a service the edge passes over (PASSED_OVER), or a ReplicaEventError.
+ */
+export function parseEventType(
+  e: Pick<ChangeEvent, "type" | "position">,
+): { resource: ReplicatedResource; action: EventAction } | undefined {
   const [prefix, service, resource, action, ...rest] = String(e.type).split(".");
+  if (prefix === "chamicore" && PASSED_OVER.includes(service as EventService)) return undefined;
   const known =
     prefix === "chamicore" &&
     rest.length === 0 &&

@@ -95,6 +95,7 @@ export function registerOps(app: OpenAPIHono<AppEnv>, info: { title: string; des
       { name: "boot", description: "Boot parameters and iPXE boot scripts (BSS)" },
       { name: "cloud-init", description: "cloud-init payloads and NoCloud serving" },
       { name: "events", description: "Snapshot and change feed for edge nodes" },
+      { name: "power", description: "Power transitions, power status and BMC endpoints (PCS)" },
       { name: "auth", description: "Tokens, keys, service accounts, roles, revocations, device credentials" },
     ],
   });

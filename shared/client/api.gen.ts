@@ -8015,6 +8015,1585 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/power/v1/actions/off": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Power nodes off (ForceOff)
+         * @description A transition with operation `off` over `nodes` and the members of `group`. One task per node, in the order asked (`nodes`, then the group's members, without repeats). Each node is powered through its BMC: its parentId, a NodeBMC with an endpoint (/power/v1/bmcs). A node without one gets a `failed` task saying what is missing; the request still succeeds for the others. 422 when a node or the group does not exist, when no node is named, or for more nodes than CHAMICORE_POWER_MAX_NODES (default 20). The transition runs in the background: poll GET /power/v1/transitions/{id} until its state is completed or aborted. The answer is that transition (Location: /power/v1/transitions/{id}).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PowerAction"];
+                };
+            };
+            responses: {
+                /** @description The transition started; Location and ETag headers set */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Transition"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/power/v1/actions/on": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Power nodes on
+         * @description A transition with operation `on` over `nodes` and the members of `group`. One task per node, in the order asked (`nodes`, then the group's members, without repeats). Each node is powered through its BMC: its parentId, a NodeBMC with an endpoint (/power/v1/bmcs). A node without one gets a `failed` task saying what is missing; the request still succeeds for the others. 422 when a node or the group does not exist, when no node is named, or for more nodes than CHAMICORE_POWER_MAX_NODES (default 20). The transition runs in the background: poll GET /power/v1/transitions/{id} until its state is completed or aborted. The answer is that transition (Location: /power/v1/transitions/{id}).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PowerAction"];
+                };
+            };
+            responses: {
+                /** @description The transition started; Location and ETag headers set */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Transition"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/power/v1/actions/reboot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reboot nodes gracefully (soft-restart: GracefulRestart)
+         * @description A transition with operation `soft-restart` over `nodes` and the members of `group`. One task per node, in the order asked (`nodes`, then the group's members, without repeats). Each node is powered through its BMC: its parentId, a NodeBMC with an endpoint (/power/v1/bmcs). A node without one gets a `failed` task saying what is missing; the request still succeeds for the others. 422 when a node or the group does not exist, when no node is named, or for more nodes than CHAMICORE_POWER_MAX_NODES (default 20). The transition runs in the background: poll GET /power/v1/transitions/{id} until its state is completed or aborted. The answer is that transition (Location: /power/v1/transitions/{id}).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PowerAction"];
+                };
+            };
+            responses: {
+                /** @description The transition started; Location and ETag headers set */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Transition"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/power/v1/actions/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset nodes (hard-restart: ForceRestart, or off then on)
+         * @description A transition with operation `hard-restart` over `nodes` and the members of `group`. One task per node, in the order asked (`nodes`, then the group's members, without repeats). Each node is powered through its BMC: its parentId, a NodeBMC with an endpoint (/power/v1/bmcs). A node without one gets a `failed` task saying what is missing; the request still succeeds for the others. 422 when a node or the group does not exist, when no node is named, or for more nodes than CHAMICORE_POWER_MAX_NODES (default 20). The transition runs in the background: poll GET /power/v1/transitions/{id} until its state is completed or aborted. The answer is that transition (Location: /power/v1/transitions/{id}).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PowerAction"];
+                };
+            };
+            responses: {
+                /** @description The transition started; Location and ETag headers set */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Transition"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/power/v1/bmcs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List BMC endpoints
+         * @description Filters are equality matches, comma = OR within a field, AND across fields. The list carries an ETag; send it back in If-None-Match to get 304 when nothing changed.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description basic or session; comma-separated values match any of them */
+                    auth?: string;
+                    /** @description Credential id; comma-separated values match any of them */
+                    credentialId?: string;
+                    /** @description Sparse fieldset: spec fields to return, among id, address, credentialId, auth, insecure, site */
+                    fields?: string;
+                    /** @description BMC id; comma-separated values match any of them */
+                    id?: string;
+                    /** @description true: endpoints that accept any certificate; comma-separated values match any of them */
+                    insecure?: string;
+                    /** @description Page size, 1–10000 (default 100) */
+                    limit?: string;
+                    /** @description Items to skip (default 0) */
+                    offset?: string;
+                    /** @description Edge site; comma-separated values match any of them */
+                    site?: string;
+                    /** @description One of id, address, site, createdAt, updatedAt; prefix - for descending (default id) */
+                    sort?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of BMC endpoints */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BmcEndpointList"];
+                    };
+                };
+                /** @description Not modified (If-None-Match matched) */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create a BMC endpoint: how to reach a BMC and log in to it
+         * @description `id` is the BMC's component id: a NodeBMC in the inventory (422 otherwise). Its Node children (components whose parentId is this BMC) are powered through it. `credentialId` names a device credential (/auth/v1/credentials) holding the user name and password (422 when it does not exist). A second endpoint for the same BMC is a 409.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["BmcEndpointCreate"];
+                };
+            };
+            responses: {
+                /** @description Created; Location and ETag headers set */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BmcEndpoint"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with existing data */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/power/v1/bmcs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a BMC endpoint */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The BMC endpoint; ETag header set */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BmcEndpoint"];
+                    };
+                };
+                /** @description Not modified (If-None-Match matched) */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        /**
+         * Replace a BMC endpoint
+         * @description Needs `If-Match` with the etag of your last read: 428 without it, 412 when it changed meanwhile. Tasks already running keep the endpoint they started with.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["BmcEndpointReplace"];
+                };
+            };
+            responses: {
+                /** @description Replaced */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BmcEndpoint"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description If-Match does not match the current etag */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description If-Match required */
+                428: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /**
+         * Delete a BMC endpoint
+         * @description Its nodes can no longer be powered (their tasks fail with a message saying so). Tasks already running finish; queued ones fail.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /**
+         * Update a BMC endpoint (JSON Merge Patch)
+         * @description RFC 7396: absent fields are kept; null resets auth to basic, insecure to false and site to none (the control plane's agent). `If-Match` is honoured when given (412 on mismatch).
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["BmcEndpointPatch"];
+                    "application/merge-patch+json": components["schemas"]["BmcEndpointPatch"];
+                };
+            };
+            responses: {
+                /** @description Updated */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BmcEndpoint"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description If-Match does not match the current etag */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/power/v1/power-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Last known power state of nodes
+         * @description Per node: `powerState` on, off or undefined, from the newer of the PowerState the last power task read from its BMC (`source: task`) and its inventory state (`source: inventory`: On and Ready are on, Off is off). Nothing is asked of the BMCs: run a transition to refresh. 422 naming xnames or a group that do not exist. Paged with limit/offset, ordered by xname.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Sparse fieldset: spec fields to return, among xname, powerState, source, inventoryState, bmcId, managementState, lastUpdated, lastTask */
+                    fields?: string;
+                    /** @description Members of this inventory group; comma-separated values match any of them */
+                    group?: string;
+                    /** @description Page size, 1–10000 (default 100) */
+                    limit?: string;
+                    /** @description Items to skip (default 0) */
+                    offset?: string;
+                    /** @description on, off, undefined; comma-separated values match any of them */
+                    powerState?: string;
+                    /** @description One of xname; prefix - for descending (default xname) */
+                    sort?: string;
+                    /** @description Node ids (any component type when given; only Nodes otherwise); comma-separated values match any of them */
+                    xname?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Power status per node */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PowerStatusList"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/power/v1/transitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List power transitions, newest first
+         * @description With task counts; the per-node results are in GET /power/v1/transitions/{id}. Filters are equality matches, comma = OR.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description true: dry runs only; comma-separated values match any of them */
+                    dryRun?: string;
+                    /** @description Sparse fieldset: spec fields to return, among id, operation, taskDeadlineMinutes, state, dryRun, requestedBy, completedAt, taskCounts */
+                    fields?: string;
+                    /** @description Page size, 1–10000 (default 100) */
+                    limit?: string;
+                    /** @description Items to skip (default 0) */
+                    offset?: string;
+                    /** @description Operation; comma-separated values match any of them */
+                    operation?: string;
+                    /** @description Who asked (token subject); comma-separated values match any of them */
+                    requestedBy?: string;
+                    /** @description One of createdAt, updatedAt, state, operation; prefix - for descending (default -createdAt) */
+                    sort?: string;
+                    /** @description Transition state: new, in-progress, completed, aborted, abort-signaled; comma-separated values match any of them */
+                    state?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of transitions */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TransitionList"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Start a power transition (PCS): one operation over a set of nodes
+         * @description One task per node, in the order asked (`location`, then the group's members, without repeats). Each node is powered through its BMC: its parentId, a NodeBMC with an endpoint (/power/v1/bmcs). A node without one gets a `failed` task saying what is missing; the request still succeeds for the others. 422 when a node or the group does not exist, when no node is named, or for more nodes than CHAMICORE_POWER_MAX_NODES (default 20). The transition runs in the background: poll GET /power/v1/transitions/{id} until its state is completed or aborted.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["TransitionCreate"];
+                };
+            };
+            responses: {
+                /** @description Created, with its tasks; Location and ETag headers set */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Transition"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/power/v1/transitions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a power transition with its per-node results
+         * @description Tasks in request order, each with its state (new, planned, in-progress, succeeded, failed, aborted), message and the last PowerState read; `taskCounts` sums them. The ETag changes with every task's progress.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The transition */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Transition"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * Abort a power transition
+         * @description Tasks not started end `aborted` at once. With tasks running, the transition is `abort-signaled` until their agent has stopped them, then `aborted`; a Reset already sent is not undone (the task says what was done). Asking again while abort-signaled is harmless. 409 when the transition is already completed or aborted.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Abort accepted: the transition as it is now */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Transition"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with existing data */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/readiness": {
         parameters: {
             query?: never;
@@ -8174,6 +9753,148 @@ export interface components {
     schemas: {
         /** @enum {string|null} */
         Arch: "X86" | "ARM" | "Other" | "UNKNOWN" | null;
+        BmcEndpoint: {
+            apiVersion: string;
+            /** @enum {string} */
+            kind: "BmcEndpoint";
+            metadata: components["schemas"]["ResourceMetadata"];
+            spec: components["schemas"]["BmcEndpointSpec"];
+        };
+        BmcEndpointCreate: {
+            /**
+             * @description The BMC: an http(s) URL or host[:port] (https is assumed), without credentials.
+             * @example https://10.1.3.17
+             */
+            address: string;
+            /**
+             * @description basic (default): HTTP Basic on every request; session: a Redfish session.
+             * @enum {string|null}
+             */
+            auth?: "basic" | "session" | null;
+            /**
+             * @description Id of a device credential (/auth/v1/credentials) holding the BMC's user name and password.
+             * @example bmc-east
+             */
+            credentialId: string;
+            /**
+             * @description The BMC's component id: a NodeBMC that exists in the inventory.
+             * @example x1000c0s0b0
+             */
+            id: string;
+            /** @description true: accept any TLS certificate from this BMC. Default false. */
+            insecure?: boolean | null;
+            /**
+             * @description The edge site that can reach this BMC; null or absent: the control plane's own agent.
+             * @example east
+             */
+            site?: string | null;
+        };
+        BmcEndpointList: {
+            apiVersion: string;
+            items: {
+                apiVersion: string;
+                /** @enum {string} */
+                kind: "BmcEndpoint";
+                metadata: components["schemas"]["ResourceMetadata"];
+                spec: {
+                    /** @example https://10.1.3.17 */
+                    address?: string;
+                    /** @enum {string} */
+                    auth?: "basic" | "session";
+                    /**
+                     * @description A device credential (/auth/v1/credentials).
+                     * @example bmc-east
+                     */
+                    credentialId?: string;
+                    /**
+                     * @description The BMC's component id (a NodeBMC).
+                     * @example x1000c0s0b0
+                     */
+                    id?: string;
+                    insecure?: boolean;
+                    site?: string | null;
+                };
+            }[];
+            /** @enum {string} */
+            kind: "BmcEndpointList";
+            metadata: components["schemas"]["ListMetadata"];
+        };
+        BmcEndpointPatch: {
+            /**
+             * @description The BMC: an http(s) URL or host[:port] (https is assumed), without credentials.
+             * @example https://10.1.3.17
+             */
+            address?: string;
+            /**
+             * @description basic (default): HTTP Basic on every request; session: a Redfish session.
+             * @enum {string|null}
+             */
+            auth?: "basic" | "session" | null;
+            /**
+             * @description Id of a device credential (/auth/v1/credentials) holding the BMC's user name and password.
+             * @example bmc-east
+             */
+            credentialId?: string;
+            /**
+             * @description If given, must equal the path id (ids do not change).
+             * @example x1000c0s0b0n0
+             */
+            id?: string;
+            /** @description true: accept any TLS certificate from this BMC. Default false. */
+            insecure?: boolean | null;
+            /**
+             * @description The edge site that can reach this BMC; null or absent: the control plane's own agent.
+             * @example east
+             */
+            site?: string | null;
+        };
+        BmcEndpointReplace: {
+            /**
+             * @description The BMC: an http(s) URL or host[:port] (https is assumed), without credentials.
+             * @example https://10.1.3.17
+             */
+            address: string;
+            /**
+             * @description basic (default): HTTP Basic on every request; session: a Redfish session.
+             * @enum {string|null}
+             */
+            auth?: "basic" | "session" | null;
+            /**
+             * @description Id of a device credential (/auth/v1/credentials) holding the BMC's user name and password.
+             * @example bmc-east
+             */
+            credentialId: string;
+            /**
+             * @description If given, must equal the path id.
+             * @example x1000c0s0b0n0
+             */
+            id?: string;
+            /** @description true: accept any TLS certificate from this BMC. Default false. */
+            insecure?: boolean | null;
+            /**
+             * @description The edge site that can reach this BMC; null or absent: the control plane's own agent.
+             * @example east
+             */
+            site?: string | null;
+        };
+        BmcEndpointSpec: {
+            /** @example https://10.1.3.17 */
+            address: string;
+            /** @enum {string} */
+            auth: "basic" | "session";
+            /**
+             * @description A device credential (/auth/v1/credentials).
+             * @example bmc-east
+             */
+            credentialId: string;
+            /**
+             * @description The BMC's component id (a NodeBMC).
+             * @example x1000c0s0b0
+             */
+            id: string;
+            insecure: boolean;
+            site: string | null;
+        };
         BootParams: {
             apiVersion: string;
             /** @enum {string} */
@@ -9025,6 +10746,101 @@ export interface components {
             /** @example read:components */
             scope: string;
         };
+        PowerAction: {
+            /** @description true: resolve every node's BMC endpoint and credential and record the tasks as `planned`, without contacting any BMC. */
+            dryRun?: boolean;
+            /**
+             * @description An inventory group (/hsm/v2/groups) whose members are added to the nodes.
+             * @example compute
+             */
+            group?: string;
+            /**
+             * @example [
+             *       "x1000c0s0b0n0"
+             *     ]
+             */
+            nodes?: string[];
+            /**
+             * @description How long each Reset may take to show in the node's PowerState, in minutes (0.01–1440, fractions allowed; default 5). A task that misses it fails.
+             * @example 5
+             */
+            taskDeadlineMinutes?: number;
+        };
+        PowerLocation: {
+            /**
+             * @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit
+             * @example x1000c0s0b0n0
+             */
+            xname: string;
+        };
+        PowerStatusList: {
+            apiVersion: string;
+            items: {
+                /** @description The node's BMC when it has an endpoint (managementState available). */
+                bmcId?: string | null;
+                /** @example Ready */
+                inventoryState?: string;
+                lastTask?: {
+                    message: string;
+                    operation: string;
+                    /** @enum {string} */
+                    state: "new" | "planned" | "in-progress" | "succeeded" | "failed" | "aborted";
+                    transitionId: string;
+                } | null;
+                /** Format: date-time */
+                lastUpdated?: string | null;
+                /** @enum {string} */
+                managementState?: "available" | "unavailable";
+                /** @enum {string} */
+                powerState?: "on" | "off" | "undefined";
+                /**
+                 * @description task: the PowerState the last power task read from the BMC; inventory: the component's state (On, Ready → on; Off → off), when newer; none: neither says.
+                 * @enum {string}
+                 */
+                source?: "task" | "inventory" | "none";
+                /**
+                 * @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit
+                 * @example x1000c0s0b0n0
+                 */
+                xname?: string;
+            }[];
+            /** @enum {string} */
+            kind: "PowerStatusList";
+            metadata: components["schemas"]["ListMetadata"];
+        };
+        PowerTask: {
+            /** @description The node's BMC, when one was found. */
+            bmcId: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @example ForceOff: Off */
+            message: string;
+            /**
+             * @description The last PowerState read from the BMC.
+             * @example Off
+             */
+            powerState: string | null;
+            /** @description The edge site that runs it; null: the control plane. */
+            site: string | null;
+            /** @enum {string} */
+            state: "new" | "planned" | "in-progress" | "succeeded" | "failed" | "aborted";
+            /** Format: date-time */
+            updatedAt: string;
+            /**
+             * @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit
+             * @example x1000c0s0b0n0
+             */
+            xname: string;
+        };
+        PowerTaskCounts: {
+            aborted: number;
+            failed: number;
+            "in-progress": number;
+            new: number;
+            planned: number;
+            succeeded: number;
+            total: number;
+        };
         Problem: {
             detail?: string;
             errors?: components["schemas"]["FieldError"][];
@@ -9340,6 +11156,80 @@ export interface components {
             scope: string;
             /** @enum {string} */
             token_type: "Bearer";
+        };
+        Transition: {
+            apiVersion: string;
+            /** @enum {string} */
+            kind: "Transition";
+            metadata: components["schemas"]["ResourceMetadata"];
+            spec: components["schemas"]["TransitionSpec"];
+        };
+        TransitionCreate: {
+            /** @description true: resolve every node's BMC endpoint and credential and record the tasks as `planned`, without contacting any BMC. */
+            dryRun?: boolean;
+            /**
+             * @description An inventory group (/hsm/v2/groups) whose members are added to the nodes.
+             * @example compute
+             */
+            group?: string;
+            /** @description The nodes, as PCS spells them: `[{xname}]`. */
+            location?: components["schemas"]["PowerLocation"][];
+            /**
+             * @description on, off (ForceOff, or GracefulShutdown where that is all the BMC offers), soft-off (GracefulShutdown), soft-restart (GracefulRestart), hard-restart (ForceRestart or PowerCycle, else off then on), init (off then on), force-off (ForceOff only).
+             * @enum {string}
+             */
+            operation: "on" | "off" | "soft-off" | "soft-restart" | "hard-restart" | "init" | "force-off";
+            /**
+             * @description How long each Reset may take to show in the node's PowerState, in minutes (0.01–1440, fractions allowed; default 5). A task that misses it fails.
+             * @example 5
+             */
+            taskDeadlineMinutes?: number;
+        };
+        TransitionList: {
+            apiVersion: string;
+            items: {
+                apiVersion: string;
+                /** @enum {string} */
+                kind: "Transition";
+                metadata: components["schemas"]["ResourceMetadata"];
+                spec: {
+                    /** Format: date-time */
+                    completedAt?: string | null;
+                    dryRun?: boolean;
+                    /** Format: uuid */
+                    id?: string;
+                    /** @enum {string} */
+                    operation?: "on" | "off" | "soft-off" | "soft-restart" | "hard-restart" | "init" | "force-off";
+                    /** @description The subject of the token that asked. */
+                    requestedBy?: string;
+                    /** @enum {string} */
+                    state?: "new" | "in-progress" | "completed" | "aborted" | "abort-signaled";
+                    taskCounts?: components["schemas"]["PowerTaskCounts"];
+                    taskDeadlineMinutes?: number;
+                    /** @description Per-node results, in the order asked (single GET and creation only). */
+                    tasks?: components["schemas"]["PowerTask"][];
+                };
+            }[];
+            /** @enum {string} */
+            kind: "TransitionList";
+            metadata: components["schemas"]["ListMetadata"];
+        };
+        TransitionSpec: {
+            /** Format: date-time */
+            completedAt: string | null;
+            dryRun: boolean;
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            operation: "on" | "off" | "soft-off" | "soft-restart" | "hard-restart" | "init" | "force-off";
+            /** @description The subject of the token that asked. */
+            requestedBy: string;
+            /** @enum {string} */
+            state: "new" | "in-progress" | "completed" | "aborted" | "abort-signaled";
+            taskCounts: components["schemas"]["PowerTaskCounts"];
+            taskDeadlineMinutes: number;
+            /** @description Per-node results, in the order asked (single GET and creation only). */
+            tasks?: components["schemas"]["PowerTask"][];
         };
         Version: {
             apiVersion: string;

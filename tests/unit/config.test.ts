@@ -29,7 +29,27 @@ describe("loadControlConfig", () => {
       CHAMICORE_NATS_STREAM: "CHAMICORE",
       CHAMICORE_NATS_SUBJECT_PREFIX: "chamicore",
       CHAMICORE_OUTBOX_RETENTION_DAYS: 7,
+      CHAMICORE_POWER_MAX_NODES: 20,
+      CHAMICORE_POWER_CONCURRENCY: 20,
+      CHAMICORE_POWER_POLL_SECONDS: 2,
     });
+  });
+
+  it("reads the power limits and names a bad one", () => {
+    const c = loadControlConfig({
+      CHAMICORE_POWER_MAX_NODES: "100",
+      CHAMICORE_POWER_CONCURRENCY: "8",
+      CHAMICORE_POWER_POLL_SECONDS: "0.5",
+    });
+    expect([
+      c.CHAMICORE_POWER_MAX_NODES,
+      c.CHAMICORE_POWER_CONCURRENCY,
+      c.CHAMICORE_POWER_POLL_SECONDS,
+    ]).toEqual([100, 8, 0.5]);
+    expect(() => loadControlConfig({ CHAMICORE_POWER_MAX_NODES: "0" })).toThrow(/CHAMICORE_POWER_MAX_NODES/);
+    expect(() => loadControlConfig({ CHAMICORE_POWER_CONCURRENCY: "many" })).toThrow(
+      /CHAMICORE_POWER_CONCURRENCY/,
+    );
   });
 
   it("ignores unrelated variables such as PATH", () => {

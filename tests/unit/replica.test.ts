@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Replica, ReplicaEventError } from "../../edge-node/replica";
+import { SnapshotDocument } from "../../edge-node/replica/snapshot-document";
 import type { Snapshot } from "../../functions/events/store";
 import type { Resource } from "../../shared/envelope";
 import type { ChangeEvent } from "../../shared/events";
@@ -232,6 +233,25 @@ describe("snapshot", () => {
     expect(replica.dump()).toEqual(before);
     expect(replica.position()).toBe(10);
   });
+
+  it("takes the snapshot as the control plane's bytes, parsed one resource at a time, to the same state", () => {
+    const s = snapshot();
+    replica.applySnapshot(new SnapshotDocument(Buffer.from(JSON.stringify(s, null, 2))));
+    expect(replica.dump()).toEqual(s);
+  });
+
+  it("refuses bytes with one broken resource without touching the current state", () => {
+    replica.applySnapshot(snapshot());
+    const before = replica.dump();
+    // The last component is broken inside: found only when the replica reaches it, mid-transaction.
+    const text = JSON.stringify(snapshot(30)).replace('"nid":3', '"nid":3,,');
+    expect(text).toContain(",,");
+    expect(() => replica.applySnapshot(new SnapshotDocument(Buffer.from(text)))).toThrow(
+      /malformed|snapshot components/,
+    );
+    expect(replica.dump()).toEqual(before);
+    expect(replica.position()).toBe(10);
+  });
 });
 
 describe("events", () => {
@@ -372,6 +392,25 @@ describe("events", () => {
     expect(replica.position()).toBe(10);
     // The good event alone still applies afterwards.
     expect(replica.applyEvents([good])).toBe(1);
+  });
+
+  it("passes over power events (control-plane work) but moves its position past them", () => {
+    replica.applySnapshot(snapshot());
+    const before = replica.dump();
+    const power = {
+      ...put(11, "components", component("x1000c0s0b0n0")),
+      type: "chamicore.power.transitions.created",
+      subject: "3f2a9c1d-0000-4000-8000-000000000000",
+    };
+    const good = put(12, "components", component("x1000c0s0b0n0", { nid: 1, role: "Service" }));
+    expect(replica.applyEvents([power])).toBe(0);
+    expect(replica.position()).toBe(11);
+    expect(replica.dump()).toEqual({ ...before, position: 11 });
+    expect(replica.applyEvents([good])).toBe(1);
+    expect(replica.position()).toBe(12);
+    // A service the edge knows nothing of is still refused.
+    const other = { ...put(13, "components", component("x1")), type: "chamicore.inventory2.things.created" };
+    expect(() => replica.applyEvents([other])).toThrow(ReplicaEventError);
   });
 
   it("apply from nothing: position 0 plus every event", () => {

@@ -1,0 +1,207 @@
+/**
+ * The control plane's own power agent (`chamicore serve`): runs the tasks
+ * whose BMC has no site, i.e. BMCs the control plane itself can reach.
+ *
+ * Every `pollMs` (250 ms), and at once when woken (a transition was created
+ * or an abort asked for in this process), it:
+ * - flushes the progress of running tasks to their rows;
+ * - aborts the jobs of transitions that became `abort-signaled`;
+ * - claims `new` tasks and runs each transition's share as one job on the
+ *   executor, in the background;
+ * - now and then (and at start), fails tasks past their deadline that no
+ *   running job holds: those left `in-progress` by a process that stopped
+ *   ("agent restarted; state unknown"), and `new` ones nobody took.
+ *
+ * A job's results are written once it ends; on a verified success the
+ * node's inventory state becomes On or Off through the inventory's write
+ * path, so its change event follows. Stopping aborts running jobs and
+ * records what they did.
+ */
+import type { InventoryStore } from "../../functions/inventory/store";
+import type { PowerExecutor, PowerJob } from "../../functions/power/executor";
+import { taskBudgetMs } from "../../functions/power/resolve";
+import { recordPowerState } from "../../functions/power/service";
+import type { ClaimedJob, PowerQueue, TaskResult, TaskUpdate } from "../../functions/power/store";
+import type { Logger } from "../../shared/log";
+import { Sleeper } from "../../shared/sleeper";
+
+export interface PowerAgentOptions {
+  queue: PowerQueue;
+  inventory: InventoryStore;
+  executor: PowerExecutor;
+  logger: Logger;
+  /** Time between two looks at the queue. Default 250 ms. */
+  pollMs?: number;
+  /** Tasks claimed at once. Default 1000. */
+  batch?: number;
+  /** Time between two sweeps for overdue tasks. Default 10 s. */
+  sweepMs?: number;
+}
+
+interface Run {
+  transitionId: string;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/** Why a job was aborted when the agent stops, prefixed to its tasks' messages. */
+const STOPPING = "the control plane stopped";
+
+export class PowerAgent {
+  private readonly runs = new Set<Run>();
+  /** Ids of the tasks that a job of this agent holds. */
+  private readonly holding = new Set<string>();
+  private readonly progress = new Map<string, TaskUpdate>();
+  private readonly sleeper = new Sleeper();
+  private loop: Promise<void> | undefined;
+  private stopped = false;
+  private woken = false;
+  private lastSweep = 0;
+
+  constructor(private readonly o: PowerAgentOptions) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** There is work (or an abort): look at once. */
+  wake(): void {
+    this.woken = true;
+    this.sleeper.wake();
+  }
+
+  /** Stops claiming, aborts running jobs, and waits until their results are written. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.sleeper.wake();
+    await this.loop;
+    for (const r of this.runs) r.controller.abort(new Error(STOPPING));
+    await Promise.all([...this.runs].map((r) => r.done));
+    await this.flushProgress().catch(() => {});
+  }
+
+  private async run() {
+    while (!this.stopped) {
+      try {
+        await this.tick();
+      } catch (e) {
+        this.o.logger.warn("power agent: a round failed; retrying", { err: (e as Error).message });
+      }
+      if (this.stopped) break;
+      if (!this.woken) await this.sleeper.sleep(this.o.pollMs ?? 250);
+      this.woken = false;
+    }
+  }
+
+  private async tick() {
+    await this.flushProgress();
+    await this.checkAborts();
+    const now = Date.now();
+    if (now - this.lastSweep >= (this.o.sweepMs ?? 10_000)) {
+      this.lastSweep = now;
+      const failed = await this.o.queue.failOverdue(null, this.holding, new Date(now));
+      if (failed > 0) this.o.logger.warn("power tasks failed past their deadline", { count: failed });
+    }
+    if (this.stopped) return;
+    const jobs = await this.o.queue.claim(null, this.o.batch ?? 1000, (j) => {
+      return new Date(Date.now() + taskBudgetMs(j.operation, j.taskDeadlineMinutes));
+    });
+    for (const job of jobs) this.begin(job);
+  }
+
+  private async checkAborts() {
+    if (this.runs.size === 0) return;
+    const signaled = new Set(
+      await this.o.queue.abortSignaled([...new Set([...this.runs].map((r) => r.transitionId))]),
+    );
+    for (const r of this.runs)
+      if (signaled.has(r.transitionId) && !r.controller.signal.aborted) {
+        this.o.logger.info("power transition aborting", { transitionId: r.transitionId });
+        r.controller.abort(new Error("aborted"));
+      }
+  }
+
+  private begin(claimed: ClaimedJob) {
+    const job: PowerJob = {
+      transitionId: claimed.transitionId,
+      operation: claimed.operation,
+      deadlineMs: claimed.taskDeadlineMinutes * 60_000,
+      tasks: claimed.tasks,
+    };
+    for (const t of job.tasks) this.holding.add(t.id);
+    const controller = new AbortController();
+    const run: Run = { transitionId: job.transitionId, controller, done: Promise.resolve() };
+    run.done = this.execute(job, controller.signal).finally(() => {
+      this.runs.delete(run);
+      for (const t of job.tasks) this.holding.delete(t.id);
+    });
+    this.runs.add(run);
+    this.o.logger.info("power transition running", {
+      transitionId: job.transitionId,
+      operation: job.operation,
+      tasks: job.tasks.length,
+    });
+  }
+
+  private async execute(job: PowerJob, signal: AbortSignal) {
+    let results: TaskResult[];
+    try {
+      results = await this.o.executor.run(job, {
+        signal,
+        onProgress: (u) => this.progress.set(u.taskId, u),
+      });
+    } catch (e) {
+      // Executors do not reject for a task's failure; this is a bug or a lost dependency.
+      const message = `the executor failed: ${(e as Error).message}`;
+      results = job.tasks.map((t) => ({ taskId: t.id, state: "failed", message }));
+    }
+    for (const t of job.tasks) this.progress.delete(t.id);
+    if (this.stopped && signal.aborted)
+      results = results.map((r) =>
+        r.state === "aborted" ? { ...r, message: `${STOPPING}: ${r.message}` } : r,
+      );
+    const xnames = new Map(job.tasks.map((t) => [t.id, t.xname]));
+    for (const r of results) {
+      if (r.state !== "succeeded") continue;
+      const xname = xnames.get(r.taskId)!;
+      try {
+        await recordPowerState(this.o.inventory, xname, job.operation);
+      } catch (e) {
+        this.o.logger.warn("could not record a node's power state in the inventory", {
+          xname,
+          err: (e as Error).message,
+        });
+      }
+    }
+    await this.writeResults(job, results);
+  }
+
+  /** Final results must not be lost to a passing database error: retried for a while. */
+  private async writeResults(job: PowerJob, results: TaskResult[]) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.o.queue.finish(results);
+        const counts: Record<string, number> = {};
+        for (const r of results) counts[r.state] = (counts[r.state] ?? 0) + 1;
+        this.o.logger.info("power transition tasks finished", { transitionId: job.transitionId, ...counts });
+        return;
+      } catch (e) {
+        if (attempt >= 5) {
+          this.o.logger.error("could not record power task results; they will fail at their deadline", {
+            transitionId: job.transitionId,
+            err: (e as Error).message,
+          });
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      }
+    }
+  }
+
+  private async flushProgress() {
+    if (this.progress.size === 0) return;
+    const updates = [...this.progress.values()];
+    this.progress.clear();
+    await this.o.queue.progress(updates);
+  }
+}
