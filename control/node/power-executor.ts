@@ -15,21 +15,11 @@ import {
   type RedfishClientOptions,
   type RedfishCredentials,
 } from "../../edge-node/redfish/client";
-import {
-  type PowerOperation as EngineOperation,
-  PowerLimits,
-  type PowerTask,
-  runPowerTasks,
-} from "../../edge-node/redfish/power";
+import { PowerLimits, type PowerTask, runPowerTasks } from "../../edge-node/redfish/power";
 import type { PowerExecutor, PowerJob, PowerJobTask } from "../../functions/power/executor";
 import { systemIndexOf } from "../../functions/power/resolve";
-import type { BmcEndpoint, PowerOperation } from "../../functions/power/schemas";
+import type { BmcEndpoint } from "../../functions/power/schemas";
 import type { TaskResult, TaskUpdate } from "../../functions/power/store";
-
-// The API's operations must be exactly the engine's: this fails to compile when they differ.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const sameOperations: Same<PowerOperation, EngineOperation> = true;
-void sameOperations;
 
 const SYSTEMS = "/redfish/v1/Systems";
 

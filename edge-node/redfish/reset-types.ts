@@ -14,17 +14,9 @@
  *   an on; `init` is always an off then an on.
  */
 
-export const POWER_OPERATIONS = [
-  "on",
-  "off",
-  "soft-off",
-  "soft-restart",
-  "hard-restart",
-  "init",
-  "force-off",
-] as const;
+import { POWER_OPERATIONS, type PowerOperation } from "../../functions/power/schemas";
 
-export type PowerOperation = (typeof POWER_OPERATIONS)[number];
+export { POWER_OPERATIONS, type PowerOperation };
 
 /** What a step waits for: a PowerState, or a restart (seen going down and up, or On again). */
 export type PowerTarget = "On" | "Off" | "restart";

@@ -14,8 +14,7 @@ export const TRANSITION_KIND = "Transition";
 export const POWER_STATUS_KIND = "PowerStatus";
 
 /**
- * PCS operations. Kept equal to the Redfish engine's list
- * (edge-node/redfish/reset-types.ts; a type check in the executor says so).
+ * PCS operations, also the Redfish engine's (edge-node/redfish/reset-types.ts).
  */
 export const POWER_OPERATIONS = [
   "on",

@@ -28,6 +28,8 @@ try {
     `bulk import of ${NODES} components (${batches.length} batches of up to 10,000, ${site.db}): ${sec(importMs)} (batches ${batches.map((b) => sec(b)).join(", ")})`,
   );
 
+  // Reads are timed once the relay has published the import's events (in this same process).
+  await site.relayed();
   const timed = async (path: string) => {
     const t0 = performance.now();
     const res = await fetch(`${site.control.url}${path}`, { headers: auth });

@@ -35,10 +35,17 @@ try {
   );
   await caughtUp(edge, site.events);
   console.log(`edge replicated ${NODES} nodes and caught up in ${sec(performance.now() - t)}`);
+  // One untimed change first: a new durable consumer replays the last minute of the stream
+  // (the import's events) before it reaches new ones; that start-up is not the steady state.
+  t = performance.now();
+  const warm = "http://images.example/warm-up/vmlinuz";
+  await site.api("POST", "/boot/v1/bootparams", { componentId: nodeId(0), kernelUri: warm });
+  await until("the warm-up change at the edge", async () => Boolean((await script(0))?.includes(warm)));
+  console.log(`first change after the start reached the edge in ${sec(performance.now() - t)} (not counted)`);
 
   const lat: number[] = [];
   for (let k = 0; k < CHANGES; k++) {
-    const i = Math.floor(((k + 0.5) * NODES) / CHANGES);
+    const i = Math.floor(((k + 0.5) * NODES) / CHANGES) || 1;
     const kernel = `http://images.example/nodes/${nodeId(i)}/vmlinuz-${k}`;
     await site.api("POST", "/boot/v1/bootparams", { componentId: nodeId(i), kernelUri: kernel });
     // From the API's answer: what an operator sees as "done" at the control plane.

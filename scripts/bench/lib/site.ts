@@ -69,6 +69,8 @@ export interface Site {
   /** Imports nodes [from, to) in batches of 10,000; returns the ms each batch took. */
   importNodes(from: number, to: number, progress?: (done: number) => void): Promise<number[]>;
   startEdge(extraEnv?: Record<string, string>): Promise<Edge>;
+  /** Waits until the relay has published every outbox event (a bulk import's 100,000 take a while). */
+  relayed(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -232,6 +234,27 @@ export async function openSite(opts: { label: string }): Promise<Site> {
       };
       edges.push(edge);
       return edge;
+    },
+    async relayed() {
+      if (!nats) return;
+      const auth = { Authorization: `Bearer ${token}` };
+      await until(
+        "the relay published the outbox",
+        async () => {
+          const head = (
+            (await (
+              await fetch(`${control.url}/events/v1/changes?after=0&limit=1`, { headers: auth })
+            ).json()) as {
+              metadata: { head: number };
+            }
+          ).metadata.head;
+          const metrics = await (await fetch(`${control.url}/metrics`, { headers: auth })).text();
+          const published = Number(/^chamicore_outbox_published_position (\d+)/m.exec(metrics)?.[1] ?? 0);
+          return published >= head;
+        },
+        600_000,
+        200,
+      );
     },
     async close() {
       for (const e of edges) await e.stop().catch(() => {});
