@@ -9,8 +9,10 @@ import { Cli, type CliIo, globalOptions } from "./app";
 import { authAdminCommands } from "./commands/auth-admin";
 import { bssCommands } from "./commands/bss";
 import { cloudInitCommands } from "./commands/cloud-init";
+import { discoveryCommands } from "./commands/discovery";
 import { importCommands } from "./commands/import";
 import { nodeCommands } from "./commands/node";
+import { powerCommands } from "./commands/power";
 import { rotateKeysCommand, serverCommands } from "./commands/server";
 import { sessionCommands } from "./commands/session";
 import { smdCommands } from "./commands/smd";
@@ -20,7 +22,15 @@ import { describeError, EXIT } from "./errors";
 export type CommandModule = (y: Argv, cli: Cli) => Argv;
 
 /** The operator command groups, in --help order; one module per service area under commands/. */
-const MODULES: CommandModule[] = [smdCommands, bssCommands, cloudInitCommands, nodeCommands, importCommands];
+const MODULES: CommandModule[] = [
+  smdCommands,
+  bssCommands,
+  cloudInitCommands,
+  nodeCommands,
+  powerCommands,
+  discoveryCommands,
+  importCommands,
+];
 
 const EPILOGUE = `Exit codes: 0 done, 1 the API refused or failed (or is unreachable), 2 usage,
 3 not logged in or not allowed, 4 partial failure (see the report).

@@ -1,0 +1,339 @@
+/**
+ * `chamicore discovery …` on its own, with no control plane: scan BMCs over
+ * Redfish from this machine (a laptop on the management network, an edge
+ * host) and print or write what was found in the import format, to review
+ * and then enrol with `chamicore import`. The driver is the edge agent's own
+ * (edge-node/redfish/discovery.ts), so a scan here names and shapes
+ * components exactly as a scan run by the control plane will.
+ *
+ * BMC passwords never go on the command line (where `ps` shows them):
+ * CHAMICORE_BMC_PASSWORD, or --password-file (a file, or `-` for stdin).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { extname } from "node:path";
+import { stringify } from "yaml";
+import type { Argv } from "yargs";
+import type { BmcDiscovery } from "../../../edge-node/redfish/discovery";
+import type { NamingOptions } from "../../../edge-node/redfish/naming";
+import { type Cli, type GlobalOptions, run } from "../app";
+import { CliError, EXIT } from "../errors";
+import type { CommandModule } from "../main";
+
+type ScanArgs = GlobalOptions & {
+  bmc: string[];
+  username?: string;
+  "password-file"?: string;
+  auth: "basic" | "session";
+  insecure?: boolean;
+  map?: string[];
+  rule?: string;
+  write?: string;
+  timeout: number;
+};
+
+/** One BMC's outcome: what it gave, or why it gave nothing. */
+interface Scanned {
+  bmc: string;
+  discovery?: BmcDiscovery;
+  error?: { kind: string; message: string };
+}
+
+/** `10.1.3.17` → https://10.1.3.17; URLs stay as given (without a path). */
+export function bmcUrl(given: string): URL {
+  const url = new URL(/^[a-z]+:\/\//i.test(given) ? given : `https://${given}`);
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new CliError(EXIT.usage, `${given}: a BMC is reached over https:// (or http://)`);
+  return url;
+}
+
+function password(cli: Cli, a: ScanArgs): string {
+  if (a["password-file"] !== undefined) {
+    const text =
+      a["password-file"] === "-"
+        ? readFileSync(0, "utf8")
+        : (() => {
+            try {
+              return readFileSync(a["password-file"]!, "utf8");
+            } catch (e) {
+              throw new CliError(EXIT.usage, `cannot read --password-file: ${(e as Error).message}`);
+            }
+          })();
+    return text.replace(/\r?\n$/, "");
+  }
+  const fromEnv = cli.env.CHAMICORE_BMC_PASSWORD;
+  if (fromEnv === undefined)
+    throw new CliError(
+      EXIT.usage,
+      "no BMC password: set CHAMICORE_BMC_PASSWORD or give --password-file FILE ('-' reads stdin)",
+    );
+  return fromEnv;
+}
+
+function naming(a: ScanArgs): NamingOptions | undefined {
+  const map: Record<string, string> = {};
+  for (const pair of a.map ?? []) {
+    const at = pair.indexOf("=");
+    if (at < 1)
+      throw new CliError(EXIT.usage, `--map ${pair}: say ADDRESS=XNAME, e.g. 10.1.3.17=x1000c0s0b0`);
+    map[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  if (!a.map?.length && !a.rule) return undefined;
+  return { ...(a.map?.length ? { map } : {}), ...(a.rule ? { rule: a.rule } : {}) };
+}
+
+async function scan(cli: Cli, a: ScanArgs): Promise<Scanned[]> {
+  // Loaded when a scan runs: the API's schemas come with the driver.
+  const [{ RedfishClient }, { discoverBmc }, { NamingSchema }, errors] = await Promise.all([
+    import("../../../edge-node/redfish/client"),
+    import("../../../edge-node/redfish/discovery"),
+    import("../../../edge-node/redfish/naming"),
+    import("../../../edge-node/redfish/errors"),
+  ]);
+  const checked = NamingSchema.optional().safeParse(naming(a));
+  if (!checked.success)
+    throw new CliError(
+      EXIT.usage,
+      checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "),
+    );
+  const credentials = {
+    username: a.username ?? cli.env.CHAMICORE_BMC_USERNAME ?? "root",
+    password: password(cli, a),
+  };
+  const urls = a.bmc.map(bmcUrl);
+  const out: Scanned[] = [];
+  // A handful at a time: BMCs are slow and some fall over under parallel sessions.
+  for (let i = 0; i < urls.length; i += 8) {
+    const batch = urls.slice(i, i + 8).map(async (url, k): Promise<Scanned> => {
+      const client = new RedfishClient({
+        baseUrl: url.origin,
+        credentials,
+        auth: a.auth,
+        insecure: a.insecure,
+        timeoutMs: a.timeout * 1000,
+      });
+      try {
+        // The service root answers anyone (as on real BMCs): ask for something behind the
+        // credentials first, so that wrong ones are one clear error and not a scan of problems.
+        await client.get("/redfish/v1/Managers");
+        const discovery = await discoverBmc(client, {
+          address: url.hostname,
+          index: i + k,
+          naming: checked.data,
+        });
+        return { bmc: url.origin, discovery };
+      } catch (e) {
+        const kind =
+          e instanceof errors.RedfishUnauthorized
+            ? "unauthorized"
+            : e instanceof errors.RedfishUnreachable
+              ? "unreachable"
+              : "failed";
+        return { bmc: url.origin, error: { kind, message: (e as Error).message } };
+      } finally {
+        await client.close();
+      }
+    });
+    out.push(...(await Promise.all(batch)));
+  }
+  return out;
+}
+
+/** Every component once (a chassis shared by several BMCs comes from the first), in scan order. */
+function merged(results: Scanned[]) {
+  const seen = new Set<string>();
+  const components = [];
+  for (const r of results)
+    for (const c of r.discovery?.components ?? [])
+      if (c.id && !seen.has(c.id)) {
+        seen.add(c.id);
+        components.push(c);
+      }
+  return components;
+}
+
+const problemsOf = (results: Scanned[]) =>
+  results.flatMap((r) => [
+    ...(r.error ? [{ bmc: r.bmc, path: "/redfish/v1", message: r.error.message }] : []),
+    ...(r.discovery?.problems ?? []).map((p) => ({ bmc: r.bmc, ...p })),
+  ]);
+
+/** 0 all found; 3 every BMC refused the credentials; 1 none answered; 4 some did not, or problems. */
+function exitCode(results: Scanned[]) {
+  const failed = results.filter((r) => r.error);
+  if (failed.length === results.length)
+    return failed.every((r) => r.error!.kind === "unauthorized") ? EXIT.auth : EXIT.failed;
+  return failed.length || problemsOf(results).length ? EXIT.partial : EXIT.ok;
+}
+
+function report(cli: Cli, results: Scanned[], code = exitCode(results)) {
+  for (const p of problemsOf(results)) cli.io.stderr.write(`${p.bmc}${p.path}: ${p.message}\n`);
+  cli.exitCode = code;
+}
+
+const macsOf = (c: { interfaces?: { macAddress: string }[] }) =>
+  (c.interfaces ?? []).map((i) => i.macAddress).join(" ");
+
+async function probe(cli: Cli, a: ScanArgs) {
+  const results = await scan(cli, a);
+  const r = results[0]!;
+  const d = r.discovery;
+  cli.printer(a).print(
+    {
+      bmc: r.bmc,
+      ok: !r.error,
+      error: r.error,
+      id: d?.bmc.id,
+      type: d?.bmc.type,
+      namedBy: d?.bmc.namedBy,
+      redfishVersion: d?.bmc.redfishVersion,
+      manager: d?.bmc.manager,
+      components: d?.components ?? [],
+      problems: problemsOf(results),
+    },
+    [
+      ["BMC", () => r.bmc],
+      ["ID", () => d?.bmc.id ?? ""],
+      ["TYPE", () => d?.bmc.type ?? ""],
+      ["NAMED BY", () => d?.bmc.namedBy ?? ""],
+      ["REDFISH", () => d?.bmc.redfishVersion ?? ""],
+      [
+        "COMPONENTS",
+        () => (d ? d.components.map((c) => `${c.id} (${c.type})`).join(", ") : r.error!.message),
+      ],
+    ],
+  );
+  // A probe that read the BMC succeeded; what a scan would find fault with is shown on stderr.
+  report(cli, results, r.error ? exitCode(results) : EXIT.ok);
+}
+
+async function scanAll(cli: Cli, a: ScanArgs) {
+  const results = await scan(cli, a);
+  const components = merged(results);
+  if (a.write) {
+    // The file is what `chamicore import` reads: {components: [...]}, YAML by its name, else JSON.
+    const doc = { components };
+    const yaml = [".yaml", ".yml"].includes(extname(a.write).toLowerCase());
+    writeFileSync(a.write, yaml ? stringify(doc, { lineWidth: 0 }) : `${JSON.stringify(doc, null, 2)}\n`);
+    cli.io.stderr.write(
+      `wrote ${components.length} components from ${results.filter((r) => r.discovery).length} of ${results.length} BMCs to ${a.write}; enrol them with: chamicore import ${a.write}\n`,
+    );
+  }
+  const printer = cli.printer(a);
+  // A table lists the components; JSON and YAML carry the BMCs and problems too.
+  printer.print(
+    printer.format === "table"
+      ? { items: components }
+      : {
+          components,
+          bmcs: results.map((r) => ({ bmc: r.bmc, id: r.discovery?.bmc.id, error: r.error })),
+          problems: problemsOf(results),
+        },
+    [
+      ["ID", (c) => (c as { id: string }).id],
+      ["TYPE", (c) => (c as { type: string }).type],
+      ["STATE", (c) => (c as { state?: string }).state ?? ""],
+      ["PARENT", (c) => (c as { parentId?: string }).parentId ?? ""],
+      ["MACS", (c) => macsOf(c as { interfaces?: { macAddress: string }[] })],
+    ],
+  );
+  report(cli, results);
+}
+
+const SCAN_OPTIONS = <T>(y: Argv<T>) =>
+  y
+    .option("username", {
+      type: "string",
+      describe: "BMC user (CHAMICORE_BMC_USERNAME; default root)",
+    })
+    .option("password-file", {
+      type: "string",
+      describe: "file holding the BMC password ('-' reads stdin); else CHAMICORE_BMC_PASSWORD",
+    })
+    .option("auth", {
+      choices: ["basic", "session"] as const,
+      default: "basic" as const,
+      describe: "HTTP Basic on every request, or a Redfish session",
+    })
+    .option("insecure", {
+      type: "boolean",
+      describe: "accept any TLS certificate from the BMCs (most ship a self-signed one)",
+    })
+    .option("map", {
+      type: "string",
+      array: true,
+      describe: "ADDRESS=XNAME: what to call the BMC at ADDRESS (repeatable)",
+    })
+    .option("rule", {
+      type: "string",
+      describe:
+        "xname template for BMCs --map does not name, e.g. x{c+1000}c0s{d-100}b0 ({a}-{d}: IPv4 octets, {index})",
+    })
+    .option("timeout", { type: "number", default: 30, describe: "seconds per request to a BMC" });
+
+export const discoveryCommands: CommandModule = (y: Argv, cli: Cli) =>
+  y.command("discovery", "find hardware: scan BMCs over Redfish (standalone), list drivers", (d) =>
+    d
+      .command(
+        "probe <bmc>",
+        "read one BMC and show what it is and what a scan would enrol from it",
+        (c) =>
+          SCAN_OPTIONS(c)
+            .positional("bmc", { type: "string", describe: "the BMC: https://host[:port] or an address" })
+            .example(
+              "CHAMICORE_BMC_PASSWORD=… $0 discovery probe 10.1.3.17 --insecure",
+              "one BMC, its self-signed certificate accepted",
+            )
+            .example(
+              "$0 discovery probe https://bmc1 --password-file - -o json < pw",
+              "the password from stdin, the answer as JSON",
+            ),
+        run<ScanArgs & { bmc: string }>((a) => probe(cli, { ...a, bmc: [a.bmc] })),
+      )
+      .command(
+        "scan <bmc..>",
+        "scan BMCs and print (or --write) their components in the import format, without a control plane",
+        (c) =>
+          SCAN_OPTIONS(c)
+            .positional("bmc", {
+              type: "string",
+              array: true,
+              describe: "BMCs: https://host[:port] or addresses",
+            })
+            .option("write", {
+              type: "string",
+              describe:
+                "also write {components: [...]} to FILE (YAML for .yaml/.yml, else JSON) for chamicore import",
+            })
+            .example(
+              "$0 discovery scan 10.1.3.17 10.1.3.18 --map 10.1.3.17=x1000c0s0b0 --map 10.1.3.18=x1000c0s1b0 --write rack.yaml",
+              "two BMCs named by a map, written for `chamicore import rack.yaml`",
+            )
+            .example(
+              "$0 discovery scan $(seq -f 10.1.3.%g 100 131) --rule 'x{c+1000}c0s{d-100}b0' --insecure",
+              "a rack of 32 BMCs named by their addresses",
+            )
+            .epilogue(
+              "Exit codes: 0 every BMC scanned without a problem; 4 some BMCs failed or reported problems (on stderr); 1 none answered; 3 every BMC refused the credentials; 2 usage.",
+            ),
+        run<ScanArgs>((a) => scanAll(cli, a)),
+      )
+      .command(
+        "drivers",
+        "list the discovery drivers and their options",
+        (c) => c.example("$0 discovery drivers -o json", "the drivers with their options as JSON Schema"),
+        run<GlobalOptions>(async (a) => {
+          const { describeDrivers } = await import("../../../edge-node/redfish/drivers");
+          const drivers = describeDrivers();
+          cli.printer(a).print(drivers, [
+            ["NAME", (d) => (d as { name: string }).name],
+            ["DESCRIPTION", (d) => (d as { description: string }).description],
+          ]);
+        }),
+      )
+      .example("$0 discovery probe 10.1.3.17 --insecure", "what one BMC is and what a scan would enrol")
+      .example(
+        "$0 discovery scan 10.1.3.17 10.1.3.18 --write rack.yaml",
+        "scan, then: chamicore import rack.yaml",
+      )
+      .demandCommand(1, "say which discovery command (chamicore discovery --help lists them)"),
+  );
