@@ -8,6 +8,7 @@ import { etag } from "hono/etag";
 import { authorize, registerAuth, TOKEN_PATH } from "../functions/auth";
 import { registerBoot } from "../functions/boot";
 import { registerCloudInit } from "../functions/cloud-init";
+import { registerDiscovery } from "../functions/discovery";
 import type { AppDeps, AppEnv } from "../functions/env";
 import { registerEvents } from "../functions/events/routes";
 import { IMPORT_BODY_LIMIT, IMPORT_PATH, registerInventory } from "../functions/inventory";
@@ -40,6 +41,7 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     "/cloud-init/*",
     "/events/*",
     "/power/*",
+    "/discovery/*",
   ])
     app.use(path, deps.stores);
   // Lists answer If-None-Match from a hash of the page; single resources carry their stored etag.
@@ -51,6 +53,7 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     "/auth/v1/revocations",
     "/boot/v1/bootparams/*",
     "/power/v1/bmcs/*",
+    "/discovery/v1/targets/*",
   ])
     app.use(path, etag());
   registerOps(app, {
@@ -64,6 +67,7 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   registerAuth(app);
   registerEvents(app);
   registerPower(app);
+  registerDiscovery(app);
   documentSecurity(app);
   return app;
 }

@@ -9,6 +9,7 @@ import type { Keyring } from "./auth/keyring";
 import type { AuthSettings } from "./auth/settings";
 import type { AuthStores } from "./auth/store";
 import type { Principal } from "./auth/tokens";
+import type { DiscoverySettings } from "./discovery/service";
 import type { PowerSettings } from "./power/service";
 import type { Stores } from "./stores";
 
@@ -37,6 +38,8 @@ export interface AppDeps {
   };
   /** Power request limits and the in-process agent's wake-up; default: 20 nodes, no agent. */
   power?: PowerSettings;
+  /** Discovery's in-process agent wake-up; default: none. */
+  discovery?: DiscoverySettings;
   /**
    * Checks that the caller holds one of `anyOf`; throws ApiError 401/403
    * otherwise (functions/auth/authorize.ts). Tests of handlers alone may

@@ -2,6 +2,7 @@
 import type { AuthStores } from "./auth/store";
 import type { BootStore } from "./boot/store";
 import type { CloudInitStore } from "./cloud-init/store";
+import type { DiscoveryStore } from "./discovery/store";
 import type { FeedStore } from "./events/store";
 import type { InventoryStore, SystemStore } from "./inventory/store";
 import type { PowerStore } from "./power/store";
@@ -14,4 +15,5 @@ export interface Stores {
   cloudInit: CloudInitStore;
   boot: BootStore;
   power: PowerStore;
+  discovery: DiscoveryStore;
 }

@@ -10,7 +10,7 @@
  * is written as its own events, so replaying events needs no knowledge of
  * the schema's cascades.
  */
-export type EventService = "smd" | "bss" | "cloudinit" | "auth" | "power";
+export type EventService = "smd" | "bss" | "cloudinit" | "auth" | "power" | "discovery";
 export type EventAction = "created" | "updated" | "deleted";
 
 export interface NewEvent {

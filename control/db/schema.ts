@@ -360,3 +360,44 @@ export const powerTasks = power.table(
     index("tasks_power_state_idx").on(t.xname, t.updatedAt).where(sql`${t.powerState} is not null`),
   ],
 );
+
+// ---------- discovery ----------
+
+export const discovery = pgSchema("discovery");
+
+/**
+ * What to scan: BMC addresses, the driver, the device credential to log in
+ * with, the edge site that can reach them (null: the control plane's own
+ * agent) and the driver's options (parsed with the driver's schema when the
+ * target is written). No foreign key to the credential, as with BMC
+ * endpoints: a scan says when it is missing.
+ */
+export const discoveryTargets = discovery.table("targets", {
+  id: varchar("id", { length: 255 }).primaryKey(),
+  name: varchar("name", { length: 255 }).notNull().default(""),
+  addresses: text("addresses").array().notNull(),
+  driver: varchar("driver", { length: 32 }).notNull().default("redfish"),
+  credentialId: varchar("credential_id", { length: 255 }).notNull(),
+  site: varchar("site", { length: 255 }),
+  options: jsonb("options").notNull().default({}),
+  ...tracked(),
+});
+
+/** One scan over some targets; `results` holds one entry per target address as it is scanned. */
+export const discoveryScans = discovery.table(
+  "scans",
+  {
+    id: uuid("id").primaryKey(),
+    targetIds: text("target_ids").array().notNull(),
+    state: varchar("state", { length: 16 }).notNull().default("new"),
+    dryRun: boolean("dry_run").notNull().default(false),
+    site: varchar("site", { length: 255 }),
+    requestedBy: varchar("requested_by", { length: 255 }).notNull(),
+    message: text("message").notNull().default(""),
+    results: jsonb("results").notNull().default([]),
+    startedAt: timestamp("started_at", { withTimezone: true, precision: 3 }),
+    finishedAt: timestamp("finished_at", { withTimezone: true, precision: 3 }),
+    ...tracked(),
+  },
+  (t) => [index("scans_state_idx").on(t.state, t.site), index("scans_created_idx").on(t.createdAt)],
+);

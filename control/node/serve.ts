@@ -21,8 +21,11 @@ import { authSettingsOf, loadControlConfig, servingSettingsOf } from "../config"
 import { openDatabase } from "../db/node";
 import { OutboxRelay } from "../events/relay";
 import { pgStores } from "../stores";
+import { PgDiscoveryStore } from "../stores/discovery";
 import { PgOutbox } from "../stores/outbox";
 import { PgPowerStore } from "../stores/power";
+import { DiscoveryAgent } from "./discovery-agent";
+import { RedfishDiscoveryExecutor } from "./discovery-executor";
 import { resolveMasterKey } from "./master-key";
 import { PowerAgent } from "./power-agent";
 import { RedfishPowerExecutor } from "./power-executor";
@@ -171,6 +174,13 @@ export async function startControl(
       })
     : undefined;
   relay?.start();
+  /** A device credential's user name and password, unsealed just before use. */
+  const bmcCredentials = async (id: string) => {
+    const rec = await stores.auth.credentials.get(id);
+    if (!rec) return undefined;
+    const password = await unsealCredential(settings, id, rec.sealedSecret);
+    return { username: rec.credential.spec.username, password };
+  };
   // Power tasks of BMCs without a site run here (docs/power.md).
   const powerAgent = new PowerAgent({
     queue: new PgPowerStore(database.db),
@@ -179,20 +189,25 @@ export async function startControl(
     executor: new RedfishPowerExecutor({
       concurrency: config.CHAMICORE_POWER_CONCURRENCY,
       pollMs: config.CHAMICORE_POWER_POLL_SECONDS * 1000,
-      credentials: async (id) => {
-        const rec = await stores.auth.credentials.get(id);
-        if (!rec) return undefined;
-        const password = await unsealCredential(settings, id, rec.sealedSecret);
-        return { username: rec.credential.spec.username, password };
-      },
+      credentials: bmcCredentials,
     }),
   });
   powerAgent.start();
+  // Scans of targets without a site run here (docs/discovery.md).
+  const discoveryAgent = new DiscoveryAgent({
+    queue: new PgDiscoveryStore(database.db),
+    inventory: stores.inventory,
+    power: stores.power,
+    logger: log,
+    executor: new RedfishDiscoveryExecutor({ credentials: bmcCredentials }),
+  });
+  discoveryAgent.start();
   const app = createControlApp({
     logger: log,
     registry,
     runtime: "node",
     power: { maxNodes: config.CHAMICORE_POWER_MAX_NODES, wake: () => powerAgent.wake() },
+    discovery: { wake: () => discoveryAgent.wake() },
     stores: async (c, next) => {
       c.set("stores", stores);
       await next();
@@ -235,7 +250,7 @@ export async function startControl(
     close: () =>
       (closing ??= (async () => {
         clearInterval(prune);
-        await powerAgent.stop();
+        await Promise.all([powerAgent.stop(), discoveryAgent.stop()]);
         await relay?.stop();
         if (metricsServer) await new Promise<void>((r) => metricsServer!.close(() => r()));
         await new Promise<void>((r) => server.close(() => r()));

@@ -7,6 +7,7 @@ import { PgPolicyStore } from "./auth/policies";
 import { PgRevocationStore } from "./auth/revocations";
 import { allBootParams, PgBootStore } from "./boot";
 import { PgCloudInitStore, payloadResources } from "./cloud-init";
+import { PgDiscoveryStore } from "./discovery";
 import { PgFeedStore } from "./feed";
 import { PgInventoryStore } from "./inventory";
 import { PgPowerStore } from "./power";
@@ -19,6 +20,7 @@ export const pgStores = (db: Db): Stores => ({
   cloudInit: new PgCloudInitStore(db),
   boot: new PgBootStore(db),
   power: new PgPowerStore(db),
+  discovery: new PgDiscoveryStore(db),
   feed: new PgFeedStore(db, async (tx) => ({
     bootparams: await allBootParams(tx),
     payloads: await payloadResources(tx),

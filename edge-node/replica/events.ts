@@ -29,7 +29,7 @@ export const REPLICATED = {
  * on. Their events still move the replica's position. A service in neither
  * list is refused like any unknown type.
  */
-export const PASSED_OVER: readonly EventService[] = ["power"];
+export const PASSED_OVER: readonly EventService[] = ["power", "discovery"];
 
 export type ReplicatedResource = keyof typeof REPLICATED;
 export const REPLICATED_RESOURCES = Object.keys(REPLICATED) as ReplicatedResource[];

@@ -4436,6 +4436,1028 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/discovery/v1/drivers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the discovery drivers and their options
+         * @description redfish: what targets scan; import: the CLI's file importer (`chamicore import`). Options are JSON Schema: what a target's `options` may hold.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The drivers */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DiscoveryDriverList"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/discovery/v1/scans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List discovery scans, newest first
+         * @description Without results (GET /discovery/v1/scans/{id} has them). Filters are equality matches, comma = OR.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description true: dry runs only; comma-separated values match any of them */
+                    dryRun?: string;
+                    /** @description Sparse fieldset: spec fields to return, among id, targetIds, state, dryRun, site, requestedBy, message, startedAt, finishedAt */
+                    fields?: string;
+                    /** @description Page size, 1–10000 (default 100) */
+                    limit?: string;
+                    /** @description Items to skip (default 0) */
+                    offset?: string;
+                    /** @description Who asked (token subject); comma-separated values match any of them */
+                    requestedBy?: string;
+                    /** @description One of createdAt, updatedAt, state; prefix - for descending (default -createdAt) */
+                    sort?: string;
+                    /** @description Scan state: new, running, completed, failed, cancelled; comma-separated values match any of them */
+                    state?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of scans */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DiscoveryScanList"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Start a discovery scan over some targets (default: all)
+         * @description Each address of each target is scanned in turn: its Redfish service is read with the target's credential, and the BMC, its nodes (with MACs and power state) and the enclosing chassis are merged into the inventory; a NodeBMC gets a power endpoint (/power/v1/bmcs). `dryRun` reports what would be created and updated without writing. 422 when a target does not exist or the targets belong to different sites. The scan runs in the background: poll GET /discovery/v1/scans/{id} until its state is completed, failed or cancelled.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DiscoveryScanCreate"];
+                };
+            };
+            responses: {
+                /** @description Created; Location and ETag headers set */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DiscoveryScan"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/discovery/v1/scans/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a discovery scan with its per-address results
+         * @description One result per target address scanned so far: ok or failed (with `error`), the BMC's id, the components created, updated and unchanged, the MACs added, the BMC endpoint's fate and the problems the driver met.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The scan */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DiscoveryScan"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * Cancel a discovery scan
+         * @description The scan ends `cancelled` at once; a running scan stops before its next address (what it already merged stays). 409 when the scan is already completed, failed or cancelled.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Cancelled: the scan as it is now */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DiscoveryScan"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with existing data */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/discovery/v1/targets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List discovery targets
+         * @description Filters are equality matches, comma = OR within a field, AND across fields.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Credential id; comma-separated values match any of them */
+                    credentialId?: string;
+                    /** @description Sparse fieldset: spec fields to return, among id, name, addresses, driver, credentialId, site, options */
+                    fields?: string;
+                    /** @description Target id; comma-separated values match any of them */
+                    id?: string;
+                    /** @description Page size, 1–10000 (default 100) */
+                    limit?: string;
+                    /** @description Items to skip (default 0) */
+                    offset?: string;
+                    /** @description Edge site; comma-separated values match any of them */
+                    site?: string;
+                    /** @description One of id, name, createdAt, updatedAt; prefix - for descending (default id) */
+                    sort?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of targets */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DiscoveryTargetList"];
+                    };
+                };
+                /** @description Not modified (If-None-Match matched) */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create a discovery target: BMCs to scan and the credential to log in with
+         * @description `addresses` are BMC URLs or host[:port] (https assumed). `credentialId` names a device credential (/auth/v1/credentials; 422 when it does not exist). `options` are the driver's (GET /discovery/v1/drivers), checked here (422 naming the field). A second target with the same id is a 409.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DiscoveryTargetCreate"];
+                };
+            };
+            responses: {
+                /** @description Created; Location and ETag headers set */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DiscoveryTarget"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with existing data */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/discovery/v1/targets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a discovery target */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The target; ETag header set */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DiscoveryTarget"];
+                    };
+                };
+                /** @description Not modified (If-None-Match matched) */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        /**
+         * Replace a discovery target
+         * @description Needs `If-Match` with the etag of your last read: 428 without it, 412 when it changed meanwhile. Scans already running keep the target they started with.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DiscoveryTargetReplace"];
+                };
+            };
+            responses: {
+                /** @description Replaced */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DiscoveryTarget"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description If-Match does not match the current etag */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description If-Match required */
+                428: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /**
+         * Delete a discovery target
+         * @description What its scans put in the inventory stays. Scans not yet started leave it out; a running scan finishes with what it already read.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/events/v1/changes": {
         parameters: {
             query?: never;
@@ -10371,8 +11393,241 @@ export interface components {
             type: "redfish" | "ipmi" | "snmp" | "ssh" | "other";
             username: string;
         };
+        DiscoveryAddressResult: {
+            address: string;
+            /**
+             * @description What happened to the power BMC endpoint (/power/v1/bmcs).
+             * @enum {string|null}
+             */
+            bmcEndpoint: "created" | "updated" | "unchanged" | null;
+            /** @description The BMC's component id, when it was named. */
+            bmcId: string | null;
+            /** @description Components created (dry run: that would be). */
+            created: string[];
+            /** @description Why the address failed. */
+            error: string | null;
+            /** @description MACs added to the inventory. */
+            interfacesAdded: string[];
+            problems: {
+                field?: string;
+                id?: string;
+                message: string;
+                path: string;
+            }[];
+            /** @enum {string} */
+            state: "ok" | "failed" | "cancelled";
+            targetId: string;
+            unchanged: string[];
+            /** @description Components changed (state, parent, new MACs). */
+            updated: string[];
+        };
         DiscoveryDocument: {
             [key: string]: unknown;
+        };
+        DiscoveryDriver: {
+            description: string;
+            name: string;
+            /** @description The options as JSON Schema. */
+            options: {
+                [key: string]: unknown;
+            };
+        };
+        DiscoveryDriverList: {
+            /** @enum {string} */
+            apiVersion: "discovery/v1";
+            items: components["schemas"]["DiscoveryDriver"][];
+            /** @enum {string} */
+            kind: "DiscoveryDriverList";
+        };
+        DiscoveryScan: {
+            apiVersion: string;
+            /** @enum {string} */
+            kind: "DiscoveryScan";
+            metadata: components["schemas"]["ResourceMetadata"];
+            spec: components["schemas"]["DiscoveryScanSpec"];
+        };
+        DiscoveryScanCreate: {
+            /** @description true: scan and report what would be created and updated, without writing anything. */
+            dryRun?: boolean;
+            /** @description Target ids; default: every target. */
+            targets?: string[];
+        };
+        DiscoveryScanList: {
+            apiVersion: string;
+            items: {
+                apiVersion: string;
+                /** @enum {string} */
+                kind: "DiscoveryScan";
+                metadata: components["schemas"]["ResourceMetadata"];
+                spec: {
+                    dryRun?: boolean;
+                    /** Format: date-time */
+                    finishedAt?: string | null;
+                    /** Format: uuid */
+                    id?: string;
+                    /** @description Why a scan failed or was cancelled. */
+                    message?: string;
+                    requestedBy?: string;
+                    /** @description One per target address scanned so far (single GET only). */
+                    results?: components["schemas"]["DiscoveryAddressResult"][];
+                    site?: string | null;
+                    /** Format: date-time */
+                    startedAt?: string | null;
+                    /** @enum {string} */
+                    state?: "new" | "running" | "completed" | "failed" | "cancelled";
+                    targetIds?: string[];
+                };
+            }[];
+            /** @enum {string} */
+            kind: "DiscoveryScanList";
+            metadata: components["schemas"]["ListMetadata"];
+        };
+        DiscoveryScanSpec: {
+            dryRun: boolean;
+            /** Format: date-time */
+            finishedAt: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description Why a scan failed or was cancelled. */
+            message: string;
+            requestedBy: string;
+            /** @description One per target address scanned so far (single GET only). */
+            results?: components["schemas"]["DiscoveryAddressResult"][];
+            site: string | null;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** @enum {string} */
+            state: "new" | "running" | "completed" | "failed" | "cancelled";
+            targetIds: string[];
+        };
+        DiscoveryTarget: {
+            apiVersion: string;
+            /** @enum {string} */
+            kind: "DiscoveryTarget";
+            metadata: components["schemas"]["ResourceMetadata"];
+            spec: components["schemas"]["DiscoveryTargetSpec"];
+        };
+        DiscoveryTargetCreate: {
+            /** @description The BMCs to scan, each an http(s) URL or host[:port] (https is assumed), without credentials. */
+            addresses: string[];
+            /**
+             * @description A device credential (/auth/v1/credentials) with the BMCs' user name and password.
+             * @example bmc-east
+             */
+            credentialId: string;
+            /**
+             * @description Default redfish.
+             * @enum {string}
+             */
+            driver?: "redfish";
+            /**
+             * @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit
+             * @example rack1
+             */
+            id: string;
+            name?: string;
+            /** @description The driver's options (GET /discovery/v1/drivers): for redfish `{naming?: {map?: {"10.1.3.17": "x1000c0s0b0"}, rule?: "x{c+1000}c0s{d-100}b0"}, auth?: "basic"|"session", insecure?: boolean}`. */
+            options?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description The edge site that can reach these BMCs; null or absent: the control plane's own agent.
+             * @example east
+             */
+            site?: string | null;
+        };
+        DiscoveryTargetList: {
+            apiVersion: string;
+            items: {
+                apiVersion: string;
+                /** @enum {string} */
+                kind: "DiscoveryTarget";
+                metadata: components["schemas"]["ResourceMetadata"];
+                spec: {
+                    /**
+                     * @example [
+                     *       "https://10.1.3.17"
+                     *     ]
+                     */
+                    addresses?: string[];
+                    /**
+                     * @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit
+                     * @example bmc-east
+                     */
+                    credentialId?: string;
+                    /** @enum {string} */
+                    driver?: "redfish";
+                    /**
+                     * @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit
+                     * @example rack1
+                     */
+                    id?: string;
+                    name?: string;
+                    /** @description The driver's options (GET /discovery/v1/drivers): for redfish `{naming?: {map?: {"10.1.3.17": "x1000c0s0b0"}, rule?: "x{c+1000}c0s{d-100}b0"}, auth?: "basic"|"session", insecure?: boolean}`. */
+                    options?: {
+                        [key: string]: unknown;
+                    };
+                    site?: string | null;
+                };
+            }[];
+            /** @enum {string} */
+            kind: "DiscoveryTargetList";
+            metadata: components["schemas"]["ListMetadata"];
+        };
+        DiscoveryTargetReplace: {
+            /** @description The BMCs to scan, each an http(s) URL or host[:port] (https is assumed), without credentials. */
+            addresses: string[];
+            /**
+             * @description A device credential (/auth/v1/credentials) with the BMCs' user name and password.
+             * @example bmc-east
+             */
+            credentialId: string;
+            /**
+             * @description Default redfish.
+             * @enum {string}
+             */
+            driver?: "redfish";
+            /**
+             * @description If given, must equal the path id.
+             * @example x1000c0s0b0n0
+             */
+            id?: string;
+            name?: string;
+            /** @description The driver's options (GET /discovery/v1/drivers): for redfish `{naming?: {map?: {"10.1.3.17": "x1000c0s0b0"}, rule?: "x{c+1000}c0s{d-100}b0"}, auth?: "basic"|"session", insecure?: boolean}`. */
+            options?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description The edge site that can reach these BMCs; null or absent: the control plane's own agent.
+             * @example east
+             */
+            site?: string | null;
+        };
+        DiscoveryTargetSpec: {
+            /**
+             * @example [
+             *       "https://10.1.3.17"
+             *     ]
+             */
+            addresses: string[];
+            /**
+             * @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit
+             * @example bmc-east
+             */
+            credentialId: string;
+            /** @enum {string} */
+            driver: "redfish";
+            /**
+             * @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit
+             * @example rack1
+             */
+            id: string;
+            name: string;
+            /** @description The driver's options (GET /discovery/v1/drivers): for redfish `{naming?: {map?: {"10.1.3.17": "x1000c0s0b0"}, rule?: "x{c+1000}c0s{d-100}b0"}, auth?: "basic"|"session", insecure?: boolean}`. */
+            options: {
+                [key: string]: unknown;
+            };
+            site: string | null;
         };
         EmbeddedInterfaceInput: {
             description?: string;

@@ -1,0 +1,172 @@
+/**
+ * The control plane's own discovery agent (`chamicore serve`): runs the
+ * scans whose targets have no site, i.e. BMCs the control plane itself can
+ * reach.
+ *
+ * Every `pollMs` (1 s), and at once when woken (a scan was created or
+ * cancelled in this process), it claims `new` scans and runs each in the
+ * background: for every address of every target, in order, the executor
+ * scans the BMC and what it found is merged into the inventory and the
+ * power BMC endpoints (functions/discovery/service.ts), and the address's
+ * result is appended to the scan. A cancelled scan stops before its next
+ * address. At start and now and then, scans left `running` by a process
+ * that stopped are failed.
+ */
+import type { DiscoveryExecutor } from "../../functions/discovery/executor";
+import type { AddressResult } from "../../functions/discovery/schemas";
+import { mergeDiscovery } from "../../functions/discovery/service";
+import type { ClaimedScan, DiscoveryQueue } from "../../functions/discovery/store";
+import type { InventoryStore } from "../../functions/inventory/store";
+import type { PowerStore } from "../../functions/power/store";
+import type { Logger } from "../../shared/log";
+import { ApiError } from "../../shared/problem";
+import { Sleeper } from "../../shared/sleeper";
+
+export interface DiscoveryAgentOptions {
+  queue: DiscoveryQueue;
+  inventory: InventoryStore;
+  power: PowerStore;
+  executor: DiscoveryExecutor;
+  logger: Logger;
+  /** Time between two looks at the queue. Default 1 s. */
+  pollMs?: number;
+  /** A running scan with no result for this long, not run here, is failed. Default 10 min. */
+  staleMs?: number;
+}
+
+export class DiscoveryAgent {
+  private readonly runs = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private readonly sleeper = new Sleeper();
+  private loop: Promise<void> | undefined;
+  private stopped = false;
+  private woken = false;
+  private lastSweep = 0;
+
+  constructor(private readonly o: DiscoveryAgentOptions) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** There is work (or a cancel): look at once. */
+  wake(): void {
+    this.woken = true;
+    this.sleeper.wake();
+  }
+
+  /** Stops claiming, stops running scans before their next address, and waits for them. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.sleeper.wake();
+    await this.loop;
+    for (const r of this.runs.values()) r.controller.abort(new Error("the control plane stopped"));
+    await Promise.all([...this.runs.values()].map((r) => r.done));
+  }
+
+  private async run() {
+    while (!this.stopped) {
+      try {
+        await this.tick();
+      } catch (e) {
+        this.o.logger.warn("discovery agent: a round failed; retrying", { err: (e as Error).message });
+      }
+      if (this.stopped) break;
+      if (!this.woken) await this.sleeper.sleep(this.o.pollMs ?? 1000);
+      this.woken = false;
+    }
+  }
+
+  private async tick() {
+    const now = Date.now();
+    if (now - this.lastSweep >= 60_000) {
+      this.lastSweep = now;
+      const stale = new Date(now - (this.o.staleMs ?? 600_000));
+      const failed = await this.o.queue.failAbandoned(null, new Set(this.runs.keys()), stale);
+      if (failed > 0) this.o.logger.warn("abandoned discovery scans failed", { count: failed });
+    }
+    if (this.stopped) return;
+    for (const scan of await this.o.queue.claim(null, 10)) this.begin(scan);
+  }
+
+  private begin(scan: ClaimedScan) {
+    const controller = new AbortController();
+    const run = { controller, done: Promise.resolve() };
+    run.done = this.execute(scan, controller.signal)
+      .catch((e: Error) => {
+        this.o.logger.error("discovery scan failed", { scanId: scan.id, err: e.message });
+        return this.o.queue.finish(scan.id, "failed", e.message).catch(() => {});
+      })
+      .finally(() => this.runs.delete(scan.id));
+    this.runs.set(scan.id, run);
+    this.o.logger.info("discovery scan running", { scanId: scan.id, targets: scan.targets.length });
+  }
+
+  private async execute(scan: ClaimedScan, signal: AbortSignal) {
+    let failed = 0;
+    let ok = 0;
+    for (const target of scan.targets)
+      for (const [index, address] of target.addresses.entries()) {
+        if (signal.aborted) {
+          await this.o.queue.finish(scan.id, "failed", (signal.reason as Error).message);
+          return;
+        }
+        const result = await this.scanOne(scan, target, address, index, signal);
+        if (result.state === "ok") ok++;
+        else failed++;
+        // False: cancelled meanwhile; stop before the next address.
+        if (!(await this.o.queue.record(scan.id, result))) {
+          this.o.logger.info("discovery scan cancelled", { scanId: scan.id });
+          return;
+        }
+      }
+    const message = `${ok} address(es) scanned, ${failed} failed`;
+    await this.o.queue.finish(scan.id, ok === 0 && failed > 0 ? "failed" : "completed", message);
+    this.o.logger.info("discovery scan finished", { scanId: scan.id, ok, failed });
+  }
+
+  private async scanOne(
+    scan: ClaimedScan,
+    target: ClaimedScan["targets"][number],
+    address: string,
+    index: number,
+    signal: AbortSignal,
+  ): Promise<AddressResult> {
+    const result: AddressResult = {
+      targetId: target.id,
+      address,
+      state: "ok",
+      bmcId: null,
+      created: [],
+      updated: [],
+      unchanged: [],
+      interfacesAdded: [],
+      bmcEndpoint: null,
+      problems: [],
+      error: null,
+    };
+    try {
+      const found = await this.o.executor.scan(target, address, index, signal);
+      result.bmcId = found.bmc.id ?? null;
+      result.problems = found.problems;
+      const merged = await mergeDiscovery(
+        { inventory: this.o.inventory, power: this.o.power },
+        target,
+        address,
+        found,
+        scan.dryRun,
+      );
+      Object.assign(result, merged);
+    } catch (e) {
+      result.state = "failed";
+      result.error = errorText(e);
+    }
+    return result;
+  }
+}
+
+/** An ApiError from the inventory or power store names its fields: they say what clashed. */
+function errorText(e: unknown): string {
+  if (e instanceof ApiError && e.errors?.length)
+    return `${e.message}: ${e.errors.map((f) => `${f.field}: ${f.message}`).join("; ")}`;
+  return (e as Error).message;
+}

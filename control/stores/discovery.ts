@@ -1,0 +1,371 @@
+/**
+ * DiscoveryStore and DiscoveryQueue over Postgres (any drizzle pg driver):
+ * targets, scans with their per-address results, and the queue agents
+ * claim scans from. Target changes and scan state changes write their
+ * events in the same transaction; per-address results do not (the final
+ * event of a scan carries them all).
+ */
+import { and, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import {
+  type AddressResult,
+  DISCOVERY_API_VERSION,
+  FINAL_SCAN_STATES,
+  SCAN_KIND,
+  type Scan,
+  type ScanState,
+  TARGET_KIND,
+  type Target,
+  type TargetOptions,
+} from "../../functions/discovery/schemas";
+import type { ClaimedScan, DiscoveryQueue, DiscoveryStore, NewScan } from "../../functions/discovery/store";
+import type { Page } from "../../functions/inventory/store";
+import { type Stored, toResource } from "../../shared/envelope";
+import type { NewEvent } from "../../shared/events";
+import type { ListQuery } from "../../shared/list-query";
+import { ApiError, notFound } from "../../shared/problem";
+import { credentials, discoveryScans, discoveryTargets } from "../db/schema";
+import type { Db } from "../db/types";
+import { appendEvents } from "./outbox";
+import { newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
+
+type TargetRow = typeof discoveryTargets.$inferSelect;
+type ScanRow = typeof discoveryScans.$inferSelect;
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+const targetColumns = {
+  id: discoveryTargets.id,
+  name: discoveryTargets.name,
+  credentialId: discoveryTargets.credentialId,
+  site: discoveryTargets.site,
+  createdAt: discoveryTargets.createdAt,
+  updatedAt: discoveryTargets.updatedAt,
+};
+
+const scanColumns = {
+  state: discoveryScans.state,
+  dryRun: discoveryScans.dryRun,
+  requestedBy: discoveryScans.requestedBy,
+  createdAt: discoveryScans.createdAt,
+  updatedAt: discoveryScans.updatedAt,
+};
+
+const targetSpecOf = (r: TargetRow): Target => ({
+  id: r.id,
+  name: r.name,
+  addresses: r.addresses,
+  driver: r.driver as Target["driver"],
+  credentialId: r.credentialId,
+  site: r.site,
+  options: r.options as TargetOptions,
+});
+
+const targetOf = (r: TargetRow): Stored<Target> => ({
+  id: r.id,
+  etag: r.etag,
+  createdAt: r.createdAt,
+  updatedAt: r.updatedAt,
+  spec: targetSpecOf(r),
+});
+
+function scanOf(r: ScanRow, withResults: boolean): Stored<Scan> {
+  return {
+    id: r.id,
+    etag: r.etag,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    spec: {
+      id: r.id,
+      targetIds: r.targetIds,
+      state: r.state as ScanState,
+      dryRun: r.dryRun,
+      site: r.site,
+      requestedBy: r.requestedBy,
+      message: r.message,
+      startedAt: r.startedAt?.toISOString() ?? null,
+      finishedAt: r.finishedAt?.toISOString() ?? null,
+      ...(withResults ? { results: r.results as AddressResult[] } : {}),
+    },
+  };
+}
+
+const targetChanged = (action: "created" | "updated", row: Stored<Target>): NewEvent => ({
+  service: "discovery",
+  resource: "targets",
+  action,
+  subject: row.id,
+  data: toResource(TARGET_KIND, DISCOVERY_API_VERSION, row),
+});
+
+const scanChanged = (action: "created" | "updated", r: ScanRow): NewEvent => ({
+  service: "discovery",
+  resource: "scans",
+  action,
+  subject: r.id,
+  data: toResource(SCAN_KIND, DISCOVERY_API_VERSION, scanOf(r, true)),
+});
+
+const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+
+export class PgDiscoveryStore implements DiscoveryStore, DiscoveryQueue {
+  constructor(private readonly db: Db) {}
+
+  // ---------- targets ----------
+
+  async listTargets(q: ListQuery): Promise<Page<Target>> {
+    const { rows, total } = await pageOf(
+      this.db,
+      discoveryTargets,
+      whereOf(q, targetColumns),
+      orderOf(q, targetColumns, discoveryTargets.id),
+      q,
+    );
+    return { rows: rows.map(targetOf), total };
+  }
+
+  async getTarget(id: string) {
+    const [row] = await this.db.select().from(discoveryTargets).where(eq(discoveryTargets.id, id));
+    return row ? targetOf(row) : undefined;
+  }
+
+  async getTargets(ids: string[]) {
+    if (ids.length === 0) return [];
+    const rows = await this.db.select().from(discoveryTargets).where(inArray(discoveryTargets.id, ids));
+    return rows.map(targetOf);
+  }
+
+  async createTarget(t: Target) {
+    try {
+      return await this.db.transaction(async (tx) => {
+        const [same] = await tx
+          .select({ id: discoveryTargets.id })
+          .from(discoveryTargets)
+          .where(eq(discoveryTargets.id, t.id));
+        if (same)
+          throw new ApiError("conflict", `discovery target '${t.id}' already exists; replace it instead`, {
+            errors: [{ field: "id", message: "already exists" }],
+          });
+        await checkCredential(tx, t.credentialId);
+        const now = new Date();
+        const [row] = await tx
+          .insert(discoveryTargets)
+          .values({ ...t, etag: newEtag(), createdAt: now, updatedAt: now })
+          .returning();
+        const stored = targetOf(row!);
+        await appendEvents(tx, [targetChanged("created", stored)]);
+        return stored;
+      });
+    } catch (e) {
+      throw raceError(e, { unique: `A concurrent request created discovery target '${t.id}'` });
+    }
+  }
+
+  async updateTarget(t: Target, ifMatch: string) {
+    return this.db.transaction(async (tx) => {
+      const [current] = await tx
+        .select({ etag: discoveryTargets.etag })
+        .from(discoveryTargets)
+        .where(eq(discoveryTargets.id, t.id))
+        .for("update");
+      if (!current) throw notFound("discovery target", t.id);
+      if (current.etag !== ifMatch)
+        throw new ApiError(
+          "precondition-failed",
+          `discovery target '${t.id}' has changed since you read it (If-Match does not match)`,
+        );
+      await checkCredential(tx, t.credentialId);
+      const [row] = await tx
+        .update(discoveryTargets)
+        .set({ ...t, etag: newEtag(), updatedAt: new Date() })
+        .where(eq(discoveryTargets.id, t.id))
+        .returning();
+      const stored = targetOf(row!);
+      await appendEvents(tx, [targetChanged("updated", stored)]);
+      return stored;
+    });
+  }
+
+  async deleteTarget(id: string) {
+    await this.db.transaction(async (tx) => {
+      const gone = await tx
+        .delete(discoveryTargets)
+        .where(eq(discoveryTargets.id, id))
+        .returning({ id: discoveryTargets.id });
+      if (gone.length === 0) throw notFound("discovery target", id);
+      await appendEvents(tx, [
+        { service: "discovery", resource: "targets", action: "deleted", subject: id, data: { id } },
+      ]);
+    });
+  }
+
+  // ---------- scans ----------
+
+  async createScan(s: NewScan) {
+    return this.db.transaction(async (tx) => {
+      const now = new Date();
+      const [row] = await tx
+        .insert(discoveryScans)
+        .values({ ...s, state: "new", etag: newEtag(), createdAt: now, updatedAt: now })
+        .returning();
+      await appendEvents(tx, [scanChanged("created", row!)]);
+      return scanOf(row!, true);
+    });
+  }
+
+  async listScans(q: ListQuery): Promise<Page<Scan>> {
+    const { rows, total } = await pageOf(
+      this.db,
+      discoveryScans,
+      whereOf(q, scanColumns),
+      orderOf(q, scanColumns, discoveryScans.id),
+      q,
+    );
+    return { rows: rows.map((r) => scanOf(r, false)), total };
+  }
+
+  async getScan(id: string) {
+    if (!isUuid(id)) return undefined;
+    const [row] = await this.db.select().from(discoveryScans).where(eq(discoveryScans.id, id));
+    return row ? scanOf(row, true) : undefined;
+  }
+
+  async cancelScan(id: string) {
+    if (!isUuid(id)) throw notFound("scan", id);
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.select().from(discoveryScans).where(eq(discoveryScans.id, id)).for("update");
+      if (!row) throw notFound("scan", id);
+      const state = row.state as ScanState;
+      if (FINAL_SCAN_STATES.includes(state))
+        throw new ApiError("conflict", `scan '${id}' is already ${state}: there is nothing to cancel`);
+      const now = new Date();
+      const [next] = await tx
+        .update(discoveryScans)
+        .set({
+          state: "cancelled",
+          message: state === "new" ? "cancelled before start" : "cancelled while running",
+          finishedAt: now,
+          etag: newEtag(),
+          updatedAt: now,
+        })
+        .where(eq(discoveryScans.id, id))
+        .returning();
+      await appendEvents(tx, [scanChanged("updated", next!)]);
+      return scanOf(next!, true);
+    });
+  }
+
+  // ---------- the queue ----------
+
+  async claim(site: string | null, limit: number): Promise<ClaimedScan[]> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx
+        .select()
+        .from(discoveryScans)
+        .where(
+          and(
+            eq(discoveryScans.state, "new"),
+            site === null ? isNull(discoveryScans.site) : eq(discoveryScans.site, site),
+          ),
+        )
+        .orderBy(discoveryScans.createdAt)
+        .limit(limit)
+        .for("update", { skipLocked: true });
+      const out: ClaimedScan[] = [];
+      const now = new Date();
+      for (const r of rows) {
+        const [started] = await tx
+          .update(discoveryScans)
+          .set({ state: "running", startedAt: now, etag: newEtag(), updatedAt: now })
+          .where(eq(discoveryScans.id, r.id))
+          .returning();
+        await appendEvents(tx, [scanChanged("updated", started!)]);
+        const targets =
+          r.targetIds.length === 0
+            ? []
+            : await tx.select().from(discoveryTargets).where(inArray(discoveryTargets.id, r.targetIds));
+        const byId = new Map(targets.map((t) => [t.id, targetSpecOf(t)]));
+        out.push({
+          id: r.id,
+          dryRun: r.dryRun,
+          targets: r.targetIds.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : [])),
+        });
+      }
+      return out;
+    });
+  }
+
+  async record(scanId: string, result: AddressResult) {
+    const rows = await this.db
+      .update(discoveryScans)
+      .set({
+        results: sql`${discoveryScans.results} || ${JSON.stringify([result])}::jsonb`,
+        etag: newEtag(),
+        updatedAt: new Date(),
+      })
+      .where(and(eq(discoveryScans.id, scanId), eq(discoveryScans.state, "running")))
+      .returning({ id: discoveryScans.id });
+    return rows.length > 0;
+  }
+
+  async finish(scanId: string, state: "completed" | "failed", message: string) {
+    await this.db.transaction(async (tx) => {
+      const now = new Date();
+      const [row] = await tx
+        .update(discoveryScans)
+        .set({ state, message, finishedAt: now, etag: newEtag(), updatedAt: now })
+        .where(and(eq(discoveryScans.id, scanId), eq(discoveryScans.state, "running")))
+        .returning();
+      if (row) await appendEvents(tx, [scanChanged("updated", row)]);
+    });
+  }
+
+  async failAbandoned(site: string | null, running: ReadonlySet<string>, staleBefore: Date) {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx
+        .select({ id: discoveryScans.id })
+        .from(discoveryScans)
+        .where(
+          and(
+            eq(discoveryScans.state, "running"),
+            site === null ? isNull(discoveryScans.site) : eq(discoveryScans.site, site),
+            lt(discoveryScans.updatedAt, staleBefore),
+          ),
+        )
+        .for("update", { skipLocked: true });
+      let n = 0;
+      for (const r of rows) {
+        if (running.has(r.id)) continue;
+        const now = new Date();
+        const [row] = await tx
+          .update(discoveryScans)
+          .set({
+            state: "failed",
+            message: "agent restarted: the process running this scan stopped before it finished",
+            finishedAt: now,
+            etag: newEtag(),
+            updatedAt: now,
+          })
+          .where(eq(discoveryScans.id, r.id))
+          .returning();
+        await appendEvents(tx, [scanChanged("updated", row!)]);
+        n++;
+      }
+      return n;
+    });
+  }
+}
+
+async function checkCredential(tx: Tx, credentialId: string) {
+  const [cred] = await tx
+    .select({ id: credentials.id })
+    .from(credentials)
+    .where(eq(credentials.id, credentialId));
+  if (!cred)
+    throw new ApiError("validation", `credential '${credentialId}' does not exist`, {
+      errors: [
+        {
+          field: "credentialId",
+          message: `credential '${credentialId}' does not exist (store it with POST /auth/v1/credentials)`,
+        },
+      ],
+    });
+}

@@ -1,0 +1,158 @@
+/**
+ * Discovery schemas (`/discovery/v1`): targets (what to scan, with which
+ * credential), scans and their per-address results, drivers. The single
+ * source for request validation, response types and the OpenAPI document.
+ */
+import { z } from "@hono/zod-openapi";
+import type { RedfishOptionsSchema } from "../../edge-node/redfish/drivers";
+import { IdSchema } from "../inventory/schemas";
+import { ADDRESS_RULE, normalizeAddress } from "../power/schemas";
+
+/** `apiVersion` of every discovery resource. */
+export const DISCOVERY_API_VERSION = "discovery/v1";
+export const TARGET_KIND = "DiscoveryTarget";
+export const SCAN_KIND = "DiscoveryScan";
+export const DRIVER_KIND = "DiscoveryDriver";
+
+export const SCAN_STATES = ["new", "running", "completed", "failed", "cancelled"] as const;
+export type ScanState = (typeof SCAN_STATES)[number];
+/** A scan in one of these changes no more. */
+export const FINAL_SCAN_STATES: readonly ScanState[] = ["completed", "failed", "cancelled"];
+
+/** Drivers a target may name; `import` reads files and is the CLI's. */
+export const TARGET_DRIVERS = ["redfish"] as const;
+
+const AddressSchema = z
+  .string()
+  .max(2048)
+  .refine((s) => normalizeAddress(s) !== undefined, { message: `must be ${ADDRESS_RULE}` })
+  .transform((s) => normalizeAddress(s)!)
+  .openapi({ type: "string", example: "https://10.1.3.17" });
+
+const SiteSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "1–63 letters, digits, '.', '_' or '-'")
+  .openapi({ example: "east" });
+
+/** The Redfish driver's options, as the target stores them (defaults filled in). */
+export type TargetOptions = z.output<typeof RedfishOptionsSchema>;
+
+const OptionsSchema = z.record(z.string(), z.unknown()).openapi({
+  description:
+    'The driver\'s options (GET /discovery/v1/drivers): for redfish `{naming?: {map?: {"10.1.3.17": "x1000c0s0b0"}, rule?: "x{c+1000}c0s{d-100}b0"}, auth?: "basic"|"session", insecure?: boolean}`.',
+});
+
+export const TargetSchema = z
+  .object({
+    id: IdSchema.openapi({ example: "rack1" }),
+    name: z.string(),
+    addresses: z.array(z.string()).openapi({ example: ["https://10.1.3.17"] }),
+    driver: z.enum(TARGET_DRIVERS),
+    credentialId: IdSchema.openapi({ example: "bmc-east" }),
+    site: z.string().nullable(),
+    options: OptionsSchema,
+  })
+  .openapi("DiscoveryTargetSpec");
+export type Target = Omit<z.infer<typeof TargetSchema>, "options"> & { options: TargetOptions };
+
+const targetWritable = {
+  name: z.string().max(255).optional(),
+  addresses: z
+    .array(AddressSchema)
+    .min(1)
+    .max(4096)
+    .openapi({ description: `The BMCs to scan, each ${ADDRESS_RULE}.` }),
+  driver: z.enum(TARGET_DRIVERS).optional().openapi({ description: "Default redfish." }),
+  credentialId: IdSchema.openapi({
+    example: "bmc-east",
+    description: "A device credential (/auth/v1/credentials) with the BMCs' user name and password.",
+  }),
+  site: SiteSchema.nullish().openapi({
+    description: "The edge site that can reach these BMCs; null or absent: the control plane's own agent.",
+  }),
+  options: OptionsSchema.optional(),
+};
+
+export const TargetCreateSchema = z
+  .strictObject({ id: IdSchema.openapi({ example: "rack1" }), ...targetWritable })
+  .openapi("DiscoveryTargetCreate");
+export type TargetCreate = z.infer<typeof TargetCreateSchema>;
+
+export const TargetReplaceSchema = z
+  .strictObject({
+    id: IdSchema.optional().openapi({ description: "If given, must equal the path id." }),
+    ...targetWritable,
+  })
+  .openapi("DiscoveryTargetReplace");
+export type TargetReplace = z.infer<typeof TargetReplaceSchema>;
+
+// ---------- scans ----------
+
+export const ScanCreateSchema = z
+  .strictObject({
+    targets: z
+      .array(IdSchema)
+      .min(1)
+      .max(1000)
+      .optional()
+      .openapi({ description: "Target ids; default: every target." }),
+    dryRun: z.boolean().optional().openapi({
+      description: "true: scan and report what would be created and updated, without writing anything.",
+    }),
+  })
+  .openapi("DiscoveryScanCreate");
+export type ScanCreate = z.infer<typeof ScanCreateSchema>;
+
+export const AddressResultSchema = z
+  .object({
+    targetId: z.string(),
+    address: z.string(),
+    state: z.enum(["ok", "failed", "cancelled"]),
+    bmcId: z.string().nullable().openapi({ description: "The BMC's component id, when it was named." }),
+    created: z.array(z.string()).openapi({ description: "Components created (dry run: that would be)." }),
+    updated: z.array(z.string()).openapi({ description: "Components changed (state, parent, new MACs)." }),
+    unchanged: z.array(z.string()),
+    interfacesAdded: z.array(z.string()).openapi({ description: "MACs added to the inventory." }),
+    bmcEndpoint: z
+      .enum(["created", "updated", "unchanged"])
+      .nullable()
+      .openapi({ description: "What happened to the power BMC endpoint (/power/v1/bmcs)." }),
+    problems: z.array(
+      z.object({
+        path: z.string(),
+        id: z.string().optional(),
+        field: z.string().optional(),
+        message: z.string(),
+      }),
+    ),
+    error: z.string().nullable().openapi({ description: "Why the address failed." }),
+  })
+  .openapi("DiscoveryAddressResult");
+export type AddressResult = z.infer<typeof AddressResultSchema>;
+
+export const ScanSchema = z
+  .object({
+    id: z.string().openapi({ format: "uuid" }),
+    targetIds: z.array(z.string()),
+    state: z.enum(SCAN_STATES),
+    dryRun: z.boolean(),
+    site: z.string().nullable(),
+    requestedBy: z.string(),
+    message: z.string().openapi({ description: "Why a scan failed or was cancelled." }),
+    startedAt: z.string().nullable().openapi({ format: "date-time" }),
+    finishedAt: z.string().nullable().openapi({ format: "date-time" }),
+    results: z
+      .array(AddressResultSchema)
+      .optional()
+      .openapi({ description: "One per target address scanned so far (single GET only)." }),
+  })
+  .openapi("DiscoveryScanSpec");
+export type Scan = z.infer<typeof ScanSchema>;
+
+export const DriverSchema = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    options: z.record(z.string(), z.unknown()).openapi({ description: "The options as JSON Schema." }),
+  })
+  .openapi("DiscoveryDriver");

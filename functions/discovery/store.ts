@@ -1,0 +1,62 @@
+/**
+ * The discovery service's store ports. `DiscoveryStore` is what the
+ * handlers need; `DiscoveryQueue` is what an agent that runs scans needs
+ * (the control plane's in-process agent today, an edge agent later). The
+ * control plane implements both over Postgres (control/stores/discovery.ts).
+ * Writes of targets and scan state changes write their change events
+ * (`chamicore.discovery.*`) in the same transaction.
+ */
+import type { Stored } from "../../shared/envelope";
+import type { ListQuery } from "../../shared/list-query";
+import type { Page } from "../inventory/store";
+import type { AddressResult, Scan, ScanState, Target } from "./schemas";
+
+export interface NewScan {
+  id: string;
+  targetIds: string[];
+  dryRun: boolean;
+  site: string | null;
+  requestedBy: string;
+}
+
+export interface DiscoveryStore {
+  listTargets(q: ListQuery): Promise<Page<Target>>;
+  getTarget(id: string): Promise<Stored<Target> | undefined>;
+  /** The targets with these ids that exist (any order). */
+  getTargets(ids: string[]): Promise<Stored<Target>[]>;
+  /** 409 when the id exists; 422 when the credential is missing. */
+  createTarget(t: Target): Promise<Stored<Target>>;
+  /** Replaces the target whose stored etag is `ifMatch` (412 otherwise, 404 when absent). */
+  updateTarget(t: Target, ifMatch: string): Promise<Stored<Target>>;
+  deleteTarget(id: string): Promise<void>;
+
+  createScan(s: NewScan): Promise<Stored<Scan>>;
+  /** Without results. Filters: state, dryRun, requestedBy. */
+  listScans(q: ListQuery): Promise<Page<Scan>>;
+  /** With its results. */
+  getScan(id: string): Promise<Stored<Scan> | undefined>;
+  /** A new scan ends `cancelled` at once; a running one is `cancelled` and its agent stops before the next address. 404, 409 when final. */
+  cancelScan(id: string): Promise<Stored<Scan>>;
+}
+
+/** One claimed scan with its targets as they are now (deleted ones left out). */
+export interface ClaimedScan {
+  id: string;
+  dryRun: boolean;
+  targets: Target[];
+}
+
+/** The queue of scans to run, for agents. */
+export interface DiscoveryQueue {
+  /** Marks up to `limit` `new` scans of `site` (null: the control plane's own) `running` and hands them out. */
+  claim(site: string | null, limit: number): Promise<ClaimedScan[]>;
+  /** Appends one address's result; false when the scan is no longer running (cancelled): stop. */
+  record(scanId: string, result: AddressResult): Promise<boolean>;
+  /** Ends a running scan (no-op when it is already final, e.g. cancelled). */
+  finish(scanId: string, state: Extract<ScanState, "completed" | "failed">, message: string): Promise<void>;
+  /**
+   * Fails scans of `site` left `running` by a process that stopped: those
+   * not in `running` whose last result is older than `staleBefore`.
+   */
+  failAbandoned(site: string | null, running: ReadonlySet<string>, staleBefore: Date): Promise<number>;
+}
