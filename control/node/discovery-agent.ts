@@ -20,7 +20,7 @@ import type { InventoryStore } from "../../functions/inventory/store";
 import type { PowerStore } from "../../functions/power/store";
 import type { Logger } from "../../shared/log";
 import { ApiError } from "../../shared/problem";
-import { Sleeper } from "../../shared/sleeper";
+import { PollingLoop } from "./polling-loop";
 
 export interface DiscoveryAgentOptions {
   queue: DiscoveryQueue;
@@ -36,44 +36,32 @@ export interface DiscoveryAgentOptions {
 
 export class DiscoveryAgent {
   private readonly runs = new Map<string, { controller: AbortController; done: Promise<void> }>();
-  private readonly sleeper = new Sleeper();
-  private loop: Promise<void> | undefined;
-  private stopped = false;
-  private woken = false;
   private lastSweep = 0;
+  private readonly loop: PollingLoop;
 
-  constructor(private readonly o: DiscoveryAgentOptions) {}
+  constructor(private readonly o: DiscoveryAgentOptions) {
+    this.loop = new PollingLoop({
+      name: "discovery agent",
+      pollMs: this.o.pollMs ?? 1000,
+      logger: o.logger,
+      round: () => this.tick(),
+    });
+  }
 
   start(): void {
-    this.loop ??= this.run();
+    this.loop.start();
   }
 
   /** There is work (or a cancel): look at once. */
   wake(): void {
-    this.woken = true;
-    this.sleeper.wake();
+    this.loop.wake();
   }
 
   /** Stops claiming, stops running scans before their next address, and waits for them. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.sleeper.wake();
-    await this.loop;
+    await this.loop.stop();
     for (const r of this.runs.values()) r.controller.abort(new Error("the control plane stopped"));
     await Promise.all([...this.runs.values()].map((r) => r.done));
-  }
-
-  private async run() {
-    while (!this.stopped) {
-      try {
-        await this.tick();
-      } catch (e) {
-        this.o.logger.warn("discovery agent: a round failed; retrying", { err: (e as Error).message });
-      }
-      if (this.stopped) break;
-      if (!this.woken) await this.sleeper.sleep(this.o.pollMs ?? 1000);
-      this.woken = false;
-    }
   }
 
   private async tick() {
@@ -84,7 +72,7 @@ export class DiscoveryAgent {
       const failed = await this.o.queue.failAbandoned(null, new Set(this.runs.keys()), stale);
       if (failed > 0) this.o.logger.warn("abandoned discovery scans failed", { count: failed });
     }
-    if (this.stopped) return;
+    if (this.loop.stopped) return;
     for (const scan of await this.o.queue.claim(null, 10)) this.begin(scan);
   }
 

@@ -23,7 +23,7 @@ import { taskBudgetMs } from "../../functions/power/resolve";
 import { recordPowerState } from "../../functions/power/service";
 import type { ClaimedJob, PowerQueue, TaskResult, TaskUpdate } from "../../functions/power/store";
 import type { Logger } from "../../shared/log";
-import { Sleeper } from "../../shared/sleeper";
+import { PollingLoop } from "./polling-loop";
 
 export interface PowerAgentOptions {
   queue: PowerQueue;
@@ -52,45 +52,33 @@ export class PowerAgent {
   /** Ids of the tasks that a job of this agent holds. */
   private readonly holding = new Set<string>();
   private readonly progress = new Map<string, TaskUpdate>();
-  private readonly sleeper = new Sleeper();
-  private loop: Promise<void> | undefined;
-  private stopped = false;
-  private woken = false;
   private lastSweep = 0;
+  private readonly loop: PollingLoop;
 
-  constructor(private readonly o: PowerAgentOptions) {}
+  constructor(private readonly o: PowerAgentOptions) {
+    this.loop = new PollingLoop({
+      name: "power agent",
+      pollMs: this.o.pollMs ?? 250,
+      logger: o.logger,
+      round: () => this.tick(),
+    });
+  }
 
   start(): void {
-    this.loop ??= this.run();
+    this.loop.start();
   }
 
   /** There is work (or an abort): look at once. */
   wake(): void {
-    this.woken = true;
-    this.sleeper.wake();
+    this.loop.wake();
   }
 
   /** Stops claiming, aborts running jobs, and waits until their results are written. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.sleeper.wake();
-    await this.loop;
+    await this.loop.stop();
     for (const r of this.runs) r.controller.abort(new Error(STOPPING));
     await Promise.all([...this.runs].map((r) => r.done));
     await this.flushProgress().catch(() => {});
-  }
-
-  private async run() {
-    while (!this.stopped) {
-      try {
-        await this.tick();
-      } catch (e) {
-        this.o.logger.warn("power agent: a round failed; retrying", { err: (e as Error).message });
-      }
-      if (this.stopped) break;
-      if (!this.woken) await this.sleeper.sleep(this.o.pollMs ?? 250);
-      this.woken = false;
-    }
   }
 
   private async tick() {
@@ -102,7 +90,7 @@ export class PowerAgent {
       const failed = await this.o.queue.failOverdue(null, this.holding, new Date(now));
       if (failed > 0) this.o.logger.warn("power tasks failed past their deadline", { count: failed });
     }
-    if (this.stopped) return;
+    if (this.loop.stopped) return;
     const jobs = await this.o.queue.claim(null, this.o.batch ?? 1000, (j) => {
       return new Date(Date.now() + taskBudgetMs(j.operation, j.taskDeadlineMinutes));
     });
@@ -156,7 +144,7 @@ export class PowerAgent {
       results = job.tasks.map((t) => ({ taskId: t.id, state: "failed", message }));
     }
     for (const t of job.tasks) this.progress.delete(t.id);
-    if (this.stopped && signal.aborted)
+    if (this.loop.stopped && signal.aborted)
       results = results.map((r) =>
         r.state === "aborted" ? { ...r, message: `${STOPPING}: ${r.message}` } : r,
       );

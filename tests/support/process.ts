@@ -24,8 +24,9 @@ export interface Proc {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function run(args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], {
+/** `nodeArgs` go to node itself, before the bin (e.g. `--cpu-prof`). */
+export function run(args: string[], env: Record<string, string>, nodeArgs: string[] = []): Proc {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -48,8 +49,13 @@ export function serve(env: Record<string, string>, timeoutMs = 60_000): Promise<
 }
 
 /** Starts `chamicore edge` and waits for its "listening" log line. */
-export function edge(env: Record<string, string>, args: string[] = [], timeoutMs = 60_000) {
-  return startBin(["edge", ...args], env, "chamicore edge listening", timeoutMs);
+export function edge(
+  env: Record<string, string>,
+  args: string[] = [],
+  timeoutMs = 60_000,
+  nodeArgs: string[] = [],
+) {
+  return startBin(["edge", ...args], env, "chamicore edge listening", timeoutMs, nodeArgs);
 }
 
 /** Starts the bin with `args` and waits for the JSON log line containing `ready`; its `url` is returned. */
@@ -58,8 +64,9 @@ export async function startBin(
   env: Record<string, string>,
   ready: string,
   timeoutMs = 60_000,
+  nodeArgs: string[] = [],
 ): Promise<Proc & { url: string }> {
-  const p = run(args, env);
+  const p = run(args, env, nodeArgs);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const line = p

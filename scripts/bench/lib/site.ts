@@ -6,7 +6,7 @@
  * compute nodes seeded through the API, and edge nodes started as real
  * `chamicore edge` processes. Everything it makes it removes in `close()`.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,9 +17,9 @@ import { generateMasterKey, randomSecret } from "../../../shared/auth/crypto";
 import { silentLogger } from "../../../shared/log";
 import { deleteStream, SHARED_NATS_URL, uniqueStream } from "../../../tests/support/nats";
 import { createTestDatabase, type TestDatabase } from "../../../tests/support/postgres";
+import { edge as startEdgeProcess } from "../../../tests/support/process";
 import { nodeAddress } from "./load";
 
-const BIN = process.env.BENCH_BIN ?? join(process.cwd(), "control/node/bin.mjs");
 const BATCH = 10_000;
 
 /** Node `i`'s xname, MAC and (IPv4) address. */
@@ -185,51 +185,31 @@ export async function openSite(opts: { label: string }): Promise<Site> {
       }
       // BENCH_EDGE_NODE_ARGS: flags for the edge's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it under load.
       const nodeArgs = (process.env.BENCH_EDGE_NODE_ARGS ?? "").split(" ").filter(Boolean);
-      const child = spawn(process.execPath, [...nodeArgs, BIN, "edge"], {
-        env: {
-          PATH: process.env.PATH ?? "",
-          HOME: process.env.HOME ?? "/tmp",
+      const p = await startEdgeProcess(
+        {
           CHAMICORE_CONTROL_URL: control.url,
           CHAMICORE_EDGE_CLIENT_ID: edgeAccount.id,
           CHAMICORE_EDGE_CLIENT_SECRET: edgeAccount.secret,
           CHAMICORE_EDGE_DATA_DIR: tmp("chamicore-bench-edge-"),
           CHAMICORE_EDGE_LISTEN: "127.0.0.1:0",
           CHAMICORE_EDGE_NAME: `bench-${process.pid}-${edges.length}`,
-          CHAMICORE_LOG_LEVEL: "info",
           ...eventsEnv,
           ...(nats ? {} : { CHAMICORE_EDGE_POLL_SECONDS: "0.1" }),
           ...extraEnv,
         },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      child.stdout!.on("data", (d) => {
-        out += d;
-      });
-      child.stderr!.on("data", (d) => {
-        out += d;
-        if (process.env.BENCH_EDGE_STDERR) process.stderr.write(d);
-      });
-      const exited = new Promise<void>((r) => child.once("exit", () => r()));
-      const url = await new Promise<string>((resolve, reject) => {
-        const deadline = Date.now() + 60_000;
-        const look = () => {
-          const line = out.split("\n").find((l) => l.includes("chamicore edge listening"));
-          if (line) return resolve(JSON.parse(line).url);
-          if (child.exitCode !== null) return reject(new Error(`edge exited:\n${out}`));
-          if (Date.now() > deadline) return reject(new Error(`edge did not start:\n${out}`));
-          setTimeout(look, 50);
-        };
-        look();
-      });
+        [],
+        60_000,
+        nodeArgs,
+      );
+      const pid = p.child.pid!;
       const edge: Edge = {
-        url,
-        pid: child.pid!,
-        child,
-        memory: () => processMemory(child.pid!),
+        url: p.url,
+        pid,
+        child: p.child,
+        memory: () => processMemory(pid),
         async stop() {
-          if (child.exitCode === null) child.kill("SIGTERM");
-          await exited;
+          if (p.child.exitCode === null) p.child.kill("SIGTERM");
+          await p.exited;
         },
       };
       edges.push(edge);
