@@ -11,6 +11,7 @@ import { createBaseApp } from "../shared/http/app";
 import type { Logger } from "../shared/log";
 import { Counter, httpMetrics, type Registry } from "../shared/metrics";
 import { VERSION } from "../shared/version";
+import type { WorkAgent } from "./agent/work-agent";
 import type { KeaSync } from "./kea/sync";
 import type { Replica } from "./replica/replica";
 import { registerReplicaServing, replicaStores } from "./replica/serving";
@@ -20,6 +21,8 @@ export function createEdgeApp(opts: {
   replica: Replica;
   sync: EdgeSync;
   kea?: KeaSync;
+  /** The site's work agent (with NATS), shown in /status. */
+  agent?: Pick<WorkAgent, "status">;
   logger: Logger;
   registry: Registry;
   serving: ServingSettings;
@@ -63,7 +66,9 @@ export function createEdgeApp(opts: {
       : c.json({ status: "not ready", detail: "waiting for the first snapshot from the control plane" }, 503),
   );
   app.get("/version", (c) => c.json({ version: VERSION, runtime: "node", role: "edge" }));
-  app.get("/status", (c) => c.json({ ...sync.status(), kea: opts.kea?.status() ?? null }));
+  app.get("/status", (c) =>
+    c.json({ ...sync.status(), kea: opts.kea?.status() ?? null, agent: opts.agent?.status() ?? null }),
+  );
   app.get("/metrics", (c) =>
     c.text(registry.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }),
   );

@@ -4,7 +4,13 @@
  */
 import { hostname } from "node:os";
 import { z } from "zod";
-import { EventsEnvSchema, HostPort, parseEnv, ServingEnvSchema } from "../control/config";
+import {
+  EventsEnvSchema,
+  HostPort,
+  PowerAgentEnvSchema,
+  parseEnv,
+  ServingEnvSchema,
+} from "../control/config";
 
 export const EdgeConfigSchema = z
   .object({
@@ -18,6 +24,17 @@ export const EdgeConfigSchema = z
           .replace(/[^A-Za-z0-9_-]/g, "-")
           .slice(0, 64) || "edge",
       ),
+    /**
+     * The site whose BMCs this edge reaches: it runs the power tasks and discovery scans of
+     * BMC endpoints and targets with this `site` (with NATS). Defaults to the edge's name.
+     */
+    CHAMICORE_EDGE_SITE: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+        "1–63 letters, digits, '.', '_' or '-' (as a BMC endpoint's site)",
+      )
+      .optional(),
     CHAMICORE_CONTROL_URL: z.url("must be the control API's base URL, e.g. https://chamicore.example.org"),
     CHAMICORE_EDGE_CLIENT_ID: z.string().min(1).optional(),
     CHAMICORE_EDGE_CLIENT_SECRET: z.string().min(1).optional(),
@@ -37,6 +54,7 @@ export const EdgeConfigSchema = z
       CHAMICORE_NATS_SUBJECT_PREFIX: true,
     }).shape,
     ...ServingEnvSchema.shape,
+    ...PowerAgentEnvSchema.shape,
   })
   .superRefine((c, ctx) => {
     if (!c.CHAMICORE_EDGE_CLIENT_ID !== !c.CHAMICORE_EDGE_CLIENT_SECRET)

@@ -1,7 +1,7 @@
 /**
  * What the edge asks of the control plane: a token (client credentials, or
- * a dev-mode token when no credentials are configured), the snapshot, and
- * the change feed.
+ * a dev-mode token when no credentials are configured), the snapshot, the
+ * change feed, and the agent endpoints the edge's work agent reports to.
  */
 import { createWriteStream } from "node:fs";
 import { Readable } from "node:stream";
@@ -11,6 +11,16 @@ import type { ChangeEvent } from "../shared/events";
 import { SnapshotDocument } from "./replica/snapshot-document";
 
 export class SnapshotNeeded extends Error {}
+
+/** The control plane answered a request with an error status. */
+export class ControlRefused extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface ChangePage {
   events: ChangeEvent[];
@@ -53,9 +63,23 @@ export class ControlClient {
   }
 
   private async get(path: string, timeoutMs = this.timeoutMs): Promise<Response> {
+    return this.send("GET", path, undefined, timeoutMs);
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    body: unknown,
+    timeoutMs = this.timeoutMs,
+  ): Promise<Response> {
     const send = async () =>
       fetch(`${this.base}${path}`, {
-        headers: { Authorization: `Bearer ${await this.accessToken()}` },
+        method,
+        headers: {
+          Authorization: `Bearer ${await this.accessToken()}`,
+          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       });
     let res = await send();
@@ -65,6 +89,24 @@ export class ControlClient {
       res = await send();
     }
     return res;
+  }
+
+  /**
+   * POSTs `body` as JSON and answers the parsed JSON (undefined for 204).
+   * A refusal throws a `ControlRefused` with the problem's detail.
+   */
+  async post<T>(path: string, body: unknown): Promise<T> {
+    const res = await this.send("POST", path, body);
+    const text = await res.text();
+    if (!res.ok) {
+      let detail = text.slice(0, 500);
+      try {
+        const p = JSON.parse(text) as { detail?: string; title?: string };
+        detail = p.detail ?? p.title ?? detail;
+      } catch {}
+      throw new ControlRefused(res.status, `POST ${path}: ${res.status} ${detail}`);
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   /**

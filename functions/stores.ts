@@ -2,10 +2,10 @@
 import type { AuthStores } from "./auth/store";
 import type { BootStore } from "./boot/store";
 import type { CloudInitStore } from "./cloud-init/store";
-import type { DiscoveryStore } from "./discovery/store";
+import type { DiscoveryQueue, DiscoveryStore } from "./discovery/store";
 import type { FeedStore } from "./events/store";
 import type { InventoryStore, SystemStore } from "./inventory/store";
-import type { PowerStore } from "./power/store";
+import type { PowerQueue, PowerStore } from "./power/store";
 
 export interface Stores {
   inventory: InventoryStore;
@@ -14,6 +14,8 @@ export interface Stores {
   feed: FeedStore;
   cloudInit: CloudInitStore;
   boot: BootStore;
-  power: PowerStore;
-  discovery: DiscoveryStore;
+  /** Both ports: the agent endpoints (power/agent.ts) run the queue for edge agents. */
+  power: PowerStore & PowerQueue;
+  /** Both ports: the agent endpoints (discovery/agent.ts) run the queue for edge agents. */
+  discovery: DiscoveryStore & DiscoveryQueue;
 }

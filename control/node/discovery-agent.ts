@@ -13,13 +13,11 @@
  * that stopped are failed.
  */
 import type { DiscoveryExecutor } from "../../functions/discovery/executor";
-import type { AddressResult } from "../../functions/discovery/schemas";
-import { mergeDiscovery } from "../../functions/discovery/service";
+import { addressResult, errorText, scanOutcome } from "../../functions/discovery/service";
 import type { ClaimedScan, DiscoveryQueue } from "../../functions/discovery/store";
 import type { InventoryStore } from "../../functions/inventory/store";
 import type { PowerStore } from "../../functions/power/store";
 import type { Logger } from "../../shared/log";
-import { ApiError } from "../../shared/problem";
 import { PollingLoop } from "./polling-loop";
 
 export interface DiscoveryAgentOptions {
@@ -90,71 +88,27 @@ export class DiscoveryAgent {
   }
 
   private async execute(scan: ClaimedScan, signal: AbortSignal) {
-    let failed = 0;
-    let ok = 0;
+    const results = [];
     for (const target of scan.targets)
       for (const [index, address] of target.addresses.entries()) {
         if (signal.aborted) {
           await this.o.queue.finish(scan.id, "failed", (signal.reason as Error).message);
           return;
         }
-        const result = await this.scanOne(scan, target, address, index, signal);
-        if (result.state === "ok") ok++;
-        else failed++;
+        const found = await this.o.executor
+          .scan(target, address, index, signal)
+          .catch((e: unknown) => ({ error: errorText(e) }));
+        const stores = { inventory: this.o.inventory, power: this.o.power };
+        const result = await addressResult(stores, target, address, found, scan.dryRun);
+        results.push(result);
         // False: cancelled meanwhile; stop before the next address.
         if (!(await this.o.queue.record(scan.id, result))) {
           this.o.logger.info("discovery scan cancelled", { scanId: scan.id });
           return;
         }
       }
-    const message = `${ok} address(es) scanned, ${failed} failed`;
-    await this.o.queue.finish(scan.id, ok === 0 && failed > 0 ? "failed" : "completed", message);
-    this.o.logger.info("discovery scan finished", { scanId: scan.id, ok, failed });
+    const outcome = scanOutcome(results);
+    await this.o.queue.finish(scan.id, outcome.state, outcome.message);
+    this.o.logger.info("discovery scan finished", { scanId: scan.id, ...outcome });
   }
-
-  private async scanOne(
-    scan: ClaimedScan,
-    target: ClaimedScan["targets"][number],
-    address: string,
-    index: number,
-    signal: AbortSignal,
-  ): Promise<AddressResult> {
-    const result: AddressResult = {
-      targetId: target.id,
-      address,
-      state: "ok",
-      bmcId: null,
-      created: [],
-      updated: [],
-      unchanged: [],
-      interfacesAdded: [],
-      bmcEndpoint: null,
-      problems: [],
-      error: null,
-    };
-    try {
-      const found = await this.o.executor.scan(target, address, index, signal);
-      result.bmcId = found.bmc.id ?? null;
-      result.problems = found.problems;
-      const merged = await mergeDiscovery(
-        { inventory: this.o.inventory, power: this.o.power },
-        target,
-        address,
-        found,
-        scan.dryRun,
-      );
-      Object.assign(result, merged);
-    } catch (e) {
-      result.state = "failed";
-      result.error = errorText(e);
-    }
-    return result;
-  }
-}
-
-/** An ApiError from the inventory or power store names its fields: they say what clashed. */
-function errorText(e: unknown): string {
-  if (e instanceof ApiError && e.errors?.length)
-    return `${e.message}: ${e.errors.map((f) => `${f.field}: ${f.message}`).join("; ")}`;
-  return (e as Error).message;
 }

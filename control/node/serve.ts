@@ -9,6 +9,8 @@ import type { ServerType } from "@hono/node-server";
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { Hono } from "hono";
+import { RedfishDiscoveryExecutor } from "../../edge-node/redfish/discovery-executor";
+import { RedfishPowerExecutor } from "../../edge-node/redfish/power-executor";
 import { Keyring } from "../../functions/auth";
 import { ensureBootstrap } from "../../functions/auth/bootstrap";
 import { unsealCredential } from "../../functions/auth/secrets";
@@ -25,10 +27,9 @@ import { PgDiscoveryStore } from "../stores/discovery";
 import { PgOutbox } from "../stores/outbox";
 import { PgPowerStore } from "../stores/power";
 import { DiscoveryAgent } from "./discovery-agent";
-import { RedfishDiscoveryExecutor } from "./discovery-executor";
 import { resolveMasterKey } from "./master-key";
 import { PowerAgent } from "./power-agent";
-import { RedfishPowerExecutor } from "./power-executor";
+import { WorkDispatcher } from "./work-dispatcher";
 
 /** How often expired revocations are pruned. */
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -202,12 +203,37 @@ export async function startControl(
     executor: new RedfishDiscoveryExecutor({ credentials: bmcCredentials }),
   });
   discoveryAgent.start();
+  // Work of BMCs and targets with a site goes to that site's edges over NATS (docs/power.md).
+  const dispatcher = config.NATS_URL
+    ? new WorkDispatcher({
+        power: stores.power,
+        discovery: new PgDiscoveryStore(database.db),
+        nats: {
+          servers: config.NATS_URL,
+          stream: config.CHAMICORE_NATS_STREAM,
+          subjectPrefix: config.CHAMICORE_NATS_SUBJECT_PREFIX,
+        },
+        logger: log.child({ part: "dispatcher" }),
+      })
+    : undefined;
+  dispatcher?.start();
   const app = createControlApp({
     logger: log,
     registry,
     runtime: "node",
-    power: { maxNodes: config.CHAMICORE_POWER_MAX_NODES, wake: () => powerAgent.wake() },
-    discovery: { wake: () => discoveryAgent.wake() },
+    power: {
+      maxNodes: config.CHAMICORE_POWER_MAX_NODES,
+      wake: () => {
+        powerAgent.wake();
+        dispatcher?.wake();
+      },
+    },
+    discovery: {
+      wake: () => {
+        discoveryAgent.wake();
+        dispatcher?.wake();
+      },
+    },
     stores: async (c, next) => {
       c.set("stores", stores);
       await next();
@@ -250,7 +276,7 @@ export async function startControl(
     close: () =>
       (closing ??= (async () => {
         clearInterval(prune);
-        await Promise.all([powerAgent.stop(), discoveryAgent.stop()]);
+        await Promise.all([powerAgent.stop(), discoveryAgent.stop(), dispatcher?.stop()]);
         await relay?.stop();
         if (metricsServer) await new Promise<void>((r) => metricsServer!.close(() => r()));
         await new Promise<void>((r) => server.close(() => r()));

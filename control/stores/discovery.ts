@@ -5,7 +5,7 @@
  * events in the same transaction; per-address results do not (the final
  * event of a scan carries them all).
  */
-import { and, eq, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import {
   type AddressResult,
   DISCOVERY_API_VERSION,
@@ -290,6 +290,34 @@ export class PgDiscoveryStore implements DiscoveryStore, DiscoveryQueue {
         });
       }
       return out;
+    });
+  }
+
+  async pendingSites() {
+    return this.sitesIn("new");
+  }
+
+  async runningSites() {
+    return this.sitesIn("running");
+  }
+
+  private async sitesIn(state: ScanState) {
+    const rows = await this.db
+      .selectDistinct({ site: discoveryScans.site })
+      .from(discoveryScans)
+      .where(and(eq(discoveryScans.state, state), isNotNull(discoveryScans.site)));
+    return rows.map((r) => r.site!);
+  }
+
+  async release(scanId: string) {
+    await this.db.transaction(async (tx) => {
+      const now = new Date();
+      const [row] = await tx
+        .update(discoveryScans)
+        .set({ state: "new", startedAt: null, etag: newEtag(), updatedAt: now })
+        .where(and(eq(discoveryScans.id, scanId), eq(discoveryScans.state, "running")))
+        .returning();
+      if (row) await appendEvents(tx, [scanChanged("updated", row)]);
     });
   }
 

@@ -506,6 +506,83 @@ export class PgPowerStore implements PowerStore, PowerQueue {
     });
   }
 
+  async activeSites() {
+    const rows = await this.db
+      .selectDistinct({ site: powerTasks.site })
+      .from(powerTasks)
+      .innerJoin(transitions, eq(transitions.id, powerTasks.transitionId))
+      .where(
+        and(
+          isNotNull(powerTasks.site),
+          inArray(powerTasks.state, OPEN),
+          inArray(transitions.state, ["new", "in-progress", "abort-signaled"]),
+        ),
+      );
+    return rows.map((r) => r.site!);
+  }
+
+  async release(taskIds: string[]) {
+    if (taskIds.length === 0) return;
+    await this.db
+      .update(powerTasks)
+      .set({ state: "new", message: "waiting for an agent", updatedAt: new Date() })
+      .where(and(inArray(powerTasks.id, taskIds), eq(powerTasks.state, "in-progress")));
+  }
+
+  async lease(
+    transitionId: string,
+    taskIds: string[],
+    deadlineAt: (job: { operation: PowerOperation; taskDeadlineMinutes: number }) => Date,
+  ): Promise<ClaimedJob | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [t] = await tx
+        .select({ operation: transitions.operation, taskDeadlineMinutes: transitions.taskDeadlineMinutes })
+        .from(transitions)
+        .where(eq(transitions.id, transitionId));
+      if (!t) return undefined;
+      const job: ClaimedJob = {
+        transitionId,
+        operation: t.operation as PowerOperation,
+        taskDeadlineMinutes: t.taskDeadlineMinutes,
+        tasks: [],
+      };
+      if (taskIds.length === 0) return job;
+      const rows = await tx
+        .update(powerTasks)
+        .set({ deadlineAt: deadlineAt(job), updatedAt: new Date() })
+        .where(
+          and(
+            eq(powerTasks.transitionId, transitionId),
+            inArray(powerTasks.id, taskIds),
+            eq(powerTasks.state, "in-progress"),
+          ),
+        )
+        .returning({
+          id: powerTasks.id,
+          xname: powerTasks.xname,
+          bmcId: powerTasks.bmcId,
+          position: powerTasks.position,
+        });
+      rows.sort((a, b) => a.position - b.position);
+      const bmcIds = [...new Set(rows.flatMap((r) => (r.bmcId === null ? [] : [r.bmcId])))];
+      const endpoints = new Map(
+        bmcIds.length === 0
+          ? []
+          : (await tx.select().from(bmcEndpoints).where(inArray(bmcEndpoints.id, bmcIds))).map((b) => [
+              b.id,
+              bmcSpecOf(b),
+            ]),
+      );
+      job.tasks = rows.map((r) => ({
+        id: r.id,
+        xname: r.xname,
+        bmcId: r.bmcId,
+        bmc: r.bmcId === null ? null : (endpoints.get(r.bmcId) ?? null),
+      }));
+      return job;
+    });
+  }
+
   async progress(updates: TaskUpdate[]) {
     if (updates.length === 0) return;
     await this.db.transaction(async (tx) => {
@@ -594,10 +671,12 @@ export class PgPowerStore implements PowerStore, PowerQueue {
       for (const r of overdue) {
         const message =
           r.state === "in-progress"
-            ? "agent restarted; state unknown (the process running this task stopped before it finished)"
+            ? r.site === null
+              ? "agent restarted; state unknown (the process running this task stopped before it finished)"
+              : `the edge agent of site '${r.site}' reported no result before the deadline; state unknown (the edge stopped, restarted or lost the control plane)`
             : r.site === null
               ? "no agent took this task before its deadline"
-              : `no agent of site '${r.site}' took this task before its deadline (edge agents do not run power tasks yet)`;
+              : `no edge agent of site '${r.site}' took this task before its deadline (is an edge with CHAMICORE_EDGE_SITE=${r.site} running, and is NATS_URL set on the control plane and the edge?)`;
         await tx
           .update(powerTasks)
           .set({ state: "failed", message, deadlineAt: null, updatedAt: now })

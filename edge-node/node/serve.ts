@@ -12,11 +12,17 @@ import { servingSettingsOf } from "../../control/config";
 import { createLogger, type Logger } from "../../shared/log";
 import { Registry } from "../../shared/metrics";
 import { VERSION } from "../../shared/version";
+import { runDiscoveryWork } from "../agent/discovery-work";
+import { runPowerWork } from "../agent/power-work";
+import { WorkAgent } from "../agent/work-agent";
 import { createEdgeApp } from "../app";
 import { loadEdgeConfig } from "../config";
 import { ControlClient } from "../control-client";
 import { KeaClient } from "../kea/client";
 import { KeaSync } from "../kea/sync";
+import type { RedfishCredentials } from "../redfish/client";
+import { RedfishDiscoveryExecutor } from "../redfish/discovery-executor";
+import { RedfishPowerExecutor } from "../redfish/power-executor";
 import { Replica } from "../replica/replica";
 import { EdgeSync } from "../sync";
 
@@ -54,14 +60,15 @@ export async function startEdge(
         reconcileMs: config.CHAMICORE_KEA_RECONCILE_SECONDS * 1000,
       })
     : undefined;
+  const control = new ControlClient(
+    config.CHAMICORE_CONTROL_URL.replace(/\/+$/, ""),
+    config.CHAMICORE_EDGE_CLIENT_ID && config.CHAMICORE_EDGE_CLIENT_SECRET
+      ? { id: config.CHAMICORE_EDGE_CLIENT_ID, secret: config.CHAMICORE_EDGE_CLIENT_SECRET }
+      : undefined,
+  );
   const sync = new EdgeSync({
     replica,
-    control: new ControlClient(
-      config.CHAMICORE_CONTROL_URL.replace(/\/+$/, ""),
-      config.CHAMICORE_EDGE_CLIENT_ID && config.CHAMICORE_EDGE_CLIENT_SECRET
-        ? { id: config.CHAMICORE_EDGE_CLIENT_ID, secret: config.CHAMICORE_EDGE_CLIENT_SECRET }
-        : undefined,
-    ),
+    control,
     logger: log,
     registry,
     name: config.CHAMICORE_EDGE_NAME,
@@ -75,10 +82,15 @@ export async function startEdge(
     pollMs: config.CHAMICORE_EDGE_POLL_SECONDS * 1000,
     onChange: () => kea?.nudge(),
   });
+  const site = config.CHAMICORE_EDGE_SITE ?? config.CHAMICORE_EDGE_NAME;
+  const agent = config.NATS_URL
+    ? workAgentOf(config, site, control, log.child({ part: "agent", site }))
+    : undefined;
   const app = createEdgeApp({
     replica,
     sync,
     kea,
+    agent,
     logger: log,
     registry,
     serving: servingSettingsOf(
@@ -103,6 +115,7 @@ export async function startEdge(
   const url = `http://${shown.includes(":") ? `[${shown}]` : shown}:${typeof addr === "object" && addr ? addr.port : port}`;
   sync.start();
   kea?.start();
+  agent?.start();
   log.info("chamicore edge listening", { version: VERSION, url, control: config.CHAMICORE_CONTROL_URL });
 
   let closing: Promise<void> | undefined;
@@ -113,6 +126,8 @@ export async function startEdge(
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((r) => server.close(() => r()));
+        // Running power tasks stop and their results are reported before the uplink closes.
+        await agent?.stop();
         await sync.stop();
         // After the feed: the Kea write in flight (if any) finishes before the replica closes.
         await kea?.stop();
@@ -120,4 +135,46 @@ export async function startEdge(
         log.info("stopped");
       })()),
   };
+}
+
+/**
+ * The agent that runs this site's power tasks and scans (edge-node/agent/):
+ * one executor, so the edge's Redfish limits hold across transitions.
+ */
+function workAgentOf(
+  config: ReturnType<typeof loadEdgeConfig>,
+  site: string,
+  control: ControlClient,
+  logger: Logger,
+): WorkAgent {
+  const credentials = new Map<string, RedfishCredentials>();
+  const power = {
+    control,
+    logger,
+    credentials,
+    executor: new RedfishPowerExecutor({
+      concurrency: config.CHAMICORE_POWER_CONCURRENCY,
+      pollMs: config.CHAMICORE_POWER_POLL_SECONDS * 1000,
+      credentials: async (id) => credentials.get(id),
+    }),
+  };
+  const discovery = {
+    control,
+    logger,
+    credentials,
+    executor: new RedfishDiscoveryExecutor({ credentials: async (id) => credentials.get(id) }),
+  };
+  return new WorkAgent({
+    site,
+    logger,
+    nats: {
+      servers: config.NATS_URL!,
+      stream: config.CHAMICORE_NATS_STREAM,
+      subjectPrefix: config.CHAMICORE_NATS_SUBJECT_PREFIX,
+    },
+    run: async (work, stopping) => {
+      if (work.kind === "power") await runPowerWork(work, power, stopping);
+      else await runDiscoveryWork(work, discovery, stopping);
+    },
+  });
 }

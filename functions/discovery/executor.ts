@@ -1,8 +1,8 @@
 /**
- * What scans one address of a target, seen from the agent that runs scans:
- * the control plane's in-process Redfish executor today
- * (control/node/discovery-executor.ts); an edge agent can take its place
- * for targets with a site.
+ * What scans one address of a target: the Redfish executor
+ * (edge-node/redfish/discovery-executor.ts), in the control plane's own
+ * agent for targets without a site and in an edge's agent for its site's
+ * (edge-node/agent/discovery-work.ts).
  */
 import type { BmcDiscovery } from "../../edge-node/redfish/discovery";
 import type { Target } from "./schemas";

@@ -1,6 +1,7 @@
 /** The discovery service (`/discovery/v1`): targets, scans and drivers. */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
+import { registerDiscoveryAgent } from "./agent";
 import { listDrivers, listDriversRoute } from "./drivers";
 import { cancelScan, cancelScanRoute } from "./scans/cancel";
 import { createScanHandler, createScanRoute } from "./scans/create";
@@ -25,4 +26,5 @@ export function registerDiscovery(app: OpenAPIHono<AppEnv>) {
   app.openapi(getScanRoute, getScan);
   app.openapi(cancelScanRoute, cancelScan);
   app.openapi(listDriversRoute, listDrivers);
+  registerDiscoveryAgent(app);
 }

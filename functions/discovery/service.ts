@@ -15,6 +15,11 @@ import type { PowerStore } from "../power/store";
 import type { Stores } from "../stores";
 import type { AddressResult, Target, TargetCreate, TargetReplace } from "./schemas";
 
+/** What a merge needs of a BMC's discovery (an edge agent sends just this). */
+export type Found = Pick<BmcDiscovery, "components" | "problems"> & {
+  bmc: Pick<BmcDiscovery["bmc"], "id" | "type">;
+};
+
 /** What the entry point gives the discovery routes. */
 export interface DiscoverySettings {
   /** Lets the in-process agent look at once after a scan was created or cancelled. */
@@ -150,7 +155,7 @@ export async function mergeDiscovery(
   stores: { inventory: InventoryStore; power: PowerStore },
   target: Target,
   address: string,
-  found: BmcDiscovery,
+  found: Found,
   dryRun: boolean,
 ): Promise<MergeOutcome> {
   const out: MergeOutcome = {
@@ -260,4 +265,61 @@ async function upsertEndpoint(
       write: (n, etag) => power.updateBmc(n, etag),
     });
   return "updated";
+}
+
+/**
+ * One address's result: what the scan found merged (see `mergeDiscovery`),
+ * or why it failed. `found` is what the driver answered, or the error it
+ * failed with; a merge the inventory refuses fails the address too.
+ */
+export async function addressResult(
+  stores: { inventory: InventoryStore; power: PowerStore },
+  target: Target,
+  address: string,
+  found: Found | { error: string },
+  dryRun: boolean,
+): Promise<AddressResult> {
+  const result: AddressResult = {
+    targetId: target.id,
+    address,
+    state: "ok",
+    bmcId: null,
+    created: [],
+    updated: [],
+    unchanged: [],
+    interfacesAdded: [],
+    bmcEndpoint: null,
+    problems: [],
+    error: null,
+  };
+  if ("error" in found) return { ...result, state: "failed", error: found.error };
+  result.bmcId = found.bmc.id ?? null;
+  result.problems = found.problems;
+  try {
+    Object.assign(result, await mergeDiscovery(stores, target, address, found, dryRun));
+  } catch (e) {
+    result.state = "failed";
+    result.error = errorText(e);
+  }
+  return result;
+}
+
+/** How a scan ends, from its results: failed only when every address failed. */
+export function scanOutcome(results: readonly AddressResult[]): {
+  state: "completed" | "failed";
+  message: string;
+} {
+  const ok = results.filter((r) => r.state === "ok").length;
+  const failed = results.length - ok;
+  return {
+    state: ok === 0 && failed > 0 ? "failed" : "completed",
+    message: `${ok} address(es) scanned, ${failed} failed`,
+  };
+}
+
+/** An ApiError from the inventory or power store names its fields: they say what clashed. */
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError && e.errors?.length)
+    return `${e.message}: ${e.errors.map((f) => `${f.field}: ${f.message}`).join("; ")}`;
+  return (e as Error).message;
 }

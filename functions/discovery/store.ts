@@ -1,7 +1,8 @@
 /**
  * The discovery service's store ports. `DiscoveryStore` is what the
  * handlers need; `DiscoveryQueue` is what an agent that runs scans needs
- * (the control plane's in-process agent today, an edge agent later). The
+ * (the control plane's in-process agent, and the dispatcher and agent endpoints
+ * that run scans of a site on its edges). The
  * control plane implements both over Postgres (control/stores/discovery.ts).
  * Writes of targets and scan state changes write their change events
  * (`chamicore.discovery.*`) in the same transaction.
@@ -50,6 +51,12 @@ export interface ClaimedScan {
 export interface DiscoveryQueue {
   /** Marks up to `limit` `new` scans of `site` (null: the control plane's own) `running` and hands them out. */
   claim(site: string | null, limit: number): Promise<ClaimedScan[]>;
+  /** Sites (never null) with `new` scans: where a dispatcher has scans to hand out. */
+  pendingSites(): Promise<string[]>;
+  /** Sites (never null) with `running` scans: where a sweep looks for abandoned ones. */
+  runningSites(): Promise<string[]>;
+  /** Puts a claimed scan that is still `running` back to `new` (its hand-off failed). */
+  release(scanId: string): Promise<void>;
   /** Appends one address's result; false when the scan is no longer running (cancelled): stop. */
   record(scanId: string, result: AddressResult): Promise<boolean>;
   /** Ends a running scan (no-op when it is already final, e.g. cancelled). */

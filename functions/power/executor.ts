@@ -1,8 +1,8 @@
 /**
- * What runs power tasks, seen from the agent that claims them: the control
- * plane's in-process Redfish executor today (control/node/power-executor.ts);
- * a dispatcher that hands the tasks of an edge site to that site's agent
- * over NATS can take its place for tasks with a site.
+ * What runs power tasks: the Redfish executor
+ * (edge-node/redfish/power-executor.ts), in the control plane's own agent
+ * for BMCs without a site and in an edge's agent for its site's BMCs
+ * (edge-node/agent/power-work.ts).
  */
 import type { BmcEndpoint, PowerOperation } from "./schemas";
 import type { TaskResult, TaskUpdate } from "./store";

@@ -2,6 +2,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { registerPowerActions } from "./actions";
+import { registerPowerAgent } from "./agent";
 import { createBmc, createBmcRoute } from "./bmcs/create";
 import { deleteBmc, deleteBmcRoute } from "./bmcs/delete";
 import { getBmc, getBmcRoute } from "./bmcs/get";
@@ -29,4 +30,5 @@ export function registerPower(app: OpenAPIHono<AppEnv>) {
   app.openapi(abortTransitionRoute, abortTransition);
   app.openapi(powerStatusRoute, powerStatus);
   registerPowerActions(app);
+  registerPowerAgent(app);
 }

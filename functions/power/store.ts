@@ -1,8 +1,9 @@
 /**
  * The power service's store ports. `PowerStore` is what the handlers need;
  * `PowerQueue` is what an agent that executes tasks needs (the control
- * plane's in-process agent today, a dispatcher to edge agents later). The
- * control plane implements both over Postgres (control/stores/power.ts).
+ * plane's in-process agent, and the dispatcher and agent endpoints that
+ * hand tasks of a site to its edges). The control plane implements both
+ * over Postgres (control/stores/power.ts).
  *
  * Writes throw `ApiError`s naming the field and write their change events
  * (`chamicore.power.bmcs.*`, `chamicore.power.transitions.*`) in the same
@@ -124,6 +125,25 @@ export interface PowerQueue {
     limit: number,
     deadlineAt: (job: { operation: PowerOperation; taskDeadlineMinutes: number }) => Date,
   ): Promise<ClaimedJob[]>;
+  /**
+   * The sites (never null) with tasks `new` or `in-progress` in transitions
+   * still running: where a dispatcher has work to hand out or overdue tasks
+   * to sweep.
+   */
+  activeSites(): Promise<string[]>;
+  /** Puts claimed tasks that are still `in-progress` back to `new` (their hand-off failed). */
+  release(taskIds: string[]): Promise<void>;
+  /**
+   * An agent starts (or, after a re-delivery, restarts) claimed tasks of a
+   * transition: those of `taskIds` still `in-progress` come back with their
+   * endpoints as they are now, with `deadlineAt(job)` as their new deadline;
+   * final ones are left out. Undefined when the transition does not exist.
+   */
+  lease(
+    transitionId: string,
+    taskIds: string[],
+    deadlineAt: (job: { operation: PowerOperation; taskDeadlineMinutes: number }) => Date,
+  ): Promise<ClaimedJob | undefined>;
   /** Progress of running tasks (ignored for tasks already final). */
   progress(updates: TaskUpdate[]): Promise<void>;
   /**

@@ -1,13 +1,18 @@
 /**
- * `chamicore discovery …` on its own, with no control plane: scan BMCs over
- * Redfish from this machine (a laptop on the management network, an edge
- * host) and print or write what was found in the import format, to review
- * and then enrol with `chamicore import`. The driver is the edge agent's own
+ * `chamicore discovery probe|scan BMC…` on its own, with no control plane:
+ * scan BMCs over Redfish from this machine (a laptop on the management
+ * network, an edge host) and print or write what was found in the import
+ * format, to review and then enrol with `chamicore import`. The driver is the edge agent's own
  * (edge-node/redfish/discovery.ts), so a scan here names and shapes
  * components exactly as a scan run by the control plane will.
  *
  * BMC passwords never go on the command line (where `ps` shows them):
  * CHAMICORE_BMC_PASSWORD, or --password-file (a file, or `-` for stdin).
+ *
+ * The same group holds discovery through the control API
+ * (discovery-api.ts): `discovery target …`, `discovery scans …`, and
+ * `discovery scan --target ID…`, which asks the control plane to scan
+ * instead (exactly one of BMC addresses or --target).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { extname } from "node:path";
@@ -18,18 +23,34 @@ import type { NamingOptions } from "../../../edge-node/redfish/naming";
 import { type Cli, type GlobalOptions, run } from "../app";
 import { CliError, EXIT } from "../errors";
 import type { CommandModule } from "../main";
+import { apiScan, discoveryApiCommands, namingMap, targetIdsOf } from "./discovery-api";
 
 type ScanArgs = GlobalOptions & {
   bmc: string[];
   username?: string;
   "password-file"?: string;
-  auth: "basic" | "session";
+  auth?: "basic" | "session";
   insecure?: boolean;
   map?: string[];
   rule?: string;
   write?: string;
-  timeout: number;
+  timeout?: number;
 };
+
+/** `discovery scan`: BMC addresses (standalone), or --target (through the control API). */
+type ScanCommandArgs = Omit<ScanArgs, "bmc"> & {
+  bmc?: string[];
+  target?: string | string[];
+  "dry-run"?: boolean;
+  wait?: boolean;
+};
+
+/** Flags that only a standalone scan reads (a target keeps its own naming, credential and TLS). */
+const STANDALONE_ONLY = ["username", "password-file", "auth", "insecure", "map", "rule", "write"] as const;
+
+/** Defaults of the standalone scan's flags (not yargs defaults: with --target they must stay unset). */
+const DEFAULT_AUTH = "basic";
+const DEFAULT_TIMEOUT_S = 30;
 
 /** One BMC's outcome: what it gave, or why it gave nothing. */
 interface Scanned {
@@ -70,13 +91,7 @@ function password(cli: Cli, a: ScanArgs): string {
 }
 
 function naming(a: ScanArgs): NamingOptions | undefined {
-  const map: Record<string, string> = {};
-  for (const pair of a.map ?? []) {
-    const at = pair.indexOf("=");
-    if (at < 1)
-      throw new CliError(EXIT.usage, `--map ${pair}: say ADDRESS=XNAME, e.g. 10.1.3.17=x1000c0s0b0`);
-    map[pair.slice(0, at)] = pair.slice(at + 1);
-  }
+  const map = namingMap(a.map ?? []);
   if (!a.map?.length && !a.rule) return undefined;
   return { ...(a.map?.length ? { map } : {}), ...(a.rule ? { rule: a.rule } : {}) };
 }
@@ -107,9 +122,9 @@ async function scan(cli: Cli, a: ScanArgs): Promise<Scanned[]> {
       const client = new RedfishClient({
         baseUrl: url.origin,
         credentials,
-        auth: a.auth,
+        auth: a.auth ?? DEFAULT_AUTH,
         insecure: a.insecure,
-        timeoutMs: a.timeout * 1000,
+        timeoutMs: (a.timeout ?? DEFAULT_TIMEOUT_S) * 1000,
       });
       try {
         // The service root answers anyone (as on real BMCs): ask for something behind the
@@ -251,8 +266,7 @@ const SCAN_OPTIONS = <T>(y: Argv<T>) =>
     })
     .option("auth", {
       choices: ["basic", "session"] as const,
-      default: "basic" as const,
-      describe: "HTTP Basic on every request, or a Redfish session",
+      describe: "HTTP Basic on every request (default), or a Redfish session",
     })
     .option("insecure", {
       type: "boolean",
@@ -268,11 +282,46 @@ const SCAN_OPTIONS = <T>(y: Argv<T>) =>
       describe:
         "xname template for BMCs --map does not name, e.g. x{c+1000}c0s{d-100}b0 ({a}-{d}: IPv4 octets, {index})",
     })
-    .option("timeout", { type: "number", default: 30, describe: "seconds per request to a BMC" });
+    .option("timeout", { type: "number", describe: "seconds per request to a BMC (default 30)" });
+
+/** `discovery scan`: exactly one of BMC addresses (standalone) and --target (the control plane scans). */
+async function scanCommand(cli: Cli, a: ScanCommandArgs): Promise<void> {
+  const bmcs = (a.bmc ?? []).map(String);
+  const targets = targetIdsOf(a.target);
+  if (bmcs.length && targets.length)
+    throw new CliError(
+      EXIT.usage,
+      "give BMC addresses (a standalone scan) or --target (a scan by the control plane), not both",
+    );
+  if (!bmcs.length && !targets.length)
+    throw new CliError(
+      EXIT.usage,
+      "say what to scan: BMC addresses (standalone), or --target ID (a target the control plane scans)",
+    );
+  if (targets.length) {
+    const local = STANDALONE_ONLY.find((f) => a[f] !== undefined);
+    if (local)
+      throw new CliError(
+        EXIT.usage,
+        `--${local} is for a standalone scan; with --target the target's own settings apply (chamicore discovery target update)`,
+      );
+    return apiScan(cli, { ...a, targets, dryRun: a["dry-run"], wait: a.wait });
+  }
+  const remote = (["dry-run", "wait"] as const).find((f) => a[f]);
+  if (remote)
+    throw new CliError(
+      EXIT.usage,
+      `--${remote} goes with --target (a scan by the control plane); a standalone scan writes only --write`,
+    );
+  return scanAll(cli, { ...a, bmc: bmcs });
+}
+
+const DESCRIBE =
+  "find hardware: scan BMCs over Redfish (standalone, or by the control plane: targets, scans), list drivers";
 
 export const discoveryCommands: CommandModule = (y: Argv, cli: Cli) =>
-  y.command("discovery", "find hardware: scan BMCs over Redfish (standalone), list drivers", (d) =>
-    d
+  y.command("discovery", DESCRIBE, (d) =>
+    discoveryApiCommands(d, cli)
       .command(
         "probe <bmc>",
         "read one BMC and show what it is and what a scan would enrol from it",
@@ -290,14 +339,38 @@ export const discoveryCommands: CommandModule = (y: Argv, cli: Cli) =>
         run<ScanArgs & { bmc: string }>((a) => probe(cli, { ...a, bmc: [a.bmc] })),
       )
       .command(
-        "scan <bmc..>",
-        "scan BMCs and print (or --write) their components in the import format, without a control plane",
+        "scan [bmc..]",
+        "scan BMCs and print (or --write) their components in the import format, without a control plane; or, with --target, have the control plane scan targets into the inventory",
         (c) =>
           SCAN_OPTIONS(c)
+            .usage(
+              "$0 discovery scan <bmc..> [--map A=X…] [--rule T] [--write FILE]\n" +
+                "$0 discovery scan --target <id> [--target <id>…] [--dry-run] [--wait [--timeout s]]\n\n" +
+                "Standalone: scans the BMCs from this machine and prints what it found. With --target: the " +
+                "control plane scans the targets (discovery target create) and merges what it finds into the " +
+                "inventory; --wait follows the scan like 'discovery scans wait'.",
+            )
             .positional("bmc", {
               type: "string",
               array: true,
-              describe: "BMCs: https://host[:port] or addresses",
+              describe: "BMCs: https://host[:port] or addresses (standalone scan)",
+            })
+            .option("target", {
+              type: "string",
+              describe: "a discovery target for the control plane to scan (repeatable, or comma-separated)",
+            })
+            .option("dry-run", {
+              type: "boolean",
+              describe: "with --target: scan, and report what would be created and updated without writing",
+            })
+            .option("wait", {
+              type: "boolean",
+              describe: "with --target: follow the scan until it is final, then show each address's result",
+            })
+            .option("timeout", {
+              type: "number",
+              describe:
+                "standalone: seconds per request to a BMC (default 30); with --target --wait: give up waiting after this many seconds",
             })
             .option("write", {
               type: "string",
@@ -312,10 +385,19 @@ export const discoveryCommands: CommandModule = (y: Argv, cli: Cli) =>
               "$0 discovery scan $(seq -f 10.1.3.%g 100 131) --rule 'x{c+1000}c0s{d-100}b0' --insecure",
               "a rack of 32 BMCs named by their addresses",
             )
+            .example(
+              "$0 discovery scan --target rack1 --wait",
+              "the control plane scans rack1 into the inventory",
+            )
+            .example(
+              "$0 discovery scan --target rack1 --target rack2 --dry-run --wait -o json",
+              "what a scan would create and update, writing nothing",
+            )
             .epilogue(
-              "Exit codes: 0 every BMC scanned without a problem; 4 some BMCs failed or reported problems (on stderr); 1 none answered; 3 every BMC refused the credentials; 2 usage.",
+              "Exit codes, standalone: 0 every BMC scanned without a problem; 4 some BMCs failed or reported problems (on stderr); 1 none answered; 3 every BMC refused the credentials; 2 usage.\n" +
+                "With --target --wait: 0 every address scanned; 4 some address failed, or the scan failed or was cancelled (stderr names each); 1 the API refused, or --timeout passed first (the scan goes on); 3 not allowed; 2 usage.",
             ),
-        run<ScanArgs>((a) => scanAll(cli, a)),
+        run<ScanCommandArgs>((a) => scanCommand(cli, a)),
       )
       .command(
         "drivers",
@@ -335,5 +417,10 @@ export const discoveryCommands: CommandModule = (y: Argv, cli: Cli) =>
         "$0 discovery scan 10.1.3.17 10.1.3.18 --write rack.yaml",
         "scan, then: chamicore import rack.yaml",
       )
+      .example(
+        "$0 discovery target create --id rack1 --address 10.1.3.100-131 --credential bmc-east --rule 'x{c+1000}c0s{d-100}b0'",
+        "a target for the control plane to scan",
+      )
+      .example("$0 discovery scan --target rack1 --wait", "the control plane scans it into the inventory")
       .demandCommand(1, "say which discovery command (chamicore discovery --help lists them)"),
   );

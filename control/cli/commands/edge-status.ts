@@ -19,6 +19,7 @@ interface EdgeStatus {
     reservations: number | null;
     problems: { total: number };
   } | null;
+  agent: { site: string; state: string; running: number; finished: number; failed: number } | null;
 }
 
 export async function edgeStatus(cli: Cli, a: GlobalOptions & { url: string }) {
@@ -43,6 +44,13 @@ export async function edgeStatus(cli: Cli, a: GlobalOptions & { url: string }) {
         s.kea
           ? `${s.kea.state} (${s.kea.reservations ?? "?"} reservations, ${s.kea.problems.total} problems)`
           : "off",
+    ],
+    [
+      "AGENT",
+      () =>
+        s.agent
+          ? `site ${s.agent.site}: ${s.agent.state} (${s.agent.running} running, ${s.agent.finished} done, ${s.agent.failed} failed)`
+          : "off (no NATS)",
     ],
   ]);
 }

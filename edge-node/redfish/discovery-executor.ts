@@ -5,15 +5,12 @@
  * The target's credential is unsealed only here, just before use; the
  * client is closed after the scan.
  */
-import {
-  RedfishClient,
-  type RedfishClientOptions,
-  type RedfishCredentials,
-} from "../../edge-node/redfish/client";
-import { type BmcDiscovery, discoverBmc } from "../../edge-node/redfish/discovery";
-import { RedfishUnauthorized } from "../../edge-node/redfish/errors";
+
 import type { DiscoveryExecutor } from "../../functions/discovery/executor";
 import type { Target } from "../../functions/discovery/schemas";
+import { RedfishClient, type RedfishClientOptions, type RedfishCredentials } from "./client";
+import { type BmcDiscovery, discoverBmc } from "./discovery";
+import { RedfishUnauthorized } from "./errors";
 
 export interface RedfishDiscoveryExecutorOptions {
   /** A credential's user name and password; undefined when it does not exist. */

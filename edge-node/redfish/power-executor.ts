@@ -10,16 +10,13 @@
  * node named `<bmc>n<i>` is the i-th system of its BMC; for i > 0 the BMC's
  * Systems collection is read first to find it.
  */
-import {
-  RedfishClient,
-  type RedfishClientOptions,
-  type RedfishCredentials,
-} from "../../edge-node/redfish/client";
-import { PowerLimits, type PowerTask, runPowerTasks } from "../../edge-node/redfish/power";
+
 import type { PowerExecutor, PowerJob, PowerJobTask } from "../../functions/power/executor";
 import { systemIndexOf } from "../../functions/power/resolve";
 import type { BmcEndpoint } from "../../functions/power/schemas";
 import type { TaskResult, TaskUpdate } from "../../functions/power/store";
+import { RedfishClient, type RedfishClientOptions, type RedfishCredentials } from "./client";
+import { PowerLimits, type PowerTask, runPowerTasks } from "./power";
 
 const SYSTEMS = "/redfish/v1/Systems";
 

@@ -1,0 +1,60 @@
+/**
+ * One discovery message on the edge: start the scan through the control
+ * API (its targets, the addresses already done, the credentials), read
+ * each remaining BMC with the Redfish discovery driver, and send each
+ * address's findings back as it is read; the control plane merges them
+ * into the inventory (functions/discovery/agent.ts). A cancelled scan stops
+ * before its next address; an edge that stops leaves the rest to the
+ * re-delivered message, which resumes after the addresses already done.
+ */
+import type { AgentScan } from "../../functions/discovery/agent";
+import type { Logger } from "../../shared/log";
+import type { DiscoveryWork } from "../../shared/work";
+import type { ControlClient } from "../control-client";
+import type { RedfishCredentials } from "../redfish/client";
+import type { RedfishDiscoveryExecutor } from "../redfish/discovery-executor";
+
+export interface DiscoveryWorkDeps {
+  control: ControlClient;
+  executor: RedfishDiscoveryExecutor;
+  /** The executor's credential lookup reads here: filled from each scan's answer. */
+  credentials: Map<string, RedfishCredentials>;
+  logger: Logger;
+}
+
+export async function runDiscoveryWork(
+  work: DiscoveryWork,
+  deps: DiscoveryWorkDeps,
+  stopping: AbortSignal,
+): Promise<void> {
+  const base = `/discovery/v1/agent/scans/${work.scanId}`;
+  const scan = await deps.control.post<AgentScan>(`${base}/start`, {});
+  for (const [id, c] of Object.entries(scan.credentials)) deps.credentials.set(id, c);
+  const done = new Set(scan.done.map((d) => `${d.targetId} ${d.address}`));
+  const log = deps.logger.child({ scanId: scan.id });
+  log.info("discovery scan running", { targets: scan.targets.length, resumedAfter: done.size });
+  for (const target of scan.targets)
+    for (const [index, address] of target.addresses.entries()) {
+      if (done.has(`${target.id} ${address}`)) continue;
+      if (stopping.aborted) throw stopping.reason as Error;
+      const found = await deps.executor
+        .scan(target, address, index, stopping)
+        .then((f) => ({
+          found: { bmc: { id: f.bmc.id, type: f.bmc.type }, components: f.components, problems: f.problems },
+        }))
+        .catch((e: Error) => ({ error: e.message }));
+      // An address interrupted by the stop is not a result: it is scanned again on re-delivery.
+      if (stopping.aborted) throw stopping.reason as Error;
+      const answer = await deps.control.post<{ running: boolean }>(`${base}/results`, {
+        targetId: target.id,
+        address,
+        ...found,
+      });
+      if (!answer.running) {
+        log.info("discovery scan cancelled");
+        return;
+      }
+    }
+  await deps.control.post(`${base}/finish`, {});
+  log.info("discovery scan finished");
+}

@@ -1,0 +1,111 @@
+/**
+ * One power message on the edge: start the tasks through the control API
+ * (which answers those still to run, with their endpoints and
+ * credentials), run them with the Redfish power executor within this
+ * edge's limits, report progress every second (the answer says whether
+ * the transition was aborted), and report the results until the control
+ * plane has them.
+ */
+import type { AgentJob } from "../../functions/power/agent";
+import type { TaskResult, TaskUpdate } from "../../functions/power/store";
+import type { Logger } from "../../shared/log";
+import type { PowerWork } from "../../shared/work";
+import type { ControlClient } from "../control-client";
+import type { RedfishCredentials } from "../redfish/client";
+import type { RedfishPowerExecutor } from "../redfish/power-executor";
+
+const AGENT = "/power/v1/agent";
+const PROGRESS_EVERY_MS = 1000;
+
+export interface PowerWorkDeps {
+  control: ControlClient;
+  executor: RedfishPowerExecutor;
+  /** The executor's credential lookup reads here: filled from each job's answer. */
+  credentials: Map<string, RedfishCredentials>;
+  logger: Logger;
+}
+
+/** Runs `work`; resolves once its results are recorded (or there was nothing left to run). */
+export async function runPowerWork(
+  work: PowerWork,
+  deps: PowerWorkDeps,
+  stopping: AbortSignal,
+): Promise<void> {
+  const job = await deps.control.post<AgentJob>(`${AGENT}/jobs/${work.transitionId}`, {
+    taskIds: work.taskIds,
+  });
+  if (job.tasks.length === 0) return; // All final already: a repeat of work done.
+  for (const [id, c] of Object.entries(job.credentials)) deps.credentials.set(id, c);
+  const log = deps.logger.child({ transitionId: job.transitionId });
+  log.info("power tasks running", { operation: job.operation, tasks: job.tasks.length });
+
+  const controller = new AbortController();
+  const abort = (why: string) => {
+    if (!controller.signal.aborted) controller.abort(new Error(why));
+  };
+  const onStop = () => abort("the edge stopped");
+  stopping.addEventListener("abort", onStop);
+  if (stopping.aborted) onStop();
+  if (job.abortSignaled) abort("aborted");
+
+  const pending = new Map<string, TaskUpdate>();
+  let reporting: Promise<void> = Promise.resolve();
+  const report = () => {
+    const updates = [...pending.values()];
+    pending.clear();
+    reporting = deps.control
+      .post<{ abortSignaled: string[] }>(`${AGENT}/progress`, { updates, transitionIds: [job.transitionId] })
+      .then((a) => {
+        if (a.abortSignaled.includes(job.transitionId)) abort("aborted");
+      })
+      .catch((e: Error) => {
+        // Progress is best effort; the results below are not.
+        for (const u of updates) if (!pending.has(u.taskId)) pending.set(u.taskId, u);
+        log.warn("could not report power progress", { err: e.message });
+      });
+  };
+  const timer = setInterval(() => {
+    reporting.then(report);
+  }, PROGRESS_EVERY_MS);
+
+  let results: TaskResult[];
+  try {
+    results = await deps.executor.run(
+      { ...job, tasks: job.tasks },
+      { signal: controller.signal, onProgress: (u) => pending.set(u.taskId, u) },
+    );
+  } finally {
+    clearInterval(timer);
+    stopping.removeEventListener("abort", onStop);
+    await reporting;
+  }
+  await reportResults(deps, job.transitionId, results, log, stopping);
+}
+
+/**
+ * Results must reach the control plane: retried with backoff for as long as
+ * the edge runs. An edge that stops gives up after a few tries; the message
+ * then goes back to the stream and the tasks still open run again.
+ */
+async function reportResults(
+  deps: PowerWorkDeps,
+  transitionId: string,
+  results: TaskResult[],
+  log: Logger,
+  stopping: AbortSignal,
+) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await deps.control.post(`${AGENT}/results`, { transitionId, results });
+      const counts: Record<string, number> = {};
+      for (const r of results) counts[r.state] = (counts[r.state] ?? 0) + 1;
+      log.info("power tasks finished", counts);
+      return;
+    } catch (e) {
+      if (stopping.aborted && attempt >= 3) throw e;
+      if (attempt === 0 || attempt % 10 === 0)
+        log.warn("could not report power results; retrying", { err: (e as Error).message });
+      await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 10_000)));
+    }
+  }
+}
