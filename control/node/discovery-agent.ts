@@ -5,19 +5,27 @@
  *
  * Every `pollMs` (1 s), and at once when woken (a scan was created or
  * cancelled in this process), it claims `new` scans and runs each in the
- * background: for every address of every target, in order, the executor
- * scans the BMC and what it found is merged into the inventory and the
- * power BMC endpoints (functions/discovery/service.ts), and the address's
- * result is appended to the scan. A cancelled scan stops before its next
- * address. At start and now and then, scans left `running` by a process
+ * background: the executor reads up to 8 BMCs at once (every address of
+ * every target), and what each held is merged into the inventory and the
+ * power BMC endpoints one address at a time, in address order
+ * (functions/discovery/service.ts), its result appended to the scan. A
+ * cancelled scan stops before its next address. At start and now and then, scans left `running` by a process
  * that stopped are failed.
  */
 import type { DiscoveryExecutor } from "../../functions/discovery/executor";
-import { addressResult, errorText, scanOutcome } from "../../functions/discovery/service";
+import type { AddressResult } from "../../functions/discovery/schemas";
+import {
+  addressesOf,
+  addressResult,
+  DISCOVERY_READ_AHEAD,
+  errorText,
+  scanOutcome,
+} from "../../functions/discovery/service";
 import type { ClaimedScan, DiscoveryQueue } from "../../functions/discovery/store";
 import type { InventoryStore } from "../../functions/inventory/store";
 import type { PowerStore } from "../../functions/power/store";
 import type { Logger } from "../../shared/log";
+import { readAhead } from "../../shared/read-ahead";
 import { PollingLoop } from "./polling-loop";
 
 export interface DiscoveryAgentOptions {
@@ -28,6 +36,8 @@ export interface DiscoveryAgentOptions {
   logger: Logger;
   /** Time between two looks at the queue. Default 1 s. */
   pollMs?: number;
+  /** BMCs read at once within a scan (merged one at a time, in order). Default 8. */
+  readAhead?: number;
   /** A running scan with no result for this long, not run here, is failed. Default 10 min. */
   staleMs?: number;
 }
@@ -88,25 +98,33 @@ export class DiscoveryAgent {
   }
 
   private async execute(scan: ClaimedScan, signal: AbortSignal) {
-    const results = [];
-    for (const target of scan.targets)
-      for (const [index, address] of target.addresses.entries()) {
+    const results: AddressResult[] = [];
+    const stores = { inventory: this.o.inventory, power: this.o.power };
+    let stopped: Error | undefined;
+    const finished = await readAhead(
+      addressesOf(scan.targets),
+      this.o.readAhead ?? DISCOVERY_READ_AHEAD,
+      ({ target, address, index }) =>
+        this.o.executor.scan(target, address, index, signal).catch((e: unknown) => ({ error: errorText(e) })),
+      async (found, { target, address }) => {
         if (signal.aborted) {
-          await this.o.queue.finish(scan.id, "failed", (signal.reason as Error).message);
-          return;
+          stopped = signal.reason as Error;
+          return false;
         }
-        const found = await this.o.executor
-          .scan(target, address, index, signal)
-          .catch((e: unknown) => ({ error: errorText(e) }));
-        const stores = { inventory: this.o.inventory, power: this.o.power };
         const result = await addressResult(stores, target, address, found, scan.dryRun);
         results.push(result);
         // False: cancelled meanwhile; stop before the next address.
-        if (!(await this.o.queue.record(scan.id, result))) {
-          this.o.logger.info("discovery scan cancelled", { scanId: scan.id });
-          return;
-        }
-      }
+        return this.o.queue.record(scan.id, result);
+      },
+    );
+    if (stopped) {
+      await this.o.queue.finish(scan.id, "failed", stopped.message);
+      return;
+    }
+    if (!finished) {
+      this.o.logger.info("discovery scan cancelled", { scanId: scan.id });
+      return;
+    }
     const outcome = scanOutcome(results);
     await this.o.queue.finish(scan.id, outcome.state, outcome.message);
     this.o.logger.info("discovery scan finished", { scanId: scan.id, ...outcome });

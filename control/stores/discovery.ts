@@ -83,7 +83,15 @@ function scanOf(r: ScanRow, withResults: boolean): Stored<Scan> {
       message: r.message,
       startedAt: r.startedAt?.toISOString() ?? null,
       finishedAt: r.finishedAt?.toISOString() ?? null,
-      ...(withResults ? { results: r.results as AddressResult[] } : {}),
+      // Results recorded before ipAddressesAdded existed read as having added none.
+      ...(withResults
+        ? {
+            results: (r.results as AddressResult[]).map((x) => ({
+              ...x,
+              ipAddressesAdded: x.ipAddressesAdded ?? [],
+            })),
+          }
+        : {}),
     },
   };
 }

@@ -1,14 +1,16 @@
 /**
  * One discovery message on the edge: start the scan through the control
  * API (its targets, the addresses already done, the credentials), read
- * each remaining BMC with the Redfish discovery driver, and send each
- * address's findings back as it is read; the control plane merges them
+ * the remaining BMCs with the Redfish discovery driver (8 at once), and
+ * send each address's findings back in address order; the control plane merges them
  * into the inventory (functions/discovery/agent.ts). A cancelled scan stops
  * before its next address; an edge that stops leaves the rest to the
  * re-delivered message, which resumes after the addresses already done.
  */
 import type { AgentScan } from "../../functions/discovery/agent";
+import { addressesOf, DISCOVERY_READ_AHEAD } from "../../functions/discovery/service";
 import type { Logger } from "../../shared/log";
+import { readAhead } from "../../shared/read-ahead";
 import type { DiscoveryWork } from "../../shared/work";
 import type { ControlClient } from "../control-client";
 import type { RedfishCredentials } from "../redfish/client";
@@ -33,16 +35,18 @@ export async function runDiscoveryWork(
   const done = new Set(scan.done.map((d) => `${d.targetId} ${d.address}`));
   const log = deps.logger.child({ scanId: scan.id });
   log.info("discovery scan running", { targets: scan.targets.length, resumedAfter: done.size });
-  for (const target of scan.targets)
-    for (const [index, address] of target.addresses.entries()) {
-      if (done.has(`${target.id} ${address}`)) continue;
-      if (stopping.aborted) throw stopping.reason as Error;
-      const found = await deps.executor
+  const todo = addressesOf(scan.targets).filter((a) => !done.has(`${a.target.id} ${a.address}`));
+  const running = await readAhead(
+    todo,
+    DISCOVERY_READ_AHEAD,
+    ({ target, address, index }) =>
+      deps.executor
         .scan(target, address, index, stopping)
         .then((f) => ({
           found: { bmc: { id: f.bmc.id, type: f.bmc.type }, components: f.components, problems: f.problems },
         }))
-        .catch((e: Error) => ({ error: e.message }));
+        .catch((e: Error) => ({ error: e.message })),
+    async (found, { target, address }) => {
       // An address interrupted by the stop is not a result: it is scanned again on re-delivery.
       if (stopping.aborted) throw stopping.reason as Error;
       const answer = await deps.control.post<{ running: boolean }>(`${base}/results`, {
@@ -50,11 +54,13 @@ export async function runDiscoveryWork(
         address,
         ...found,
       });
-      if (!answer.running) {
-        log.info("discovery scan cancelled");
-        return;
-      }
-    }
+      return answer.running;
+    },
+  );
+  if (!running) {
+    log.info("discovery scan cancelled");
+    return;
+  }
   await deps.control.post(`${base}/finish`, {});
   log.info("discovery scan finished");
 }

@@ -3,7 +3,9 @@
  * documents cloud-init must accept, JSON Merge Patch. Handlers call these,
  * then a store.
  */
+
 import { canonicalIp } from "../../shared/http/client-address";
+import { applyMergePatch } from "../../shared/http/merge-patch";
 import { randomHex } from "../../shared/ids";
 import { ApiError, type FieldError } from "../../shared/problem";
 import { checkPathId } from "../inventory/service";
@@ -59,29 +61,6 @@ export function buildPayload(input: PayloadCreate, id?: string): Payload {
     vendorData: input.vendorData ?? null,
     bindToAddress: input.bindToAddress ?? false,
   });
-}
-
-/** RFC 7396 over a JSON value: null removes, objects recurse, anything else replaces. */
-export function applyMergePatch(target: unknown, patch: unknown): unknown {
-  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch;
-  const base =
-    typeof target === "object" && target !== null && !Array.isArray(target)
-      ? (target as Record<string, unknown>)
-      : {};
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(base))
-    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
-  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
-    if (v === null) delete out[k];
-    else
-      Object.defineProperty(out, k, {
-        value: applyMergePatch(out[k], v),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-  }
-  return out;
 }
 
 /** JSON Merge Patch over a payload: absent keeps, null removes (bindToAddress: false). */

@@ -11,6 +11,7 @@ import { createTarget, createTargetRoute } from "./targets/create";
 import { deleteTarget, deleteTargetRoute } from "./targets/delete";
 import { getTarget, getTargetRoute } from "./targets/get";
 import { listTargets, listTargetsRoute } from "./targets/list";
+import { patchTarget, patchTargetRoute } from "./targets/patch";
 import { replaceTarget, replaceTargetRoute } from "./targets/replace";
 
 export type { DiscoverySettings } from "./service";
@@ -20,6 +21,7 @@ export function registerDiscovery(app: OpenAPIHono<AppEnv>) {
   app.openapi(createTargetRoute, createTarget);
   app.openapi(getTargetRoute, getTarget);
   app.openapi(replaceTargetRoute, replaceTarget);
+  app.openapi(patchTargetRoute, patchTarget);
   app.openapi(deleteTargetRoute, deleteTarget);
   app.openapi(listScansRoute, listScans);
   app.openapi(createScanRoute, createScanHandler);

@@ -86,6 +86,22 @@ export const TargetReplaceSchema = z
   .openapi("DiscoveryTargetReplace");
 export type TargetReplace = z.infer<typeof TargetReplaceSchema>;
 
+/** A merge patch (RFC 7396) of a target: null resets name, site and options, and merges into options. */
+export const TargetPatchSchema = z
+  .strictObject({
+    id: IdSchema.optional().openapi({ description: "If given, must equal the path id (ids do not change)." }),
+    name: targetWritable.name.nullable(),
+    addresses: targetWritable.addresses.optional(),
+    driver: targetWritable.driver,
+    credentialId: targetWritable.credentialId.optional(),
+    site: targetWritable.site,
+    options: OptionsSchema.nullish().openapi({
+      description: "Merged into the target's options (RFC 7396: null removes a key); null resets them all.",
+    }),
+  })
+  .openapi("DiscoveryTargetPatch");
+export type TargetPatch = z.infer<typeof TargetPatchSchema>;
+
 // ---------- scans ----------
 
 export const ScanCreateSchema = z
@@ -113,6 +129,11 @@ export const AddressResultSchema = z
     updated: z.array(z.string()).openapi({ description: "Components changed (state, parent, new MACs)." }),
     unchanged: z.array(z.string()),
     interfacesAdded: z.array(z.string()).openapi({ description: "MACs added to the inventory." }),
+    ipAddressesAdded: z.array(z.string()).openapi({
+      example: ["aa:bb:cc:dd:ee:00 10.1.0.17"],
+      description:
+        "`MAC IP`: IPv4 addresses added to interfaces the component already had (none is removed).",
+    }),
     bmcEndpoint: z
       .enum(["created", "updated", "unchanged"])
       .nullable()

@@ -6,6 +6,7 @@
 import type { BmcDiscovery, ComponentImportItem } from "../../edge-node/redfish/discovery";
 import { RedfishOptionsSchema } from "../../edge-node/redfish/drivers";
 import { guardedUpdate } from "../../shared/http/conditional";
+import { applyMergePatch } from "../../shared/http/merge-patch";
 import { ApiError } from "../../shared/problem";
 import type { Component, Interface } from "../inventory/schemas";
 import { buildInterface, buildNewComponents } from "../inventory/service";
@@ -13,7 +14,14 @@ import type { InventoryStore } from "../inventory/store";
 import { normalizeAddress } from "../power/schemas";
 import type { PowerStore } from "../power/store";
 import type { Stores } from "../stores";
-import type { AddressResult, Target, TargetCreate, TargetReplace } from "./schemas";
+import {
+  type AddressResult,
+  type Target,
+  type TargetCreate,
+  type TargetPatch,
+  type TargetReplace,
+  TargetReplaceSchema,
+} from "./schemas";
 
 /** What a merge needs of a BMC's discovery (an edge agent sends just this). */
 export type Found = Pick<BmcDiscovery, "components" | "problems"> & {
@@ -24,6 +32,25 @@ export type Found = Pick<BmcDiscovery, "components" | "problems"> & {
 export interface DiscoverySettings {
   /** Lets the in-process agent look at once after a scan was created or cancelled. */
   wake?: () => void;
+}
+
+/**
+ * A target after a merge patch: the patch applied to the target as a
+ * replace body would state it (so `options` merge key by key), then built
+ * as a replace is, with the same checks.
+ */
+export function mergeTarget(current: Target, patch: TargetPatch): Target {
+  const { id: bodyId, ...changes } = patch;
+  const { id: _id, ...stated } = current;
+  const parsed = TargetReplaceSchema.safeParse(applyMergePatch(stated, changes));
+  if (!parsed.success)
+    throw new ApiError("validation", "The patched target is not valid", {
+      errors: parsed.error.issues.map((i) => ({
+        field: i.path.map(String).join(".") || "body",
+        message: i.message,
+      })),
+    });
+  return buildTarget({ ...parsed.data, id: bodyId }, current.id);
 }
 
 /** A target from a create or replace body; the options parsed with the driver's schema (422 naming the field). */
@@ -112,7 +139,7 @@ const allQuery = {
 /** What merging one BMC's discovery gave. */
 export type MergeOutcome = Pick<
   AddressResult,
-  "created" | "updated" | "unchanged" | "interfacesAdded" | "bmcEndpoint"
+  "created" | "updated" | "unchanged" | "interfacesAdded" | "ipAddressesAdded" | "bmcEndpoint"
 >;
 
 /**
@@ -163,14 +190,20 @@ export async function mergeDiscovery(
     updated: [],
     unchanged: [],
     interfacesAdded: [],
+    ipAddressesAdded: [],
     bmcEndpoint: null,
   };
   const items = found.components;
   const macs = items.flatMap((c) => (c.interfaces ?? []).map((f) => f.macAddress));
   const known = new Set<string>();
+  /** The inventory's interfaces with these MACs, by MAC: where new addresses of a known MAC go. */
+  const rows = new Map<string, Interface>();
   if (macs.length) {
     const page = await stores.inventory.listInterfaces({ ...allQuery, filters: { macAddress: macs } });
-    for (const r of page.rows) known.add(r.spec.macAddress);
+    for (const r of page.rows) {
+      known.add(r.spec.macAddress);
+      rows.set(r.spec.macAddress, r.spec);
+    }
   }
   const fresh: ComponentImportItem[] = [];
   const existing: { item: ComponentImportItem; current: Component }[] = [];
@@ -200,14 +233,40 @@ export async function mergeDiscovery(
       .filter((f) => !known.has(f.macAddress))
       .map((f) => buildInterface(current.id, f));
     for (const f of missing) known.add(f.macAddress);
+    // A MAC this component already has, with IPv4 addresses the inventory lacks: they are added
+    // (none is removed; an address is the operator's to retire).
+    const widened = (item.interfaces ?? []).flatMap((f) => {
+      const row = rows.get(f.macAddress);
+      if (!row || row.componentId !== current.id) return [];
+      const have = new Set(row.ipAddresses.map((a) => a.ipAddress));
+      const more = (f.ipAddresses ?? []).filter((a) => !have.has(a.ipAddress));
+      return more.length ? [{ row, more }] : [];
+    });
     const changed = !sameComponent(current, next);
-    if (!changed && missing.length === 0) {
+    if (!changed && missing.length === 0 && widened.length === 0) {
       out.unchanged.push(current.id);
       continue;
     }
     out.updated.push(current.id);
     out.interfacesAdded.push(...missing.map((f) => f.macAddress));
+    for (const w of widened)
+      out.ipAddressesAdded.push(...w.more.map((a) => `${w.row.macAddress} ${a.ipAddress}`));
     if (dryRun) continue;
+    for (const { row, more } of widened)
+      await guardedUpdate({
+        what: "interface",
+        id: row.id,
+        wanted: undefined,
+        read: () => stores.inventory.getInterface(row.id),
+        change: (i) => {
+          const have = new Set(i.ipAddresses.map((a) => a.ipAddress));
+          const add = more
+            .filter((a) => !have.has(a.ipAddress))
+            .map((a) => ({ ipAddress: a.ipAddress, network: a.network ?? null }));
+          return { ...i, ipAddresses: [...i.ipAddresses, ...add] };
+        },
+        write: (n, etag) => stores.inventory.updateInterface(n, etag),
+      });
     if (changed)
       await guardedUpdate({
         what: "component",
@@ -288,6 +347,7 @@ export async function addressResult(
     updated: [],
     unchanged: [],
     interfacesAdded: [],
+    ipAddressesAdded: [],
     bmcEndpoint: null,
     problems: [],
     error: null,
@@ -303,6 +363,13 @@ export async function addressResult(
   }
   return result;
 }
+
+/** BMCs an agent reads at once within a scan; what they hold is merged one at a time, in order. */
+export const DISCOVERY_READ_AHEAD = 8;
+
+/** A scan's addresses in order: every address of every target, with its index in its target. */
+export const addressesOf = (targets: readonly Target[]) =>
+  targets.flatMap((target) => target.addresses.map((address, index) => ({ target, address, index })));
 
 /** How a scan ends, from its results: failed only when every address failed. */
 export function scanOutcome(results: readonly AddressResult[]): {

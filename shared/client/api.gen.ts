@@ -5793,7 +5793,119 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update a discovery target (JSON Merge Patch)
+         * @description RFC 7396: absent fields are kept; `options` merge key by key (null removes one, e.g. `{options: {naming: {rule: null}}}`); null resets name, site (the control plane's agent) and options. The result is checked as a replace is. `If-Match` is honoured when given (412 on mismatch). Scans already running keep the target they started with.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description 2–255 characters: letters, digits, '.', '_' or '-', starting and ending with a letter or digit */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DiscoveryTargetPatch"];
+                    "application/merge-patch+json": components["schemas"]["DiscoveryTargetPatch"];
+                };
+            };
+            responses: {
+                /** @description Updated */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DiscoveryTarget"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description If-Match does not match the current etag */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/events/v1/changes": {
@@ -12070,6 +12182,13 @@ export interface components {
             error: string | null;
             /** @description MACs added to the inventory. */
             interfacesAdded: string[];
+            /**
+             * @description `MAC IP`: IPv4 addresses added to interfaces the component already had (none is removed).
+             * @example [
+             *       "aa:bb:cc:dd:ee:00 10.1.0.17"
+             *     ]
+             */
+            ipAddressesAdded: string[];
             problems: {
                 field?: string;
                 id?: string;
@@ -12273,6 +12392,35 @@ export interface components {
             /** @enum {string} */
             kind: "DiscoveryTargetList";
             metadata: components["schemas"]["ListMetadata"];
+        };
+        DiscoveryTargetPatch: {
+            /** @description The BMCs to scan, each an http(s) URL or host[:port] (https is assumed), without credentials. */
+            addresses?: string[];
+            /**
+             * @description A device credential (/auth/v1/credentials) with the BMCs' user name and password.
+             * @example bmc-east
+             */
+            credentialId?: string;
+            /**
+             * @description Default redfish.
+             * @enum {string}
+             */
+            driver?: "redfish";
+            /**
+             * @description If given, must equal the path id (ids do not change).
+             * @example x1000c0s0b0n0
+             */
+            id?: string;
+            name?: string | null;
+            /** @description Merged into the target's options (RFC 7396: null removes a key); null resets them all. */
+            options?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * @description The edge site that can reach these BMCs; null or absent: the control plane's own agent.
+             * @example east
+             */
+            site?: string | null;
         };
         DiscoveryTargetReplace: {
             /** @description The BMCs to scan, each an http(s) URL or host[:port] (https is assumed), without credentials. */

@@ -3,7 +3,7 @@
  * network: the real bin as a subprocess against emulated BMCs serving the
  * DMTF mockups, no control plane.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -98,5 +98,46 @@ describe("chamicore discovery, standalone", () => {
     const drivers = JSON.parse((await home.run(["discovery", "drivers", "-o", "json"])).stdout) as Doc;
     expect(drivers.map((d: Doc) => d.name)).toEqual(["redfish", "import"]);
     expect(drivers[0].options.properties).toHaveProperty("naming");
+  });
+
+  it("imports CSV and nodes.yaml files without a control plane: checked, merged, written, problems with file:line", async () => {
+    const csv = join(home.dir, "rack1.csv");
+    writeFileSync(
+      csv,
+      "xname,mac,ip,group\nx1000c0s0b0n0,AA-BB-CC-00-00-01,10.0.0.1,compute\nx1000c0s0b0n1,nope,,\n",
+    );
+    const nodes = join(home.dir, "nodes.yaml");
+    writeFileSync(
+      nodes,
+      "nodes:\n  - name: x1000c0s1b0n0\n    bmc_mac: 02:00:00:00:00:01\n    bmc_ip: 10.1.0.1\n",
+    );
+    const out = join(home.dir, "rack.yaml");
+    const r = await home.run(["discovery", "import", csv, nodes, "--write", out, "-o", "json"]);
+    // One bad row: the rest is printed and written, and the exit code says some rows had problems.
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain("rack1.csv:3");
+    expect(r.stderr).toContain("compute (1)");
+    const printed = JSON.parse(r.stdout) as Doc;
+    expect(printed.components.map((c: Doc) => c.id)).toEqual([
+      "x1000c0s0b0n0",
+      "x1000c0s1b0",
+      "x1000c0s1b0n0",
+    ]);
+    expect(printed.components[0].interfaces).toEqual([
+      { macAddress: "aa:bb:cc:00:00:01", ipAddresses: [{ ipAddress: "10.0.0.1" }] },
+    ]);
+    expect(parse(readFileSync(out, "utf8"))).toEqual({ components: printed.components });
+
+    const stdin = await home.run(["discovery", "import", "-", "-o", "json"], {
+      input: readFileSync(csv, "utf8"),
+    });
+    expect(stdin.code).toBe(4);
+    expect(JSON.parse(stdin.stdout).components.map((c: Doc) => c.id)).toEqual(["x1000c0s0b0n0"]);
+    const none = await home.run(["discovery", "import", "-", "--format", "yaml"], { input: "just text" });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/standard input: .*components/);
+    const missing = await home.run(["discovery", "import", join(home.dir, "absent.csv")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("cannot read");
   });
 });

@@ -7,7 +7,7 @@
  * password fails only its address; cancel, drivers and scopes.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmulatedBmc, startBmc } from "../support/bmc";
+import { type EmulatedBmc, startBmc, startBmcs } from "../support/bmc";
 import { type Answer, nodePgliteTarget, nodePostgresTarget, type Target, tokenFor } from "../support/targets";
 
 const S = "/discovery/v1/scans";
@@ -148,6 +148,113 @@ function suite(name: string, start: () => Promise<Target>) {
       expect(await total(TG)).toBe(3);
     });
 
+    it("patches a target: options merge key by key, null resets, the result is checked as a replace", async () => {
+      const mp = { "Content-Type": "application/merge-patch+json" };
+      expectStatus(
+        await t.call("POST", TG, {
+          body: {
+            id: "patchme",
+            name: "Row 9",
+            addresses: [rack.url],
+            credentialId: "bmc-cred",
+            site: "east",
+            options: { auth: "session", naming: { rule: "x9000c0s{index}b0" } },
+          },
+        }),
+        201,
+      );
+      const a = expectStatus(
+        await t.call("PATCH", `${TG}/patchme`, {
+          body: {
+            options: { insecure: true, naming: { rule: null, map: { "127.0.0.1": "x9000c0s1b0" } } },
+            site: null,
+          },
+          headers: mp,
+        }),
+        200,
+      );
+      expect(a.json.spec).toMatchObject({
+        name: "Row 9",
+        addresses: [rack.url],
+        site: null,
+        options: { auth: "session", insecure: true, naming: { map: { "127.0.0.1": "x9000c0s1b0" } } },
+      });
+      expect(a.json.spec.options.naming.rule).toBeUndefined();
+      // Refused patches change nothing: a bad address, a bad option, another id, a stale etag.
+      const etag = a.headers.get("etag")!;
+      const bad = expectStatus(
+        await t.call("PATCH", `${TG}/patchme`, { body: { addresses: ["not a url at all"] }, headers: mp }),
+        422,
+      );
+      expect(bad.json.errors[0].field).toMatch(/^addresses/);
+      const opt = expectStatus(
+        await t.call("PATCH", `${TG}/patchme`, { body: { options: { auth: "kerberos" } }, headers: mp }),
+        422,
+      );
+      expect(opt.json.errors[0].field).toBe("options.auth");
+      expectStatus(await t.call("PATCH", `${TG}/patchme`, { body: { id: "other" }, headers: mp }), 422);
+      expectStatus(await t.call("PATCH", `${TG}/patchme`, { body: { addresses: null }, headers: mp }), 400);
+      expectStatus(
+        await t.call("PATCH", `${TG}/patchme`, {
+          body: { name: "x" },
+          headers: { ...mp, "If-Match": '"stale"' },
+        }),
+        412,
+      );
+      const now = expectStatus(await t.call("GET", `${TG}/patchme`), 200);
+      expect(now.headers.get("etag")).toBe(etag);
+      expect(now.json.spec).toEqual(a.json.spec);
+      expectStatus(
+        await t.call("PATCH", `${TG}/patchme`, {
+          body: { name: null, options: null },
+          headers: { ...mp, "If-Match": etag },
+        }),
+        200,
+      );
+      expect(expectStatus(await t.call("GET", `${TG}/patchme`), 200).json.spec).toMatchObject({
+        name: "",
+        options: { auth: "basic", insecure: false },
+      });
+      expectStatus(await t.call("DELETE", `${TG}/patchme`), 204);
+    });
+
+    it("reads several BMCs of a scan at once and merges them in address order", async () => {
+      const fleet = await startBmcs(12, { latencyMs: 40, username: "admin", password: "password" });
+      try {
+        expectStatus(
+          await t.call("POST", TG, {
+            body: {
+              id: "row7",
+              addresses: fleet.urls,
+              credentialId: "bmc-cred",
+              options: { naming: { rule: "x7000c0s{index}b0" } },
+            },
+          }),
+          201,
+        );
+        // A dry run: the twelve share the mockup's MACs, which later tests expect on rack and tower.
+        const done = await scan({ targets: ["row7"], dryRun: true });
+        expect(done.state).toBe("completed");
+        expect(done.results.map((r: { address: string }) => r.address)).toEqual(fleet.urls);
+        expect(done.results.map((r: { bmcId: string }) => r.bmcId)).toEqual(
+          fleet.urls.map((_, i) => `x7000c0s${i}b0`),
+        );
+        // BMCs being read at once: each BMC's span from its first request to its last answer.
+        const spans = fleet.bmcs.map((b) => [
+          Math.min(...b.requests.map((r) => r.seq)),
+          Math.max(...b.requests.map((r) => r.endSeq ?? r.seq)),
+        ]);
+        const most = Math.max(
+          ...spans.map(([from]) => spans.filter(([a, z]) => a! <= from! && from! <= z!).length),
+        );
+        expect(most).toBeGreaterThan(1);
+        expect(most).toBeLessThanOrEqual(8);
+      } finally {
+        await t.call("DELETE", `${TG}/row7`);
+        await fleet.close();
+      }
+    });
+
     it("lists the drivers", async () => {
       const a = expectStatus(await t.call("GET", "/discovery/v1/drivers"), 200);
       expect(a.json.items.map((d: { name: string }) => d.name)).toEqual(["redfish", "import"]);
@@ -197,6 +304,20 @@ function suite(name: string, start: () => Promise<Target>) {
         }),
         200,
       );
+      // An operator replaced the address the BMC reports with one of their own.
+      const nic = expectStatus(
+        await t.call("GET", "/hsm/v2/Inventory/EthernetInterfaces?macAddress=12:44:6a:3b:04:11"),
+        200,
+      ).json.items[0].spec;
+      const reported = nic.ipAddresses.map((a: { ipAddress: string }) => a.ipAddress);
+      expect(reported.length).toBeGreaterThan(0);
+      expectStatus(
+        await t.call("PATCH", `/hsm/v2/Inventory/EthernetInterfaces/${nic.id}`, {
+          body: { ipAddresses: [{ ipAddress: "10.9.9.9" }] },
+          headers: { "Content-Type": "application/merge-patch+json" },
+        }),
+        200,
+      );
       const done = await scan({});
       expect(done.state).toBe("completed");
       expect(done.results.map((x: { targetId: string }) => x.targetId)).toEqual(["bad", "rack", "tower"]);
@@ -209,6 +330,14 @@ function suite(name: string, start: () => Promise<Target>) {
         unchanged: [CHASSIS, RACK],
       });
       expect(r.bmcEndpoint).toBe("unchanged");
+      // The reported address is back beside the operator's; nothing was removed.
+      expect(r.ipAddressesAdded).toEqual(reported.map((ip: string) => `12:44:6a:3b:04:11 ${ip}`));
+      const after = expectStatus(await t.call("GET", `/hsm/v2/Inventory/EthernetInterfaces/${nic.id}`), 200)
+        .json.spec;
+      expect(after.ipAddresses.map((a: { ipAddress: string }) => a.ipAddress)).toEqual([
+        "10.9.9.9",
+        ...reported,
+      ]);
       expect(w).toMatchObject({
         state: "ok",
         created: [],

@@ -218,10 +218,32 @@ describe("snapshot + changes", () => {
         Authorization: `Basic ${btoa(`${edge.json.spec.id}:${edge.json.spec.clientSecret}`)}`,
       },
     });
-    expect(edgeTok.json.scope.split(" ").sort()).toEqual(["read:feed", "read:revocations"]);
+    // The edge role: the feed, revocations, and the agent endpoints of its site's power and discovery work.
+    expect(edgeTok.json.scope.split(" ").sort()).toEqual([
+      "admin:discovery-agent",
+      "admin:power-agent",
+      "read:feed",
+      "read:revocations",
+    ]);
     expect(
       (await t.call("GET", "/events/v1/changes?after=0", { token: edgeTok.json.access_token })).status,
     ).toBe(200);
+    // The agent endpoints, and nothing else of power: no endpoint changes, no transitions.
+    const token = edgeTok.json.access_token;
+    const progress = { updates: [], transitionIds: [] };
+    expect((await t.call("POST", "/power/v1/agent/progress", { body: progress, token })).status).toBe(200);
+    expect(
+      (
+        await t.call("POST", "/power/v1/bmcs", {
+          body: { id: "x0c0s0b0", address: "10.0.0.1", credentialId: "c" },
+          token,
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (await t.call("POST", "/power/v1/actions/on", { body: { nodes: ["x0c0s0b0n0"] }, token })).status,
+    ).toBe(403);
+    expect((await t.call("GET", "/discovery/v1/targets", { token })).status).toBe(403);
   });
 });
 

@@ -1,6 +1,6 @@
 /**
- * `chamicore discovery probe|scan BMC…` on its own, with no control plane:
- * scan BMCs over Redfish from this machine (a laptop on the management
+ * `chamicore discovery probe|scan BMC…|import FILE…` on its own, with no
+ * control plane: scan BMCs over Redfish from this machine (a laptop on the management
  * network, an edge host) and print or write what was found in the import
  * format, to review and then enrol with `chamicore import`. The driver is the edge agent's own
  * (edge-node/redfish/discovery.ts), so a scan here names and shapes
@@ -22,6 +22,7 @@ import type { BmcDiscovery } from "../../../edge-node/redfish/discovery";
 import type { NamingOptions } from "../../../edge-node/redfish/naming";
 import { type Cli, type GlobalOptions, run } from "../app";
 import { CliError, EXIT } from "../errors";
+import { readText } from "../input";
 import type { CommandModule } from "../main";
 import { apiScan, discoveryApiCommands, namingMap, targetIdsOf } from "./discovery-api";
 
@@ -187,6 +188,57 @@ function report(cli: Cli, results: Scanned[], code = exitCode(results)) {
 
 const macsOf = (c: { interfaces?: { macAddress: string }[] }) =>
   (c.interfaces ?? []).map((i) => i.macAddress).join(" ");
+
+type ImportArgs = GlobalOptions & { file: string[]; format?: "csv" | "json" | "yaml"; write?: string };
+
+/** `discovery import`: the import driver over files, merged in order (a repeated id keeps the first). */
+async function importFiles(cli: Cli, a: ImportArgs) {
+  const { importDriver } = await import("../../../edge-node/redfish/drivers");
+  const components: BmcDiscovery["components"] = [];
+  const seen = new Set<string>();
+  const problems: { path: string; message: string }[] = [];
+  const groups = new Map<string, number>();
+  // yargs drops a `-` from a variadic positional (yargs-parser reads it as a flag without a
+  // name), so a lone `-` arrives as no file at all: standard input.
+  const files = a.file.length === 0 ? ["-"] : a.file.map((f) => (f === "" ? "-" : f));
+  for (const file of files) {
+    const text = readText(file, cli.io.stdin);
+    const found = importDriver(text, a.format, file === "-" ? "standard input" : file);
+    problems.push(...found.problems);
+    for (const c of found.components) {
+      if (c.id && seen.has(c.id)) {
+        problems.push({ path: file, message: `${c.id} is listed again; the first one is kept` });
+        continue;
+      }
+      if (c.id) seen.add(c.id);
+      components.push(c);
+    }
+    for (const [g, members] of Object.entries(found.groups))
+      groups.set(g, (groups.get(g) ?? 0) + members.length);
+  }
+  if (a.write && components.length > 0) {
+    const doc = { components };
+    const yaml = [".yaml", ".yml"].includes(extname(a.write).toLowerCase());
+    writeFileSync(a.write, yaml ? stringify(doc, { lineWidth: 0 }) : `${JSON.stringify(doc, null, 2)}\n`);
+    cli.io.stderr.write(
+      `wrote ${components.length} components to ${a.write}; enrol them with: chamicore import ${a.write}\n`,
+    );
+  }
+  const printer = cli.printer(a);
+  printer.print(printer.format === "table" ? { items: components } : { components, problems }, [
+    ["ID", (c) => (c as { id: string }).id],
+    ["TYPE", (c) => (c as { type?: string }).type ?? ""],
+    ["STATE", (c) => (c as { state?: string }).state ?? ""],
+    ["PARENT", (c) => (c as { parentId?: string }).parentId ?? ""],
+    ["MACS", (c) => macsOf(c as { interfaces?: { macAddress: string }[] })],
+  ]);
+  for (const p of problems) cli.io.stderr.write(`${p.path}: ${p.message}\n`);
+  if (groups.size > 0)
+    cli.io.stderr.write(
+      `groups in the files (not in the import format; chamicore import creates them): ${[...groups].map(([g, n]) => `${g} (${n})`).join(", ")}\n`,
+    );
+  cli.exitCode = components.length === 0 ? EXIT.failed : problems.length > 0 ? EXIT.partial : EXIT.ok;
+}
 
 async function probe(cli: Cli, a: ScanArgs) {
   const results = await scan(cli, a);
@@ -398,6 +450,34 @@ export const discoveryCommands: CommandModule = (y: Argv, cli: Cli) =>
                 "With --target --wait: 0 every address scanned; 4 some address failed, or the scan failed or was cancelled (stderr names each); 1 the API refused, or --timeout passed first (the scan goes on); 3 not allowed; 2 usage.",
             ),
         run<ScanCommandArgs>((a) => scanCommand(cli, a)),
+      )
+      .command(
+        "import <file..>",
+        "read components from CSV, JSON, YAML or OpenCHAMI nodes.yaml files (the import driver), check them, and print (or --write) them in the import format, without a control plane",
+        (c) =>
+          c
+            .positional("file", {
+              type: "string",
+              array: true,
+              describe: "files to read (a lone '-' reads standard input)",
+            })
+            .option("format", {
+              choices: ["csv", "json", "yaml"] as const,
+              describe: "the files' format (default: by extension, else by content)",
+            })
+            .option("write", {
+              type: "string",
+              describe: "also write {components: [...]} to FILE (YAML for .yaml/.yml, else JSON)",
+            })
+            .example(
+              "$0 discovery import nodes.yaml --write rack.json",
+              "an OpenCHAMI nodes.yaml, checked and converted",
+            )
+            .example("$0 discovery import rack1.csv rack2.csv -o json", "two CSV files as one list, as JSON")
+            .epilogue(
+              "Exit codes: 0 every row usable; 4 some rows have problems (on stderr, with file:line); 1 nothing usable; 2 usage. Groups named in the files are listed on stderr: `chamicore import FILE` creates them with the components.",
+            ),
+        run<ImportArgs>((a) => importFiles(cli, a)),
       )
       .command(
         "drivers",
