@@ -16,6 +16,7 @@ import { startControl } from "../../control/node/serve";
 import { PgOutbox } from "../../control/stores/outbox";
 import { silentLogger } from "../../shared/log";
 import { type BmcFleet, currentSeq, maxConcurrency, startBmc, startBmcs } from "../support/bmc";
+import { deleteStream, SHARED_NATS_URL, uniqueStream } from "../support/nats";
 import {
   type Answer,
   nodePgliteTarget,
@@ -567,6 +568,46 @@ function suite(name: string, start: () => Promise<Target>) {
         expect((await call("GET", "/health")).status).toBe(200);
       } finally {
         await other.close();
+      }
+    });
+
+    it("fails the tasks of a site whose edge went quiet, and the ones no edge took, past their deadline (Postgres, NATS)", async () => {
+      if (!db || !t.databaseUrl) return;
+      const id = crypto.randomUUID();
+      const past = new Date(Date.now() - 60_000);
+      const [lost, untaken] = [crypto.randomUUID(), crypto.randomUUID()];
+      await db.db.execute(sql`insert into power.transitions (id, operation, state, requested_by, etag)
+        values (${id}, 'on', 'in-progress', 'ops', 'e1')`);
+      await db.db.execute(sql`insert into power.tasks (id, transition_id, position, xname, bmc_id, state, message, site, deadline_at)
+        values (${lost}, ${id}, 0, ${nodeId(7)}, ${bmcId(7)}, 'in-progress', 'started', 'west', ${past}),
+               (${untaken}, ${id}, 1, ${nodeId(8)}, ${bmcId(8)}, 'new', 'waiting', 'west', ${past})`);
+      const { stream, prefix } = uniqueStream("powersweep");
+      const other = await startControl(
+        {
+          ...t.env,
+          CHAMICORE_LISTEN: "127.0.0.1:0",
+          DATABASE_URL: t.databaseUrl,
+          CHAMICORE_DATA_DIR: "/nonexistent",
+          NATS_URL: SHARED_NATS_URL,
+          CHAMICORE_NATS_STREAM: stream,
+          CHAMICORE_NATS_SUBJECT_PREFIX: prefix,
+        },
+        silentLogger,
+      );
+      try {
+        const done = await settled(id);
+        expect(done.state).toBe("completed");
+        const byId = new Map(done.tasks.map((k: { id: string }) => [k.id, k]));
+        expect(byId.get(lost)).toMatchObject({ state: "failed" });
+        expect((byId.get(lost) as { message: string }).message).toMatch(
+          /^the edge agent of site 'west' reported no result before the deadline; state unknown/,
+        );
+        expect((byId.get(untaken) as { message: string }).message).toMatch(
+          /^no edge agent of site 'west' took this task before its deadline \(is an edge with CHAMICORE_EDGE_SITE=west running/,
+        );
+      } finally {
+        await other.close();
+        for (const s of [stream, `${stream}_WORK`]) await deleteStream(SHARED_NATS_URL, s);
       }
     });
   });
