@@ -106,6 +106,12 @@ export const PowerAgentEnvSchema = z.object({
   CHAMICORE_POWER_POLL_SECONDS: z.coerce.number().min(0.01).max(60).default(2),
 });
 
+/** The discovery scheduler (Node only). */
+export const DiscoveryAgentEnvSchema = z.object({
+  /** Seconds between two looks for targets whose scheduled scan is due. */
+  CHAMICORE_DISCOVERY_SCHEDULE_POLL_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
+});
+
 const bootstrapPair = (c: z.infer<typeof AuthEnvSchema>, ctx: z.RefinementCtx) => {
   if (!c.CHAMICORE_BOOTSTRAP_CLIENT_ID !== !c.CHAMICORE_BOOTSTRAP_CLIENT_SECRET)
     ctx.addIssue({
@@ -133,6 +139,7 @@ const ControlBase = z.object({
   ...ServingEnvSchema.shape,
   ...PowerEnvSchema.shape,
   ...PowerAgentEnvSchema.shape,
+  ...DiscoveryAgentEnvSchema.shape,
 });
 
 /** What `chamicore migrate` needs: only the database. */

@@ -380,6 +380,10 @@ export const discoveryTargets = discovery.table("targets", {
   credentialId: varchar("credential_id", { length: 255 }).notNull(),
   site: varchar("site", { length: 255 }),
   options: jsonb("options").notNull().default({}),
+  /** Scanned every this many minutes; null: only when asked. */
+  scheduleMinutes: integer("schedule_minutes"),
+  /** When the scheduler starts its next scan (null without a schedule). */
+  nextScanAt: timestamp("next_scan_at", { withTimezone: true, precision: 3 }),
   ...tracked(),
 });
 

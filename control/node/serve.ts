@@ -27,6 +27,7 @@ import { PgDiscoveryStore } from "../stores/discovery";
 import { PgOutbox } from "../stores/outbox";
 import { PgPowerStore } from "../stores/power";
 import { DiscoveryAgent } from "./discovery-agent";
+import { DiscoveryScheduler } from "./discovery-scheduler";
 import { resolveMasterKey } from "./master-key";
 import { PowerAgent } from "./power-agent";
 import { WorkDispatcher } from "./work-dispatcher";
@@ -217,6 +218,16 @@ export async function startControl(
       })
     : undefined;
   dispatcher?.start();
+  const scheduler = new DiscoveryScheduler({
+    queue: new PgDiscoveryStore(database.db),
+    logger: log,
+    pollMs: config.CHAMICORE_DISCOVERY_SCHEDULE_POLL_SECONDS * 1000,
+    started: () => {
+      discoveryAgent.wake();
+      dispatcher?.wake();
+    },
+  });
+  scheduler.start();
   const app = createControlApp({
     logger: log,
     registry,
@@ -276,7 +287,7 @@ export async function startControl(
     close: () =>
       (closing ??= (async () => {
         clearInterval(prune);
-        await Promise.all([powerAgent.stop(), discoveryAgent.stop(), dispatcher?.stop()]);
+        await Promise.all([powerAgent.stop(), discoveryAgent.stop(), dispatcher?.stop(), scheduler.stop()]);
         await relay?.stop();
         if (metricsServer) await new Promise<void>((r) => metricsServer!.close(() => r()));
         await new Promise<void>((r) => server.close(() => r()));

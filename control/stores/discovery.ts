@@ -5,7 +5,7 @@
  * events in the same transaction; per-address results do not (the final
  * event of a scan carries them all).
  */
-import { and, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lt, lte, sql } from "drizzle-orm";
 import {
   type AddressResult,
   DISCOVERY_API_VERSION,
@@ -57,6 +57,14 @@ const targetSpecOf = (r: TargetRow): Target => ({
   credentialId: r.credentialId,
   site: r.site,
   options: r.options as TargetOptions,
+  schedule: r.scheduleMinutes === null ? null : { everyMinutes: r.scheduleMinutes },
+  nextScanAt: r.nextScanAt?.toISOString() ?? null,
+});
+
+/** A target's columns; `nextScanAt` is the store's to set (see `createTarget`, `updateTarget`). */
+const targetValues = ({ schedule, nextScanAt: _, ...t }: Target) => ({
+  ...t,
+  scheduleMinutes: schedule?.everyMinutes ?? null,
 });
 
 const targetOf = (r: TargetRow): Stored<Target> => ({
@@ -156,7 +164,14 @@ export class PgDiscoveryStore implements DiscoveryStore, DiscoveryQueue {
         const now = new Date();
         const [row] = await tx
           .insert(discoveryTargets)
-          .values({ ...t, etag: newEtag(), createdAt: now, updatedAt: now })
+          // A scheduled target is scanned at once, then every `everyMinutes`.
+          .values({
+            ...targetValues(t),
+            nextScanAt: t.schedule ? now : null,
+            etag: newEtag(),
+            createdAt: now,
+            updatedAt: now,
+          })
           .returning();
         const stored = targetOf(row!);
         await appendEvents(tx, [targetChanged("created", stored)]);
@@ -170,7 +185,11 @@ export class PgDiscoveryStore implements DiscoveryStore, DiscoveryQueue {
   async updateTarget(t: Target, ifMatch: string) {
     return this.db.transaction(async (tx) => {
       const [current] = await tx
-        .select({ etag: discoveryTargets.etag })
+        .select({
+          etag: discoveryTargets.etag,
+          scheduleMinutes: discoveryTargets.scheduleMinutes,
+          nextScanAt: discoveryTargets.nextScanAt,
+        })
         .from(discoveryTargets)
         .where(eq(discoveryTargets.id, t.id))
         .for("update");
@@ -181,9 +200,18 @@ export class PgDiscoveryStore implements DiscoveryStore, DiscoveryQueue {
           `discovery target '${t.id}' has changed since you read it (If-Match does not match)`,
         );
       await checkCredential(tx, t.credentialId);
+      const now = new Date();
+      const values = targetValues(t);
+      // A new or changed schedule starts over (a scan at once); an unchanged one keeps its turn.
+      const nextScanAt =
+        values.scheduleMinutes === null
+          ? null
+          : values.scheduleMinutes === current.scheduleMinutes
+            ? current.nextScanAt
+            : now;
       const [row] = await tx
         .update(discoveryTargets)
-        .set({ ...t, etag: newEtag(), updatedAt: new Date() })
+        .set({ ...values, nextScanAt, etag: newEtag(), updatedAt: now })
         .where(eq(discoveryTargets.id, t.id))
         .returning();
       const stored = targetOf(row!);
@@ -298,6 +326,52 @@ export class PgDiscoveryStore implements DiscoveryStore, DiscoveryQueue {
         });
       }
       return out;
+    });
+  }
+
+  async startDue(now: Date) {
+    return this.db.transaction(async (tx) => {
+      const due = await tx
+        .select()
+        .from(discoveryTargets)
+        .where(and(isNotNull(discoveryTargets.scheduleMinutes), lte(discoveryTargets.nextScanAt, now)))
+        .for("update", { skipLocked: true });
+      const started: Stored<Scan>[] = [];
+      for (const t of due) {
+        await tx
+          .update(discoveryTargets)
+          .set({ nextScanAt: new Date(now.getTime() + t.scheduleMinutes! * 60_000) })
+          .where(eq(discoveryTargets.id, t.id));
+        const [open] = await tx
+          .select({ id: discoveryScans.id })
+          .from(discoveryScans)
+          .where(
+            and(
+              inArray(discoveryScans.state, ["new", "running"]),
+              sql`${discoveryScans.targetIds} @> ARRAY[${t.id}]::text[]`,
+            ),
+          )
+          .limit(1);
+        // Still scanning since its last turn (a slow or unreachable site): this turn is skipped.
+        if (open) continue;
+        const [row] = await tx
+          .insert(discoveryScans)
+          .values({
+            id: crypto.randomUUID(),
+            targetIds: [t.id],
+            dryRun: false,
+            site: t.site,
+            requestedBy: "schedule",
+            state: "new",
+            etag: newEtag(),
+            createdAt: now,
+            updatedAt: now,
+          })
+          .returning();
+        await appendEvents(tx, [scanChanged("created", row!)]);
+        started.push(scanOf(row!, true));
+      }
+      return started;
     });
   }
 

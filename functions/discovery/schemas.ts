@@ -6,7 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import type { RedfishOptionsSchema } from "../../edge-node/redfish/drivers";
 import { IdSchema } from "../inventory/schemas";
-import { ADDRESS_RULE, normalizeAddress } from "../power/schemas";
+import { expandAddress, MAX_TARGET_ADDRESSES, TARGET_ADDRESS_RULE } from "./addresses";
 
 /** `apiVersion` of every discovery resource. */
 export const DISCOVERY_API_VERSION = "discovery/v1";
@@ -22,12 +22,31 @@ export const FINAL_SCAN_STATES: readonly ScanState[] = ["completed", "failed", "
 /** Drivers a target may name; `import` reads files and is the CLI's. */
 export const TARGET_DRIVERS = ["redfish"] as const;
 
-const AddressSchema = z
-  .string()
-  .max(2048)
-  .refine((s) => normalizeAddress(s) !== undefined, { message: `must be ${ADDRESS_RULE}` })
-  .transform((s) => normalizeAddress(s)!)
-  .openapi({ type: "string", example: "https://10.1.3.17" });
+/** Addresses and ranges as written; spelled out, normalized and without repeats once parsed. */
+const AddressesSchema = z
+  .array(z.string().max(2048))
+  .min(1)
+  .max(MAX_TARGET_ADDRESSES)
+  .transform((given, ctx) => {
+    const out = new Set<string>();
+    given.forEach((entry, i) => {
+      const r = expandAddress(entry);
+      if ("error" in r) ctx.addIssue({ code: "custom", path: [i], message: r.error });
+      else for (const a of r) out.add(a);
+    });
+    if (out.size > MAX_TARGET_ADDRESSES)
+      ctx.addIssue({
+        code: "custom",
+        message: `more than ${MAX_TARGET_ADDRESSES} addresses once ranges are spelled out`,
+      });
+    return [...out];
+  })
+  .openapi({
+    type: "array",
+    items: { type: "string" },
+    example: ["https://10.1.3.17", "10.1.3.100-131"],
+    description: `The BMCs to scan, each ${TARGET_ADDRESS_RULE}. Ranges are spelled out when stored (at most ${MAX_TARGET_ADDRESSES} addresses).`,
+  });
 
 const SiteSchema = z
   .string()
@@ -42,6 +61,18 @@ const OptionsSchema = z.record(z.string(), z.unknown()).openapi({
     'The driver\'s options (GET /discovery/v1/drivers): for redfish `{naming?: {map?: {"10.1.3.17": "x1000c0s0b0"}, rule?: "x{c+1000}c0s{d-100}b0"}, auth?: "basic"|"session", insecure?: boolean}`.',
 });
 
+/** How often a target is scanned by itself. */
+const ScheduleSchema = z
+  .strictObject({
+    everyMinutes: z
+      .number()
+      .int()
+      .min(5)
+      .max(525_600)
+      .openapi({ example: 1440, description: "Minutes between two scheduled scans (5 to a year)." }),
+  })
+  .openapi("DiscoverySchedule");
+
 export const TargetSchema = z
   .object({
     id: IdSchema.openapi({ example: "rack1" }),
@@ -51,17 +82,19 @@ export const TargetSchema = z
     credentialId: IdSchema.openapi({ example: "bmc-east" }),
     site: z.string().nullable(),
     options: OptionsSchema,
+    schedule: ScheduleSchema.nullable(),
+    nextScanAt: z.string().nullable().openapi({
+      format: "date-time",
+      description: "When the next scheduled scan starts (read-only; null without a schedule).",
+    }),
   })
   .openapi("DiscoveryTargetSpec");
 export type Target = Omit<z.infer<typeof TargetSchema>, "options"> & { options: TargetOptions };
+export type Schedule = z.infer<typeof ScheduleSchema>;
 
 const targetWritable = {
   name: z.string().max(255).optional(),
-  addresses: z
-    .array(AddressSchema)
-    .min(1)
-    .max(4096)
-    .openapi({ description: `The BMCs to scan, each ${ADDRESS_RULE}.` }),
+  addresses: AddressesSchema,
   driver: z.enum(TARGET_DRIVERS).optional().openapi({ description: "Default redfish." }),
   credentialId: IdSchema.openapi({
     example: "bmc-east",
@@ -71,6 +104,10 @@ const targetWritable = {
     description: "The edge site that can reach these BMCs; null or absent: the control plane's own agent.",
   }),
   options: OptionsSchema.optional(),
+  schedule: ScheduleSchema.nullish().openapi({
+    description:
+      "Scan the target by itself every `everyMinutes` (the first scan starts at once); null or absent: only when asked.",
+  }),
 };
 
 export const TargetCreateSchema = z
@@ -98,6 +135,7 @@ export const TargetPatchSchema = z
     options: OptionsSchema.nullish().openapi({
       description: "Merged into the target's options (RFC 7396: null removes a key); null resets them all.",
     }),
+    schedule: targetWritable.schedule,
   })
   .openapi("DiscoveryTargetPatch");
 export type TargetPatch = z.infer<typeof TargetPatchSchema>;

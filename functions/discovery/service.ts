@@ -41,7 +41,7 @@ export interface DiscoverySettings {
  */
 export function mergeTarget(current: Target, patch: TargetPatch): Target {
   const { id: bodyId, ...changes } = patch;
-  const { id: _id, ...stated } = current;
+  const { id: _id, nextScanAt: _next, ...stated } = current;
   const parsed = TargetReplaceSchema.safeParse(applyMergePatch(stated, changes));
   if (!parsed.success)
     throw new ApiError("validation", "The patched target is not valid", {
@@ -75,6 +75,9 @@ export function buildTarget(input: TargetCreate | TargetReplace, id: string): Ta
     credentialId: input.credentialId,
     site: input.site ?? null,
     options: parsed.data,
+    schedule: input.schedule ?? null,
+    // The store sets when the next scheduled scan starts.
+    nextScanAt: null,
   };
 }
 

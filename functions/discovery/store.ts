@@ -51,6 +51,13 @@ export interface ClaimedScan {
 export interface DiscoveryQueue {
   /** Marks up to `limit` `new` scans of `site` (null: the control plane's own) `running` and hands them out. */
   claim(site: string | null, limit: number): Promise<ClaimedScan[]>;
+  /**
+   * Starts the scheduled scans that are due at `now`: one scan per target
+   * whose `nextScanAt` has come (of any site; requested by `schedule`),
+   * unless a scan of it is still new or running. Either way the target's
+   * next turn moves `everyMinutes` on. Answers the scans created.
+   */
+  startDue(now: Date): Promise<Stored<Scan>[]>;
   /** Sites (never null) with `new` scans: where a dispatcher has scans to hand out. */
   pendingSites(): Promise<string[]>;
   /** Sites (never null) with `running` scans: where a sweep looks for abandoned ones. */

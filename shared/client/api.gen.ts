@@ -5282,7 +5282,7 @@ export interface paths {
                 query?: {
                     /** @description Credential id; comma-separated values match any of them */
                     credentialId?: string;
-                    /** @description Sparse fieldset: spec fields to return, among id, name, addresses, driver, credentialId, site, options */
+                    /** @description Sparse fieldset: spec fields to return, among id, name, addresses, driver, credentialId, site, options, schedule, nextScanAt */
                     fields?: string;
                     /** @description Target id; comma-separated values match any of them */
                     id?: string;
@@ -12319,6 +12319,13 @@ export interface components {
             state: "new" | "running" | "completed" | "failed" | "cancelled";
             targetIds: string[];
         };
+        DiscoverySchedule: {
+            /**
+             * @description Minutes between two scheduled scans (5 to a year).
+             * @example 1440
+             */
+            everyMinutes: number;
+        } | null;
         DiscoveryTarget: {
             apiVersion: string;
             /** @enum {string} */
@@ -12327,7 +12334,13 @@ export interface components {
             spec: components["schemas"]["DiscoveryTargetSpec"];
         };
         DiscoveryTargetCreate: {
-            /** @description The BMCs to scan, each an http(s) URL or host[:port] (https is assumed), without credentials. */
+            /**
+             * @description The BMCs to scan, each an http(s) URL or host[:port] (https is assumed), without credentials, or an IPv4 range (10.1.3.100-131, 10.1.3.250-10.1.4.5). Ranges are spelled out when stored (at most 4096 addresses).
+             * @example [
+             *       "https://10.1.3.17",
+             *       "10.1.3.100-131"
+             *     ]
+             */
             addresses: string[];
             /**
              * @description A device credential (/auth/v1/credentials) with the BMCs' user name and password.
@@ -12349,6 +12362,14 @@ export interface components {
             options?: {
                 [key: string]: unknown;
             };
+            /** @description Scan the target by itself every `everyMinutes` (the first scan starts at once); null or absent: only when asked. */
+            schedule?: {
+                /**
+                 * @description Minutes between two scheduled scans (5 to a year).
+                 * @example 1440
+                 */
+                everyMinutes: number;
+            } | null;
             /**
              * @description The edge site that can reach these BMCs; null or absent: the control plane's own agent.
              * @example east
@@ -12382,10 +12403,16 @@ export interface components {
                      */
                     id?: string;
                     name?: string;
+                    /**
+                     * Format: date-time
+                     * @description When the next scheduled scan starts (read-only; null without a schedule).
+                     */
+                    nextScanAt?: string | null;
                     /** @description The driver's options (GET /discovery/v1/drivers): for redfish `{naming?: {map?: {"10.1.3.17": "x1000c0s0b0"}, rule?: "x{c+1000}c0s{d-100}b0"}, auth?: "basic"|"session", insecure?: boolean}`. */
                     options?: {
                         [key: string]: unknown;
                     };
+                    schedule?: components["schemas"]["DiscoverySchedule"];
                     site?: string | null;
                 };
             }[];
@@ -12394,7 +12421,13 @@ export interface components {
             metadata: components["schemas"]["ListMetadata"];
         };
         DiscoveryTargetPatch: {
-            /** @description The BMCs to scan, each an http(s) URL or host[:port] (https is assumed), without credentials. */
+            /**
+             * @description The BMCs to scan, each an http(s) URL or host[:port] (https is assumed), without credentials, or an IPv4 range (10.1.3.100-131, 10.1.3.250-10.1.4.5). Ranges are spelled out when stored (at most 4096 addresses).
+             * @example [
+             *       "https://10.1.3.17",
+             *       "10.1.3.100-131"
+             *     ]
+             */
             addresses?: string[];
             /**
              * @description A device credential (/auth/v1/credentials) with the BMCs' user name and password.
@@ -12416,6 +12449,14 @@ export interface components {
             options?: {
                 [key: string]: unknown;
             } | null;
+            /** @description Scan the target by itself every `everyMinutes` (the first scan starts at once); null or absent: only when asked. */
+            schedule?: {
+                /**
+                 * @description Minutes between two scheduled scans (5 to a year).
+                 * @example 1440
+                 */
+                everyMinutes: number;
+            } | null;
             /**
              * @description The edge site that can reach these BMCs; null or absent: the control plane's own agent.
              * @example east
@@ -12423,7 +12464,13 @@ export interface components {
             site?: string | null;
         };
         DiscoveryTargetReplace: {
-            /** @description The BMCs to scan, each an http(s) URL or host[:port] (https is assumed), without credentials. */
+            /**
+             * @description The BMCs to scan, each an http(s) URL or host[:port] (https is assumed), without credentials, or an IPv4 range (10.1.3.100-131, 10.1.3.250-10.1.4.5). Ranges are spelled out when stored (at most 4096 addresses).
+             * @example [
+             *       "https://10.1.3.17",
+             *       "10.1.3.100-131"
+             *     ]
+             */
             addresses: string[];
             /**
              * @description A device credential (/auth/v1/credentials) with the BMCs' user name and password.
@@ -12445,6 +12492,14 @@ export interface components {
             options?: {
                 [key: string]: unknown;
             };
+            /** @description Scan the target by itself every `everyMinutes` (the first scan starts at once); null or absent: only when asked. */
+            schedule?: {
+                /**
+                 * @description Minutes between two scheduled scans (5 to a year).
+                 * @example 1440
+                 */
+                everyMinutes: number;
+            } | null;
             /**
              * @description The edge site that can reach these BMCs; null or absent: the control plane's own agent.
              * @example east
@@ -12471,10 +12526,16 @@ export interface components {
              */
             id: string;
             name: string;
+            /**
+             * Format: date-time
+             * @description When the next scheduled scan starts (read-only; null without a schedule).
+             */
+            nextScanAt: string | null;
             /** @description The driver's options (GET /discovery/v1/drivers): for redfish `{naming?: {map?: {"10.1.3.17": "x1000c0s0b0"}, rule?: "x{c+1000}c0s{d-100}b0"}, auth?: "basic"|"session", insecure?: boolean}`. */
             options: {
                 [key: string]: unknown;
             };
+            schedule: components["schemas"]["DiscoverySchedule"];
             site: string | null;
         };
         EmbeddedInterfaceInput: {

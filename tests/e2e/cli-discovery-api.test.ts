@@ -132,6 +132,7 @@ describe("discovery target", () => {
       "AUTH",
       "INSECURE",
       "NAMING",
+      "SCHEDULE",
     ]);
     expect(table.rows).toEqual([
       [
@@ -148,8 +149,8 @@ describe("discovery target", () => {
     expect(t.ids(await t.json(["discovery", "target", "list", "--site", "east"]))).toEqual(["east"]);
     expect((await t.yaml(["discovery", "targets", "get", "rack"])).spec.name).toBe("Rack 3000");
 
-    // update: the API replaces a target only under If-Match (428 without); the CLI reads, applies
-    // the flags as a merge patch, and sends it with the ETag it read.
+    // update: a PUT replaces a target only under If-Match (428 without); the CLI sends the flags
+    // as one merge patch instead, which the control plane applies to the target as it is.
     const bare = await call("PUT", `${TG}/east`, {
       body: { addresses: ["10.9.0.1"], credentialId: "bmc-cred" },
     });
@@ -230,12 +231,19 @@ describe("discovery target", () => {
       "rack",
       "--name",
       "Renamed",
+      "--schedule",
+      "60",
       "--dry-run",
       "-o",
       "json",
     ]);
     const doc = JSON.parse(update.stdout);
-    expect(doc).toMatchObject({ id: "rack", name: "Renamed", addresses: [rack.url, tower.url] });
+    expect(doc).toMatchObject({
+      id: "rack",
+      name: "Renamed",
+      addresses: [rack.url, tower.url],
+      schedule: { everyMinutes: 60 },
+    });
     expect(update.stderr).toContain(`If-Match: ${etag}`);
     const now = await call("GET", `${TG}/rack`);
     expect(now.json.spec.name).toBe("Rack 3000");
@@ -419,10 +427,6 @@ describe("errors and help", () => {
         ["discovery", "target", "create", "--id", "never", "--address", "10.0.0.1"],
         "a target needs --credential",
       ],
-      [
-        ["discovery", "target", "create", "--id", "never", "--address", "10.0.0.9-2", "--credential", "c"],
-        "range",
-      ],
       [["discovery", "target", "update", "rack"], "nothing to change"],
       [["discovery", "target", "update", "rack", "--map", "nonsense"], "say ADDRESS=XNAME"],
       [["discovery", "scans", "wait"], "Not enough non-option arguments"],
@@ -438,8 +442,21 @@ describe("errors and help", () => {
     expect((await call("GET", `${TG}/never`)).status).toBe(404);
   });
 
-  it("exits 1 for a target the API does not have", async () => {
+  it("exits 1 for a target the API does not have, and for a range the API refuses", async () => {
     expect(await t.fails(1, ["discovery", "scan", "--target", "nowhere"])).toMatch(/422[\s\S]*nowhere/);
+    const range = await t.fails(1, [
+      "discovery",
+      "target",
+      "create",
+      "--id",
+      "never",
+      "--address",
+      "10.0.0.9-2",
+      "--credential",
+      "bmc-cred",
+    ]);
+    expect(range).toMatch(/422[\s\S]*addresses\[0\][\s\S]*X ≤ Y/);
+    expect((await call("GET", `${TG}/never`)).status).toBe(404);
   });
 
   it("renders help with examples for every new subcommand", async () => {

@@ -424,8 +424,104 @@ function suite(name: string, start: () => Promise<Target>) {
       await settled(a.json.metadata.id);
       expectStatus(await t.call("DELETE", `${TG}/bad`, { token: operator }), 204);
     });
+
+    it("spells out address ranges when a target is stored, and names a bad one", async () => {
+      const a = expectStatus(
+        await t.call("POST", TG, {
+          body: {
+            id: "ranged",
+            addresses: ["10.250.0.1-3", "10.250.0.2", "10.250.1.254-10.250.2.1"],
+            credentialId: "bmc-cred",
+          },
+        }),
+        201,
+      );
+      expect(a.json.spec.addresses).toEqual([
+        "https://10.250.0.1",
+        "https://10.250.0.2",
+        "https://10.250.0.3",
+        "https://10.250.1.254",
+        "https://10.250.1.255",
+        "https://10.250.2.0",
+        "https://10.250.2.1",
+      ]);
+      const bad = expectStatus(
+        await t.call("POST", TG, {
+          body: { id: "backwards", addresses: ["10.250.0.1", "10.250.0.9-3"], credentialId: "bmc-cred" },
+        }),
+        422,
+      );
+      expect(bad.json.errors).toEqual([{ field: "addresses[1]", message: expect.stringMatching(/X ≤ Y/) }]);
+      const huge = expectStatus(
+        await t.call("POST", TG, {
+          body: { id: "huge", addresses: ["10.0.0.0-10.1.0.0"], credentialId: "bmc-cred" },
+        }),
+        422,
+      );
+      expect(huge.json.errors[0].message).toMatch(/more than 4096/);
+      expect((await t.call("GET", `${TG}/backwards`)).status).toBe(404);
+      expectStatus(await t.call("DELETE", `${TG}/ranged`), 204);
+    });
+
+    it("scans a scheduled target at once and then on its turn; a new schedule starts over", async () => {
+      const created = expectStatus(
+        await t.call("POST", TG, {
+          body: {
+            id: "nightly",
+            addresses: [rack.url],
+            credentialId: "bmc-cred",
+            options: naming(RACK),
+            schedule: { everyMinutes: 1440 },
+          },
+        }),
+        201,
+      );
+      expect(created.json.spec.schedule).toEqual({ everyMinutes: 1440 });
+      const scheduled = async () =>
+        expectStatus(await t.call("GET", `${S}?requestedBy=schedule`), 200).json.items.filter(
+          (s: { spec: { targetIds: string[] } }) => s.spec.targetIds[0] === "nightly",
+        );
+      const until = Date.now() + 15_000;
+      while ((await scheduled()).length === 0 && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 100));
+      const [first] = await scheduled();
+      expect(first?.spec).toMatchObject({ targetIds: ["nightly"], dryRun: false, site: null });
+      const done = await settled(first.metadata.id);
+      expect(done.state).toBe("completed");
+      expect(done.results[0]).toMatchObject({ targetId: "nightly", state: "ok", bmcId: RACK });
+      // The next turn is a day on; nothing more starts meanwhile.
+      const next = Date.parse(expectStatus(await t.call("GET", `${TG}/nightly`), 200).json.spec.nextScanAt);
+      expect(next - Date.now()).toBeGreaterThan(1439 * 60_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await scheduled()).toHaveLength(1);
+      // A changed schedule starts over: a scan at once; removing it stops the turns.
+      const etag = (await t.call("GET", `${TG}/nightly`)).headers.get("etag")!;
+      const patched = expectStatus(
+        await t.call("PATCH", `${TG}/nightly`, {
+          body: { schedule: { everyMinutes: 60 } },
+          headers: { "Content-Type": "application/merge-patch+json", "If-Match": etag },
+        }),
+        200,
+      );
+      expect(Date.parse(patched.json.spec.nextScanAt)).toBeLessThanOrEqual(Date.now());
+      const until2 = Date.now() + 15_000;
+      while ((await scheduled()).length < 2 && Date.now() < until2)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(await scheduled()).toHaveLength(2);
+      const off = expectStatus(
+        await t.call("PATCH", `${TG}/nightly`, {
+          body: { schedule: null },
+          headers: { "Content-Type": "application/merge-patch+json" },
+        }),
+        200,
+      );
+      expect(off.json.spec).toMatchObject({ schedule: null, nextScanAt: null });
+      for (const s of await scheduled()) await settled(s.metadata.id);
+      expectStatus(await t.call("DELETE", `${TG}/nightly`), 204);
+    });
   });
 }
 
-suite("node+pglite", () => nodePgliteTarget());
-suite("node+postgres", () => nodePostgresTarget());
+const SCHEDULER = { CHAMICORE_DISCOVERY_SCHEDULE_POLL_SECONDS: "0.2" };
+suite("node+pglite", () => nodePgliteTarget(SCHEDULER));
+suite("node+postgres", () => nodePostgresTarget(SCHEDULER));

@@ -7,13 +7,15 @@
  * the scan and merges what it finds into the inventory; the CLI only asks
  * and follows.
  *
- * A target is replaced as a whole (PUT with If-Match): `update` reads it,
- * applies the flags, -f and --set to it as a JSON Merge Patch (null resets a
- * field), and sends the result guarded by the ETag it read, so a change
- * someone made meanwhile is refused (412), never overwritten.
+ * `update` sends the flags, -f and --set as one JSON Merge Patch (null
+ * resets a field; options merge key by key); the control plane applies it
+ * to the target as it is then, so nothing someone else changed meanwhile is
+ * overwritten. Address ranges (10.1.3.100-131) go as written: the API
+ * spells them out.
  */
 import type { Argv, Options } from "yargs";
 import { type ApiClient, type Schemas, unwrap } from "../../../shared/client";
+import { applyMergePatch } from "../../../shared/http/merge-patch";
 import { type Cli, type GlobalOptions, run } from "../app";
 import { CliError, EXIT, type ExitCode } from "../errors";
 import { readDocument, setPairs } from "../input";
@@ -55,36 +57,7 @@ export function namingMap(pairs: readonly string[]): Record<string, string> {
   return map;
 }
 
-const RANGE = /^((?:[a-z]+:\/\/)?\d{1,3}\.\d{1,3}\.\d{1,3}\.)(\d{1,3})-(\d{1,3})(:\d+)?$/i;
-
-/**
- * Target addresses as given, with last-octet ranges spelled out:
- * `10.1.3.100-103` (also `https://10.1.3.100-103:8443`) is four addresses.
- * The API takes a list; the range is the CLI's shorthand for it.
- */
-export function expandAddresses(given: readonly string[]): string[] {
-  return given.flatMap((s) => {
-    const m = RANGE.exec(s);
-    if (!m) return [s];
-    const [from, to] = [Number(m[2]), Number(m[3])];
-    if (from > to || to > 255)
-      throw new CliError(EXIT.usage, `--address ${s}: a range is A.B.C.X-Y with X ≤ Y ≤ 255`);
-    return Array.from({ length: to - from + 1 }, (_, i) => `${m[1]}${from + i}${m[4] ?? ""}`);
-  });
-}
-
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** RFC 7386 JSON Merge Patch: objects merge, null removes, anything else replaces. */
-export function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!isObj(patch)) return patch;
-  const out: Obj = isObj(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
-  }
-  return out;
-}
 
 // ---------- targets ----------
 
@@ -103,7 +76,8 @@ function targetFlags(a: Args): Obj {
   };
   return {
     ...given("name", "name"),
-    ...given("address", "addresses", expandAddresses(listOf(a.address))),
+    ...given("address", "addresses", listOf(a.address)),
+    ...given("schedule", "schedule", Number(a.schedule) > 0 ? { everyMinutes: Number(a.schedule) } : null),
     ...given("credential", "credentialId"),
     ...given("site", "site"),
     ...given("driver", "driver"),
@@ -161,6 +135,10 @@ const TARGET_FIELDS: Record<string, Options> = {
   },
   file: { alias: "f", type: "string", describe: "JSON or YAML target document ('-' reads stdin)" },
   set: { type: "string", describe: "field=value (repeatable; dotted keys nest, e.g. options.naming.rule=…)" },
+  schedule: {
+    type: "number",
+    describe: "scan the target by itself every MINUTES (the first scan at once); 0 removes the schedule",
+  },
   "dry-run": { type: "boolean", describe: "print the document that would be sent; send nothing" },
 };
 
@@ -190,14 +168,22 @@ const TARGET_COLUMNS: Column[] = [
   field("AUTH", (s) => optionsOf(s).auth),
   field("INSECURE", (s) => optionsOf(s).insecure),
   field("NAMING", namingText),
+  field("SCHEDULE", (s) => {
+    const every = (s.schedule as { everyMinutes?: number } | null | undefined)?.everyMinutes;
+    return every ? `every ${every} min (next ${s.nextScanAt ?? "?"})` : "";
+  }),
 ];
 
 const FLAG_OF: Record<string, string> = { id: "--id", addresses: "--address", credentialId: "--credential" };
 
 async function createTarget(cli: Cli, a: Args): Promise<void> {
-  const body = mergePatch(
+  // Applied to nothing: a null in the file or --set simply leaves the field out.
+  const body = applyMergePatch(
     {},
-    { ...patchOf(cli, a), ...(a.id !== undefined ? { id: String(a.id) } : {}) },
+    {
+      ...patchOf(cli, a),
+      ...(a.id !== undefined ? { id: String(a.id) } : {}),
+    },
   ) as Obj;
   const missing = Object.keys(FLAG_OF).filter((k) => body[k] === undefined);
   if (missing.length)
@@ -221,22 +207,25 @@ async function updateTarget(cli: Cli, a: Args): Promise<void> {
     throw new CliError(EXIT.usage, "nothing to change: give -f, --set or a field flag");
   const api = loose(cli.session(a).client);
   const one = { params: { path: { id: String(a.id) } } };
-  const { data, response } = await unwrap(api.GET(`${TARGETS}/{id}`, one));
-  const etag = response.headers.get("ETag") ?? "*";
-  const next = mergePatch(specOf(data), patch) as Obj;
   const printer = cli.printer(a);
   if (a["dry-run"]) {
+    // What the control plane would make of it, from the target as it is now.
+    const { data, response } = await unwrap(api.GET(`${TARGETS}/{id}`, one));
+    const etag = response.headers.get("ETag") ?? "*";
     printer.err(
-      `dry run: would PUT ${TARGETS}/${a.id} (If-Match: ${etag}) with this document; nothing was sent`,
+      `dry run: would PATCH ${TARGETS}/${a.id} (as of If-Match: ${etag}) with ${JSON.stringify(patch)}; the target would become this; nothing was sent`,
     );
-    printer.print(next, TARGET_COLUMNS);
+    printer.print(applyMergePatch(specOf(data), patch), TARGET_COLUMNS);
     return;
   }
-  // Guarded by the ETag just read: a change made meanwhile is refused (412), not overwritten.
-  const { data: replaced } = await unwrap(
-    api.PUT(`${TARGETS}/{id}`, { ...one, body: next, headers: { "If-Match": etag } }),
+  const { data } = await unwrap(
+    api.PATCH(`${TARGETS}/{id}`, {
+      ...one,
+      body: patch,
+      headers: { "Content-Type": "application/merge-patch+json" },
+    }),
   );
-  printer.print(replaced, TARGET_COLUMNS);
+  printer.print(data, TARGET_COLUMNS);
 }
 
 const writeCommands = (g: Argv, cli: Cli): Argv =>
