@@ -83,6 +83,14 @@ const bmcSpecOf = (r: BmcRow): BmcEndpoint => ({
   site: r.site,
 });
 
+/** The BMC endpoints of these task rows as they are now, by id (deleted ones absent). */
+async function endpointsOf(tx: Tx, rows: { bmcId: string | null }[]): Promise<Map<string, BmcEndpoint>> {
+  const ids = [...new Set(rows.flatMap((r) => (r.bmcId === null ? [] : [r.bmcId])))];
+  if (ids.length === 0) return new Map();
+  const found = await tx.select().from(bmcEndpoints).where(inArray(bmcEndpoints.id, ids));
+  return new Map(found.map((b) => [b.id, bmcSpecOf(b)]));
+}
+
 const bmcOf = (r: BmcRow): Stored<BmcEndpoint> => ({
   id: r.id,
   etag: r.etag,
@@ -484,15 +492,7 @@ export class PgPowerStore implements PowerStore, PowerQueue {
               job.tasks.map((t) => t.id),
             ),
           );
-      const bmcIds = [...new Set(rows.flatMap((r) => (r.bmcId === null ? [] : [r.bmcId])))];
-      const endpoints = new Map(
-        bmcIds.length === 0
-          ? []
-          : (await tx.select().from(bmcEndpoints).where(inArray(bmcEndpoints.id, bmcIds))).map((b) => [
-              b.id,
-              bmcSpecOf(b),
-            ]),
-      );
+      const endpoints = await endpointsOf(tx, rows);
       for (const job of jobs.values())
         for (const t of job.tasks) t.bmc = t.bmcId === null ? null : (endpoints.get(t.bmcId) ?? null);
       const started = await tx
@@ -564,15 +564,7 @@ export class PgPowerStore implements PowerStore, PowerQueue {
           position: powerTasks.position,
         });
       rows.sort((a, b) => a.position - b.position);
-      const bmcIds = [...new Set(rows.flatMap((r) => (r.bmcId === null ? [] : [r.bmcId])))];
-      const endpoints = new Map(
-        bmcIds.length === 0
-          ? []
-          : (await tx.select().from(bmcEndpoints).where(inArray(bmcEndpoints.id, bmcIds))).map((b) => [
-              b.id,
-              bmcSpecOf(b),
-            ]),
-      );
+      const endpoints = await endpointsOf(tx, rows);
       job.tasks = rows.map((r) => ({
         id: r.id,
         xname: r.xname,

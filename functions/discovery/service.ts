@@ -145,6 +145,15 @@ export type MergeOutcome = Pick<
   "created" | "updated" | "unchanged" | "interfacesAdded" | "ipAddressesAdded" | "bmcEndpoint"
 >;
 
+const nothingMerged = (): MergeOutcome => ({
+  created: [],
+  updated: [],
+  unchanged: [],
+  interfacesAdded: [],
+  ipAddressesAdded: [],
+  bmcEndpoint: null,
+});
+
 /**
  * The state to keep when discovery says `found`: discovery knows power (On,
  * Off) and that a BMC answered (Ready). A node that is On and Ready stays
@@ -188,14 +197,7 @@ export async function mergeDiscovery(
   found: Found,
   dryRun: boolean,
 ): Promise<MergeOutcome> {
-  const out: MergeOutcome = {
-    created: [],
-    updated: [],
-    unchanged: [],
-    interfacesAdded: [],
-    ipAddressesAdded: [],
-    bmcEndpoint: null,
-  };
+  const out = nothingMerged();
   const items = found.components;
   const macs = items.flatMap((c) => (c.interfaces ?? []).map((f) => f.macAddress));
   const known = new Set<string>();
@@ -346,12 +348,7 @@ export async function addressResult(
     address,
     state: "ok",
     bmcId: null,
-    created: [],
-    updated: [],
-    unchanged: [],
-    interfacesAdded: [],
-    ipAddressesAdded: [],
-    bmcEndpoint: null,
+    ...nothingMerged(),
     problems: [],
     error: null,
   };

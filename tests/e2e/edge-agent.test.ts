@@ -48,15 +48,9 @@ let edgeEnv: Record<string, string>;
 let e: Proc & { url: string };
 const { stream, prefix } = uniqueStream("edgepower");
 
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(control.url + path, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, text, json: text ? JSON.parse(text) : undefined };
-}
+/** The control API as the operator `ops`. */
+const api = (method: string, path: string, body?: unknown) =>
+  urlCall(control.url)(method, path, { body, token });
 
 async function startEdge() {
   const p = await edge({ ...edgeEnv, CHAMICORE_EDGE_LISTEN: `127.0.0.1:${await freePort()}` });
