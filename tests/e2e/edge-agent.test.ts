@@ -94,9 +94,7 @@ beforeAll(async () => {
     CHAMICORE_POWER_MAX_NODES: String(FLEET),
   });
   cleanup.push(() => control.child.kill("SIGKILL"));
-  cleanup.push(async () => {
-    for (const s of [stream, `${stream}_WORK`]) await deleteStream(SHARED_NATS_URL, s);
-  });
+  cleanup.push(() => deleteStream(SHARED_NATS_URL, stream));
   token = await tokenFor(urlCall(control.url), "ops", secret);
   const sa = await api("POST", "/auth/v1/service-accounts", { id: "edge-east", roles: ["edge"] });
   expect(sa.status, sa.text).toBe(201);

@@ -607,7 +607,7 @@ function suite(name: string, start: () => Promise<Target>) {
         );
       } finally {
         await other.close();
-        for (const s of [stream, `${stream}_WORK`]) await deleteStream(SHARED_NATS_URL, s);
+        await deleteStream(SHARED_NATS_URL, stream);
       }
     });
   });

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { workStreamName } from "../../shared/work";
 import { freePort } from "./process";
 
 /** The machine's shared NATS, for tests that only need a working server. */
@@ -106,11 +107,15 @@ export async function readStream(url: string, stream: string): Promise<StreamMes
   }
 }
 
+/**
+ * Deletes a run's event stream and the work stream named after it (which
+ * an edge with NATS creates at start: shared/work-stream.ts).
+ */
 export async function deleteStream(url: string, stream: string): Promise<void> {
   const nc = await connect({ servers: url });
   try {
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(stream).catch(() => {});
+    for (const name of [stream, workStreamName(stream)]) await jsm.streams.delete(name).catch(() => {});
   } finally {
     await nc.close();
   }
