@@ -19,7 +19,7 @@
  */
 import type { InventoryStore } from "../../functions/inventory/store";
 import type { PowerExecutor, PowerJob } from "../../functions/power/executor";
-import { taskBudgetMs } from "../../functions/power/resolve";
+import { budgetFromNow } from "../../functions/power/resolve";
 import { recordPowerState } from "../../functions/power/service";
 import type { ClaimedJob, PowerQueue, TaskResult, TaskUpdate } from "../../functions/power/store";
 import type { Logger } from "../../shared/log";
@@ -91,9 +91,7 @@ export class PowerAgent {
       if (failed > 0) this.o.logger.warn("power tasks failed past their deadline", { count: failed });
     }
     if (this.loop.stopped) return;
-    const jobs = await this.o.queue.claim(null, this.o.batch ?? 1000, (j) => {
-      return new Date(Date.now() + taskBudgetMs(j.operation, j.taskDeadlineMinutes));
-    });
+    const jobs = await this.o.queue.claim(null, this.o.batch ?? 1000, budgetFromNow);
     for (const job of jobs) this.begin(job);
   }
 

@@ -23,9 +23,7 @@ import { authSettingsOf, loadControlConfig, servingSettingsOf } from "../config"
 import { openDatabase } from "../db/node";
 import { OutboxRelay } from "../events/relay";
 import { pgStores } from "../stores";
-import { PgDiscoveryStore } from "../stores/discovery";
 import { PgOutbox } from "../stores/outbox";
-import { PgPowerStore } from "../stores/power";
 import { DiscoveryAgent } from "./discovery-agent";
 import { DiscoveryScheduler } from "./discovery-scheduler";
 import { resolveMasterKey } from "./master-key";
@@ -185,7 +183,7 @@ export async function startControl(
   };
   // Power tasks of BMCs without a site run here (docs/power.md).
   const powerAgent = new PowerAgent({
-    queue: new PgPowerStore(database.db),
+    queue: stores.power,
     inventory: stores.inventory,
     logger: log,
     executor: new RedfishPowerExecutor({
@@ -197,7 +195,7 @@ export async function startControl(
   powerAgent.start();
   // Scans of targets without a site run here (docs/discovery.md).
   const discoveryAgent = new DiscoveryAgent({
-    queue: new PgDiscoveryStore(database.db),
+    queue: stores.discovery,
     inventory: stores.inventory,
     power: stores.power,
     logger: log,
@@ -208,7 +206,7 @@ export async function startControl(
   const dispatcher = config.NATS_URL
     ? new WorkDispatcher({
         power: stores.power,
-        discovery: new PgDiscoveryStore(database.db),
+        discovery: stores.discovery,
         nats: {
           servers: config.NATS_URL,
           stream: config.CHAMICORE_NATS_STREAM,
@@ -219,7 +217,7 @@ export async function startControl(
     : undefined;
   dispatcher?.start();
   const scheduler = new DiscoveryScheduler({
-    queue: new PgDiscoveryStore(database.db),
+    queue: stores.discovery,
     logger: log,
     pollMs: config.CHAMICORE_DISCOVERY_SCHEDULE_POLL_SECONDS * 1000,
     started: () => {

@@ -18,7 +18,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { DiscoveryQueue } from "../../functions/discovery/store";
-import { taskBudgetMs } from "../../functions/power/resolve";
+import { budgetFromNow } from "../../functions/power/resolve";
 import type { PowerQueue } from "../../functions/power/store";
 import type { Logger } from "../../shared/log";
 import { type WorkMessage, workSubject } from "../../shared/work";
@@ -82,9 +82,7 @@ export class WorkDispatcher {
     const js = await this.stream();
     if (!js) return;
     for (const site of powerSites) {
-      const jobs = await this.o.power.claim(site, 1000, (j) => {
-        return new Date(Date.now() + taskBudgetMs(j.operation, j.taskDeadlineMinutes));
-      });
+      const jobs = await this.o.power.claim(site, 1000, budgetFromNow);
       for (const job of jobs) {
         const taskIds = job.tasks.map((t) => t.id);
         const sent = await this.publish(js, site, { kind: "power", transitionId: job.transitionId, taskIds });

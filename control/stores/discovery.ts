@@ -5,7 +5,7 @@
  * events in the same transaction; per-address results do not (the final
  * event of a scan carries them all).
  */
-import { and, eq, inArray, isNotNull, isNull, lt, lte, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, inArray, isNotNull, isNull, lt, lte, sql } from "drizzle-orm";
 import {
   type AddressResult,
   DISCOVERY_API_VERSION,
@@ -26,7 +26,7 @@ import { ApiError, notFound } from "../../shared/problem";
 import { credentials, discoveryScans, discoveryTargets } from "../db/schema";
 import type { Db } from "../db/types";
 import { appendEvents } from "./outbox";
-import { newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
+import { isUuid, newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
 
 type TargetRow = typeof discoveryTargets.$inferSelect;
 type ScanRow = typeof discoveryScans.$inferSelect;
@@ -119,8 +119,6 @@ const scanChanged = (action: "created" | "updated", r: ScanRow): NewEvent => ({
   subject: r.id,
   data: toResource(SCAN_KIND, DISCOVERY_API_VERSION, scanOf(r, true)),
 });
-
-const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
 export class PgDiscoveryStore implements DiscoveryStore, DiscoveryQueue {
   constructor(private readonly db: Db) {}
@@ -258,10 +256,15 @@ export class PgDiscoveryStore implements DiscoveryStore, DiscoveryQueue {
     return { rows: rows.map((r) => scanOf(r, false)), total };
   }
 
-  async getScan(id: string) {
+  async getScan(id: string, opts: { results?: boolean } = {}) {
     if (!isUuid(id)) return undefined;
-    const [row] = await this.db.select().from(discoveryScans).where(eq(discoveryScans.id, id));
-    return row ? scanOf(row, true) : undefined;
+    const withResults = opts.results !== false;
+    // Without results the column is not read at all: it grows with every address of a big scan.
+    const { results: _, ...others } = getTableColumns(discoveryScans);
+    const [row] = withResults
+      ? await this.db.select().from(discoveryScans).where(eq(discoveryScans.id, id))
+      : await this.db.select(others).from(discoveryScans).where(eq(discoveryScans.id, id));
+    return row ? scanOf({ results: [], ...row }, withResults) : undefined;
   }
 
   async cancelScan(id: string) {

@@ -12,6 +12,10 @@ import type { Db } from "../db/types";
 /** A fresh opaque etag for a row written now. */
 export const newEtag = () => randomHex(8);
 
+/** Whether `s` can be compared with a `uuid` column: Postgres refuses the query otherwise. */
+export const isUuid = (s: string) =>
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+
 /** `?a=1,2&b=3` → `a IN (1,2) AND b IN (3)` over the mapped columns. */
 export function whereOf(q: ListQuery, columns: Record<string, Column>, extra: (SQL | undefined)[] = []) {
   const parts: (SQL | undefined)[] = [...extra];

@@ -42,7 +42,7 @@ import { ApiError, notFound } from "../../shared/problem";
 import { bmcEndpoints, components, credentials, groupMembers, powerTasks, transitions } from "../db/schema";
 import type { Db } from "../db/types";
 import { appendEvents } from "./outbox";
-import { chunks, newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
+import { chunks, isUuid, newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
 
 type BmcRow = typeof bmcEndpoints.$inferSelect;
 type TransitionRow = typeof transitions.$inferSelect;
@@ -807,5 +807,3 @@ async function checkBmcRefs(tx: Tx, b: BmcEndpoint) {
       ],
     });
 }
-
-const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);

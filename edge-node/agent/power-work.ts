@@ -49,31 +49,35 @@ export async function runPowerWork(
   if (job.abortSignaled) abort("aborted");
 
   const pending = new Map<string, TaskUpdate>();
-  let reporting: Promise<void> = Promise.resolve();
-  const report = () => {
+  /** The report in flight: a slow control plane gets one at a time, not a queue of them. */
+  let reporting: Promise<void> | undefined;
+  const report = async () => {
     const updates = [...pending.values()];
     pending.clear();
-    reporting = deps.control
-      .post<{ abortSignaled: string[] }>(`${AGENT}/progress`, { updates, transitionIds: [job.transitionId] })
-      .then((a) => {
-        if (a.abortSignaled.includes(job.transitionId)) abort("aborted");
-      })
-      .catch((e: Error) => {
-        // Progress is best effort; the results below are not.
-        for (const u of updates) if (!pending.has(u.taskId)) pending.set(u.taskId, u);
-        log.warn("could not report power progress", { err: e.message });
+    try {
+      const a = await deps.control.post<{ abortSignaled: string[] }>(`${AGENT}/progress`, {
+        updates,
+        transitionIds: [job.transitionId],
       });
+      if (a.abortSignaled.includes(job.transitionId)) abort("aborted");
+    } catch (e) {
+      // Progress is best effort (kept for the next report); the results below are not.
+      for (const u of updates) if (!pending.has(u.taskId)) pending.set(u.taskId, u);
+      log.warn("could not report power progress", { err: (e as Error).message });
+    }
   };
   const timer = setInterval(() => {
-    reporting.then(report);
+    reporting ??= report().finally(() => {
+      reporting = undefined;
+    });
   }, PROGRESS_EVERY_MS);
 
   let results: TaskResult[];
   try {
-    results = await deps.executor.run(
-      { ...job, tasks: job.tasks },
-      { signal: controller.signal, onProgress: (u) => pending.set(u.taskId, u) },
-    );
+    results = await deps.executor.run(job, {
+      signal: controller.signal,
+      onProgress: (u) => pending.set(u.taskId, u),
+    });
   } finally {
     clearInterval(timer);
     stopping.removeEventListener("abort", onStop);

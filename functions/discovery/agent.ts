@@ -131,7 +131,7 @@ const results: RouteHandler<typeof resultsRoute, AppEnv> = async (c) => {
   const { id } = c.req.valid("param");
   const body = c.req.valid("json");
   const { discovery, inventory, power } = c.var.stores;
-  const scan = await discovery.getScan(id);
+  const scan = await discovery.getScan(id, { results: false });
   if (!scan) throw notFound("scan", id);
   if (scan.spec.state !== "running") return c.json({ running: false }, 200);
   if (!scan.spec.targetIds.includes(body.targetId))

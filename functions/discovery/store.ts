@@ -34,8 +34,8 @@ export interface DiscoveryStore {
   createScan(s: NewScan): Promise<Stored<Scan>>;
   /** Without results. Filters: state, dryRun, requestedBy. */
   listScans(q: ListQuery): Promise<Page<Scan>>;
-  /** With its results. */
-  getScan(id: string): Promise<Stored<Scan> | undefined>;
+  /** With its results, unless `results: false` (a cheap read of its state, for each address an agent reports). */
+  getScan(id: string, opts?: { results?: boolean }): Promise<Stored<Scan> | undefined>;
   /** A new scan ends `cancelled` at once; a running one is `cancelled` and its agent stops before the next address. 404, 409 when final. */
   cancelScan(id: string): Promise<Stored<Scan>>;
 }

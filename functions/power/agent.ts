@@ -19,7 +19,7 @@ import { notFound } from "../../shared/problem";
 import { unsealCredential } from "../auth/secrets";
 import type { AppEnv } from "../env";
 import { defineRoute, json, jsonBody, problems } from "../route";
-import { taskBudgetMs } from "./resolve";
+import { budgetFromNow } from "./resolve";
 import { BmcEndpointSchema, OperationSchema } from "./schemas";
 import { recordPowerState } from "./service";
 import type { TaskResult } from "./store";
@@ -94,11 +94,7 @@ const job: RouteHandler<typeof jobRoute, AppEnv> = async (c) => {
   const { transitionId } = c.req.valid("param");
   const { taskIds } = c.req.valid("json");
   const { power, auth } = c.var.stores;
-  const claimed = await power.lease(
-    transitionId,
-    taskIds,
-    (j) => new Date(Date.now() + taskBudgetMs(j.operation, j.taskDeadlineMinutes)),
-  );
+  const claimed = await power.lease(transitionId, taskIds, budgetFromNow);
   if (!claimed) throw notFound("transition", transitionId);
   const credentials: AgentJob["credentials"] = {};
   for (const id of new Set(claimed.tasks.flatMap((t) => (t.bmc ? [t.bmc.credentialId] : [])))) {

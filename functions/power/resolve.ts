@@ -164,3 +164,7 @@ export const TASK_SLACK_MS = 60_000;
 export function taskBudgetMs(operation: PowerOperation, taskDeadlineMinutes: number): number {
   return stepsOf(operation) * taskDeadlineMinutes * 60_000 + TASK_SLACK_MS;
 }
+
+/** The deadline of tasks claimed or started now: their budget from now (for `PowerQueue.claim` and `lease`). */
+export const budgetFromNow = (job: { operation: PowerOperation; taskDeadlineMinutes: number }) =>
+  new Date(Date.now() + taskBudgetMs(job.operation, job.taskDeadlineMinutes));

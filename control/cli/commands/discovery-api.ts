@@ -21,6 +21,7 @@ import { CliError, EXIT, type ExitCode } from "../errors";
 import { readDocument, setPairs } from "../input";
 import type { Column } from "../output";
 import { loose, resourceCommand } from "../resource";
+import { followUntilFinal, progressOn } from "../workflows/follow";
 import { type Args, filter, idColumn, sortFilter } from "./smd";
 
 const TARGETS = "/discovery/v1/targets";
@@ -379,21 +380,16 @@ export function timeoutOf(v: unknown): number | undefined {
  */
 async function follow(cli: Cli, a: GlobalOptions, id: string, timeoutS?: number): Promise<void> {
   const api = cli.session(a).client;
-  const stderr = cli.io.stderr;
-  const tty = stderr.isTTY === true;
-  const until = timeoutS ? Date.now() + timeoutS * 1000 : Number.POSITIVE_INFINITY;
-  let scan = await getScan(api, id);
-  const total = await addressTotal(api, scan.spec);
-  let last = "";
-  for (;;) {
-    const text = `${scanProgress(scan.spec, total)} (${scan.spec.state})`;
-    if (text !== last) stderr.write(tty ? `\r${text}\x1b[K` : `${id}: ${text}\n`);
-    last = text;
-    if (FINAL.includes(scan.spec.state) || Date.now() >= until) break;
-    await new Promise((r) => setTimeout(r, Math.min(250, Math.max(0, until - Date.now()))));
-    scan = await getScan(api, id);
-  }
-  if (tty) stderr.write("\n");
+  const total = await addressTotal(api, (await getScan(api, id)).spec);
+  const line = progressOn(cli.io.stderr, id);
+  const { last: scan } = await followUntilFinal({
+    fetch: () => getScan(api, id),
+    describe: (s) => `${scanProgress(s.spec, total)} (${s.spec.state})`,
+    isFinal: (s) => FINAL.includes(s.spec.state),
+    progress: line.show,
+    timeoutS,
+  });
+  line.end();
   const spec = scan.spec;
   printScan(cli, a, scan, total);
   if (!FINAL.includes(spec.state))

@@ -12,6 +12,7 @@ import { CliError, EXIT } from "../errors";
 import type { CommandModule } from "../main";
 import type { Column } from "../output";
 import { loose, resourceCommand } from "../resource";
+import { progressOn } from "../workflows/follow";
 import {
   exitOf,
   failureSummary,
@@ -133,14 +134,13 @@ function positive(flag: string, v: number | undefined): number | undefined {
  */
 async function follow(cli: Cli, a: GlobalOptions, id: string, timeoutS: number | undefined): Promise<void> {
   const api = cli.session(a).client;
-  const stderr = cli.io.stderr;
-  const tty = stderr.isTTY === true;
+  const line = progressOn(cli.io.stderr, id);
   const result = await waitForTransition({
     fetch: () => getTransition(api, id),
-    progress: (text) => stderr.write(tty ? `\r${text}\x1b[K` : `${id}: ${text}\n`),
+    progress: line.show,
     timeoutS,
   });
-  if (tty) stderr.write("\n");
+  line.end();
   const spec = result.transition.spec;
   printTransition(cli, a, result.transition);
   if (!result.final)

@@ -1,11 +1,11 @@
 /**
  * Following a power transition until it is final (`power transition wait`,
  * `power on|off|… --wait`): what the progress line says, when to stop, and
- * which exit code the per-node results give. The polling loop takes its
- * clock and its fetch as arguments, so the rules are plain functions.
+ * which exit code the per-node results give; the polling is ./follow.ts.
  */
 import type { Schemas } from "../../../shared/client";
 import { EXIT, type ExitCode } from "../errors";
+import { followUntilFinal } from "./follow";
 
 export type Transition = Schemas["Transition"];
 export type TransitionSpec = Schemas["TransitionSpec"];
@@ -59,17 +59,11 @@ export type WaitResult = { final: true; transition: Transition } | { final: fals
 
 /** Polls until the transition is final, or the timeout passes (then `final: false` with the last read). */
 export async function waitForTransition(o: WaitOptions): Promise<WaitResult> {
-  const now = o.now ?? Date.now;
-  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const until = o.timeoutS ? now() + o.timeoutS * 1000 : Number.POSITIVE_INFINITY;
-  let last = "";
-  for (;;) {
-    const t = await o.fetch();
-    const text = `${progressText(t.spec)} (${t.spec.state})`;
-    if (text !== last) o.progress(text, t.spec);
-    last = text;
-    if (isFinal(t.spec)) return { final: true, transition: t };
-    if (now() >= until) return { final: false, transition: t };
-    await sleep(Math.min(o.intervalMs ?? 250, Math.max(0, until - now())));
-  }
+  const { final, last } = await followUntilFinal({
+    ...o,
+    describe: (t) => `${progressText(t.spec)} (${t.spec.state})`,
+    isFinal: (t) => isFinal(t.spec),
+    progress: (text, t) => o.progress(text, t.spec),
+  });
+  return { final, transition: last };
 }
