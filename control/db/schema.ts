@@ -174,15 +174,26 @@ export const casbinRules = auth.table(
   (t) => [uniqueIndex("casbin_rules_line").on(t.ptype, t.v0, t.v1, t.v2), index("casbin_rules_v1").on(t.v1)],
 );
 
+/**
+ * Revoked tokens. A row with `subject` set ends every token of that subject
+ * issued before `issuedBefore` (an account deleted, disabled or given a new
+ * secret); its `jti` is then a key of its own, not a token id. Both kinds
+ * reach the edges through the feed like any revocation.
+ */
 export const revocations = auth.table(
   "revocations",
   {
     jti: varchar("jti", { length: 255 }).primaryKey(),
     reason: text("reason").notNull().default(""),
     expiresAt: timestamp("expires_at", { withTimezone: true, precision: 3 }).notNull(),
+    subject: varchar("subject", { length: 255 }),
+    issuedBefore: timestamp("issued_before", { withTimezone: true, precision: 3 }),
     ...tracked(),
   },
-  (t) => [index("revocations_expires_idx").on(t.expiresAt)],
+  (t) => [
+    index("revocations_expires_idx").on(t.expiresAt),
+    index("revocations_subject_idx").on(t.subject).where(sql`${t.subject} is not null`),
+  ],
 );
 
 export const credentials = auth.table(
@@ -404,4 +415,37 @@ export const discoveryScans = discovery.table(
     ...tracked(),
   },
   (t) => [index("scans_state_idx").on(t.state, t.site), index("scans_created_idx").on(t.createdAt)],
+);
+
+// ---------- audit ----------
+
+export const audit = pgSchema("audit");
+
+/**
+ * One row per mutating request and per token issued or refused: who (subject,
+ * roles, client address), what (method, route template, resource id), the
+ * outcome (status) and the request id to find its log lines. Never a body,
+ * a query string or a secret. Pruned after CHAMICORE_AUDIT_RETENTION_DAYS.
+ */
+export const auditEvents = audit.table(
+  "events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    time: timestamp("time", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    subject: varchar("subject", { length: 255 }),
+    roles: jsonb("roles").$type<string[]>().notNull().default([]),
+    clientAddress: varchar("client_address", { length: 64 }),
+    method: varchar("method", { length: 16 }).notNull(),
+    route: varchar("route", { length: 255 }).notNull(),
+    resourceId: varchar("resource_id", { length: 255 }),
+    status: integer("status").notNull(),
+    requestId: varchar("request_id", { length: 255 }),
+    /** What happened when the route alone does not say (e.g. "token refused: bad secret"). */
+    action: varchar("action", { length: 64 }),
+  },
+  (t) => [
+    index("audit_events_time_idx").on(t.time),
+    index("audit_events_subject_idx").on(t.subject, t.time),
+    index("audit_events_resource_idx").on(t.resourceId, t.time),
+  ],
 );
