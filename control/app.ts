@@ -5,6 +5,7 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { etag } from "hono/etag";
+import { auditTrail, registerAudit } from "../functions/audit";
 import { authorize, registerAuth, TOKEN_PATH } from "../functions/auth";
 import { registerBoot } from "../functions/boot";
 import { registerCloudInit } from "../functions/cloud-init";
@@ -17,6 +18,7 @@ import { registerPower } from "../functions/power";
 import { documentSecurity } from "../functions/route";
 import { createBaseApp } from "../shared/http/app";
 import { httpMetrics } from "../shared/metrics";
+import { databaseFault } from "./db/faults";
 
 export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = createBaseApp<AppEnv>({
@@ -24,6 +26,7 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     metrics: httpMetrics(deps.registry),
     largeBodies: { [IMPORT_PATH]: IMPORT_BODY_LIMIT },
     formPaths: [TOKEN_PATH],
+    classifyFault: databaseFault,
   });
   const full: AppDeps = { authorize, ...deps };
   app.use(async (c, next) => {
@@ -42,8 +45,11 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     "/events/*",
     "/power/*",
     "/discovery/*",
+    "/audit/*",
   ])
     app.use(path, deps.stores);
+  // After the stores: the record is written on the request's connection, before it is released.
+  app.use(auditTrail);
   // Lists answer If-None-Match from a hash of the page; single resources carry their stored etag.
   app.use("/hsm/*", etag());
   // etag() only touches GET/HEAD answers; `/x/*` also matches `/x`.
@@ -68,6 +74,7 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   registerEvents(app);
   registerPower(app);
   registerDiscovery(app);
+  registerAudit(app);
   documentSecurity(app);
   return app;
 }

@@ -5,10 +5,17 @@
  */
 import { z } from "zod";
 import {
+  DEFAULT_LOGIN_LIMITS,
+  MemoryLoginThrottle,
+  PlatformLoginThrottle,
+  type RateLimitBinding,
+} from "../functions/auth/login-throttle";
+import {
   type AuthSettings,
   DEFAULT_AUDIENCE,
   DEFAULT_ISSUER,
   DEFAULT_TOKEN_TTL,
+  MAX_TOKEN_TTL,
   TrustedIssuersJson,
 } from "../functions/auth/settings";
 import type { ServingSettings } from "../functions/env";
@@ -50,11 +57,32 @@ export const AuthEnvSchema = z.object({
     .number()
     .int()
     .min(60, "must be at least 60 seconds")
-    .max(86_400, "must be at most 86400 seconds (a day)")
+    .max(MAX_TOKEN_TTL, `must be at most ${MAX_TOKEN_TTL} seconds (a day)`)
     .default(DEFAULT_TOKEN_TTL),
   CHAMICORE_TRUSTED_ISSUERS: TrustedIssuersJson.optional(),
   CHAMICORE_KEY_ALGORITHM: z.enum(["ES256", "RS256"]).default("ES256"),
   CHAMICORE_PUBLIC_URL: z.url().optional(),
+  /** Failed logins per client id per window before the token endpoint answers 429; 0: no limit. */
+  CHAMICORE_LOGIN_MAX_FAILURES_PER_CLIENT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .default(DEFAULT_LOGIN_LIMITS.perClient),
+  /** Failed logins per source address per window; 0: no limit. */
+  CHAMICORE_LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .default(DEFAULT_LOGIN_LIMITS.perAddress),
+  /** Length of the window those failures are counted in, seconds. */
+  CHAMICORE_LOGIN_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1, "must be at least 1 second")
+    .max(86_400, "must be at most 86400 seconds (a day)")
+    .default(DEFAULT_LOGIN_LIMITS.windowSeconds),
 });
 
 const Cidr = z
@@ -112,6 +140,29 @@ export const DiscoveryAgentEnvSchema = z.object({
   CHAMICORE_DISCOVERY_SCHEDULE_POLL_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
 });
 
+/** The audit trail; the same name on Node and Workers. */
+export const AuditEnvSchema = z.object({
+  /** Days audit records are kept (pruned by `chamicore serve` and the Worker's cron). */
+  CHAMICORE_AUDIT_RETENTION_DAYS: z.coerce
+    .number("must be a number of days")
+    .min(0.001, "must be at least 0.001 days")
+    .max(36_500, "must be at most 36500 days")
+    .default(90),
+});
+
+/** The Worker's database when no Hyperdrive binding is present (Workers only). */
+export const WorkerDbEnvSchema = z.object({
+  DATABASE_URL: PostgresUrl.optional(),
+  /**
+   * `ws://` or `wss://` URL of a WebSocket-to-TCP proxy in front of a plain
+   * Postgres; unset: hosted Neon's own endpoint. The driver adds
+   * `?address=<host>:<port>` of DATABASE_URL to it.
+   */
+  CHAMICORE_NEON_WS_PROXY: z
+    .url({ protocol: /^wss?$/, error: "must be a ws:// or wss:// URL, e.g. ws://127.0.0.1:8081/v1" })
+    .optional(),
+});
+
 const bootstrapPair = (c: z.infer<typeof AuthEnvSchema>, ctx: z.RefinementCtx) => {
   if (!c.CHAMICORE_BOOTSTRAP_CLIENT_ID !== !c.CHAMICORE_BOOTSTRAP_CLIENT_SECRET)
     ctx.addIssue({
@@ -140,6 +191,7 @@ const ControlBase = z.object({
   ...PowerEnvSchema.shape,
   ...PowerAgentEnvSchema.shape,
   ...DiscoveryAgentEnvSchema.shape,
+  ...AuditEnvSchema.shape,
 });
 
 /** What `chamicore migrate` needs: only the database. */
@@ -188,9 +240,22 @@ export function servingSettingsOf(
   };
 }
 
-/** The auth settings of a parsed configuration; the master key is imported on first use. */
-export function authSettingsOf(c: z.infer<typeof AuthEnvSchema>, masterKeyB64: string): AuthSettings {
+/**
+ * The auth settings of a parsed configuration; the master key is imported on
+ * first use. `loginLimiters`: the Worker's rate limiting bindings, which
+ * count failed logins across isolates beside each isolate's own counts.
+ */
+export function authSettingsOf(
+  c: z.infer<typeof AuthEnvSchema>,
+  masterKeyB64: string,
+  loginLimiters: { client?: RateLimitBinding; address?: RateLimitBinding } = {},
+): AuthSettings {
   let key: ReturnType<AuthSettings["masterKey"]> | undefined;
+  const local = new MemoryLoginThrottle({
+    perClient: c.CHAMICORE_LOGIN_MAX_FAILURES_PER_CLIENT,
+    perAddress: c.CHAMICORE_LOGIN_MAX_FAILURES_PER_ADDRESS,
+    windowSeconds: c.CHAMICORE_LOGIN_WINDOW_SECONDS,
+  });
   const publicUrl = c.CHAMICORE_PUBLIC_URL?.replace(/\/+$/, "");
   return {
     issuer: publicUrl ?? DEFAULT_ISSUER,
@@ -204,5 +269,9 @@ export function authSettingsOf(c: z.infer<typeof AuthEnvSchema>, masterKeyB64: s
         : undefined,
     keyAlgorithm: c.CHAMICORE_KEY_ALGORITHM,
     masterKey: () => (key ??= importMasterKey(masterKeyB64)),
+    loginThrottle:
+      loginLimiters.client || loginLimiters.address
+        ? new PlatformLoginThrottle(local, loginLimiters, c.CHAMICORE_LOGIN_WINDOW_SECONDS)
+        : local,
   };
 }

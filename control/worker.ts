@@ -5,24 +5,28 @@
  * connection across requests, so each request that needs the database opens
  * one and closes it after the response: through a Hyperdrive binding (pg
  * over TCP, pooled by Hyperdrive) when `HYPERDRIVE` is bound, otherwise
- * through Neon's serverless driver with `DATABASE_URL`.
+ * through Neon's serverless driver with `DATABASE_URL` (hosted Neon, or a
+ * Postgres behind the WebSocket proxy in `CHAMICORE_NEON_WS_PROXY`). See
+ * docs/workers.md.
  *
  * Migrations are not applied from here: run `chamicore migrate` with
  * DATABASE_URL before deploying; /readiness reports 503 until then.
  */
-import { Pool as NeonPool } from "@neondatabase/serverless";
+import { Client as NeonClient, neonConfig } from "@neondatabase/serverless";
 import { drizzle as drizzleNeon } from "drizzle-orm/neon-serverless";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import type { Context, Next } from "hono";
 import pg from "pg";
 import { Keyring } from "../functions/auth";
 import { ensureBootstrap } from "../functions/auth/bootstrap";
+import type { RateLimitBinding } from "../functions/auth/login-throttle";
 import type { AppEnv } from "../functions/env";
 import { createLogger, type Logger, type LogLevel } from "../shared/log";
 import { Registry } from "../shared/metrics";
 import { ApiError, PROBLEM_CONTENT_TYPE } from "../shared/problem";
 import { createControlApp } from "./app";
 import {
+  AuditEnvSchema,
   authSettingsOf,
   ConfigError,
   EventsEnvSchema,
@@ -31,6 +35,7 @@ import {
   ServingEnvSchema,
   servingSettingsOf,
   WorkerAuthEnvSchema,
+  WorkerDbEnvSchema,
 } from "./config";
 import * as schema from "./db/schema";
 import type { Db } from "./db/types";
@@ -42,8 +47,13 @@ import { PgPowerStore } from "./stores/power";
 export interface WorkerEnv {
   /** Hyperdrive binding (wrangler.toml `[[hyperdrive]]`). */
   HYPERDRIVE?: { connectionString: string };
+  /** Rate limiting bindings (wrangler.toml `[[ratelimits]]`) counting failed logins per client id and per address. */
+  LOGIN_CLIENT_LIMITER?: RateLimitBinding;
+  LOGIN_ADDRESS_LIMITER?: RateLimitBinding;
   /** Hosted Neon, used when no Hyperdrive binding is present. */
   DATABASE_URL?: string;
+  /** `ws://`/`wss://` WebSocket-to-TCP proxy for Neon's driver in front of a plain Postgres; unset for hosted Neon. */
+  CHAMICORE_NEON_WS_PROXY?: string;
   CHAMICORE_LOG_LEVEL?: LogLevel;
   /** A secret (`wrangler secret put CHAMICORE_MASTER_KEY`); required: Workers have no data dir. */
   CHAMICORE_MASTER_KEY?: string;
@@ -61,6 +71,8 @@ export interface WorkerEnv {
   CHAMICORE_NATS_STREAM?: string;
   CHAMICORE_NATS_SUBJECT_PREFIX?: string;
   CHAMICORE_OUTBOX_RETENTION_DAYS?: string;
+  /** Days audit records are kept; the cron prunes older ones. */
+  CHAMICORE_AUDIT_RETENTION_DAYS?: string;
   /** Nodes one power request may name. Power tasks are recorded here; a Worker runs none (see docs/power.md). */
   CHAMICORE_POWER_MAX_NODES?: string;
 }
@@ -69,17 +81,87 @@ interface ExecutionContextLike {
   waitUntil(p: Promise<unknown>): void;
 }
 
-async function openDb(env: WorkerEnv): Promise<{ db: Db; close: () => Promise<void> }> {
-  if (env.HYPERDRIVE) {
-    const client = new pg.Client({ connectionString: env.HYPERDRIVE.connectionString });
+/** Where the Worker's database is, from its bindings and environment. */
+interface DbSettings {
+  hyperdrive?: { connectionString: string };
+  databaseUrl?: string;
+  neonWsProxy?: string;
+}
+
+function dbSettingsOf(env: WorkerEnv): DbSettings {
+  const parsed = parseEnv(WorkerDbEnvSchema, env as Record<string, unknown>);
+  return {
+    hyperdrive: env.HYPERDRIVE,
+    databaseUrl: parsed.DATABASE_URL,
+    neonWsProxy: parsed.CHAMICORE_NEON_WS_PROXY,
+  };
+}
+
+/**
+ * Points Neon's driver at a self-hosted WebSocket-to-TCP proxy in front of a
+ * plain Postgres. Unset, the driver keeps its defaults for hosted Neon.
+ * Global, but an isolate has one environment, so every call sets the same.
+ */
+function useNeonProxy(proxy: string | undefined) {
+  if (!proxy) return;
+  const u = new URL(proxy);
+  const base = `${u.host}${u.pathname.replace(/\/+$/, "")}`;
+  neonConfig.wsProxy = (host, port) => `${base}?address=${host}:${port}`;
+  neonConfig.useSecureWebSocket = u.protocol === "wss:";
+  // Pipelining sends a cleartext password before Postgres asks for one: a
+  // plain Postgres asking for SCRAM, or trusting the address, fails the
+  // connection ("invalid frontend message type 112").
+  neonConfig.pipelineConnect = false;
+}
+
+/**
+ * How long a request waits for its connection before it answers 503. Long
+ * enough for a hosted Neon compute to wake from scale-to-zero; short enough
+ * that an unreachable database does not hold requests until the platform
+ * cancels them.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * One connection for one request (or cron run), on either driver: pg through
+ * Hyperdrive, or Neon's driver (pg's Client over a WebSocket). A single
+ * client rather than a pool: a request's queries run one after another on
+ * the same session either way, and a pool per request would open a
+ * connection per concurrent query.
+ */
+async function openDb(s: DbSettings, logger: Logger): Promise<{ db: Db; close: () => Promise<void> }> {
+  let client: pg.Client | NeonClient;
+  let db: Db;
+  if (s.hyperdrive) {
+    client = new pg.Client({
+      connectionString: s.hyperdrive.connectionString,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    });
+    db = drizzlePg(client, { schema }) as unknown as Db;
+  } else if (s.databaseUrl) {
+    useNeonProxy(s.neonWsProxy);
+    client = new NeonClient({ connectionString: s.databaseUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    db = drizzleNeon(client, { schema }) as unknown as Db;
+  } else {
+    throw new ApiError("not-ready", "No database configured: bind HYPERDRIVE or set DATABASE_URL");
+  }
+  // A connection lost between two queries (backend terminated, socket cut) is
+  // emitted as 'error', which an EventEmitter throws when nobody listens. The
+  // next query fails on its own and the request answers 503 (databaseFault).
+  client.on("error", (e: { message?: string }) =>
+    logger.warn("database connection lost", { err: e.message }),
+  );
+  try {
     await client.connect();
-    return { db: drizzlePg(client, { schema }) as unknown as Db, close: () => client.end() };
+  } catch (e) {
+    // Neon's driver rejects with its WebSocket's ErrorEvent, which is no
+    // Error: Hono's error handler would let it escape as a bare 500.
+    if (e instanceof Error) throw e;
+    throw new Error(`database connection failed: ${(e as { message?: string }).message ?? String(e)}`, {
+      cause: e,
+    });
   }
-  if (env.DATABASE_URL) {
-    const pool = new NeonPool({ connectionString: env.DATABASE_URL });
-    return { db: drizzleNeon(pool, { schema }) as unknown as Db, close: () => pool.end() };
-  }
-  throw new ApiError("not-ready", "No database configured: bind HYPERDRIVE or set DATABASE_URL");
+  return { db, close: () => client.end() };
 }
 
 /**
@@ -87,9 +169,9 @@ async function openDb(env: WorkerEnv): Promise<{ db: Db; close: () => Promise<vo
  * response is made, after the outbox is flushed when the request wrote.
  */
 const storesPerRequest =
-  (relay: WorkerRelayOptions | undefined, logger: Logger) =>
+  (dbSettings: DbSettings, relay: WorkerRelayOptions | undefined, logger: Logger) =>
   async (c: Context<AppEnv & { Bindings: WorkerEnv }>, next: Next) => {
-    const { db, close } = await openDb(c.env);
+    const { db, close } = await openDb(dbSettings, logger);
     c.set("stores", pgStores(db));
     try {
       await next();
@@ -132,9 +214,13 @@ function createApp(env: WorkerEnv) {
   const serving = parseEnv(ServingEnvSchema, env as Record<string, unknown>);
   const power = parseEnv(PowerEnvSchema, env as Record<string, unknown>);
   const relay = relayOptionsOf(env, logger);
+  const dbSettings = dbSettingsOf(env);
   if (!auth.CHAMICORE_MASTER_KEY)
     throw new ConfigError("CHAMICORE_MASTER_KEY is not set: wrangler secret put CHAMICORE_MASTER_KEY");
-  const settings = authSettingsOf(auth, auth.CHAMICORE_MASTER_KEY);
+  const settings = authSettingsOf(auth, auth.CHAMICORE_MASTER_KEY, {
+    client: env.LOGIN_CLIENT_LIMITER,
+    address: env.LOGIN_ADDRESS_LIMITER,
+  });
   if (settings.devMode)
     logger.warn("DEV MODE: POST /auth/v1/token gives an admin token to anyone, without credentials.");
   return createControlApp({
@@ -142,7 +228,7 @@ function createApp(env: WorkerEnv) {
     registry: new Registry(),
     runtime: "workerd",
     power: { maxNodes: power.CHAMICORE_POWER_MAX_NODES },
-    stores: storesPerRequest(relay, logger) as never,
+    stores: storesPerRequest(dbSettings, relay, logger) as never,
     // Cloudflare puts the client's address in CF-Connecting-IP.
     serving: servingSettingsOf({ ...serving, CHAMICORE_PUBLIC_URL: auth.CHAMICORE_PUBLIC_URL }, (c) =>
       c.req.header("CF-Connecting-IP"),
@@ -167,15 +253,19 @@ export default {
     });
     const relay = relayOptionsOf(env, logger);
     const events = parseEnv(EventsEnvSchema, env as Record<string, unknown>);
+    const audit = parseEnv(AuditEnvSchema, env as Record<string, unknown>);
     ctx.waitUntil(
       (async () => {
-        const { db, close } = await openDb(env);
+        const { db, close } = await openDb(dbSettingsOf(env), logger);
         try {
           if (relay) await flushQuietly(db, relay, logger);
           await new PgOutbox(db).prune(
             new Date(Date.now() - events.CHAMICORE_OUTBOX_RETENTION_DAYS * 86_400_000),
           );
           await pgStores(db).auth.revocations.prune(new Date());
+          await pgStores(db).audit.prune(
+            new Date(Date.now() - audit.CHAMICORE_AUDIT_RETENTION_DAYS * 86_400_000),
+          );
           // No power agent runs here: tasks nobody took fail at their deadline rather than wait forever.
           await new PgPowerStore(db).failOverdue(null, new Set(), new Date(), { unclaimedOnly: true });
         } finally {

@@ -10,7 +10,10 @@
  * back to the feed to fill the gap first; a feed that has pruned the needed
  * history (410) means a fresh snapshot, never silent divergence. With NATS
  * unreachable the edge polls the feed and retries NATS with backoff; with
- * everything unreachable it keeps serving what it has.
+ * everything unreachable it keeps serving what it has. A replica that cannot
+ * write (disk full, I/O error) acks nothing it did not commit, says so
+ * (apply-state.ts), retries every few seconds and then resumes from its
+ * recorded position: the feed still holds what it missed, so no snapshot.
  */
 
 import { rmSync } from "node:fs";
@@ -28,12 +31,17 @@ import type { ChangeEvent } from "../shared/events";
 import type { Logger } from "../shared/log";
 import { Counter, Gauge, type Registry } from "../shared/metrics";
 import { Sleeper } from "../shared/sleeper";
+import { ApplyFailed, ApplyState, applyFailureOf } from "./apply-state";
 import { type ControlClient, SnapshotNeeded } from "./control-client";
-import { ReplicaEventError } from "./replica/events";
 import type { Replica } from "./replica/replica";
 
 /** Where a snapshot is spooled while it is taken, beside replica.db. */
 const SNAPSHOT_SPOOL = "snapshot.json.part";
+
+/** Longest wait between attempts to write to a replica whose disk failed: catch-up starts soon after it is fixed. */
+const LOCAL_RETRY_MAX_MS = 5000;
+/** Wait between attempts to apply an event this edge does not understand (only an upgrade helps). */
+const REFUSED_RETRY_MS = 60_000;
 
 export interface SyncOptions {
   replica: Replica;
@@ -46,6 +54,8 @@ export interface SyncOptions {
   pollMs: number;
   /** Called after the replica changed (events applied or a snapshot taken). */
   onChange?: () => void;
+  /** The replica could not be opened as usual (its disk): reported until a write succeeds. */
+  openFailure?: ApplyFailed;
 }
 
 export type FeedMode = "stream" | "poll" | "starting";
@@ -60,6 +70,7 @@ export class EdgeSync {
   private readonly sleeper = new Sleeper();
   private head = 0;
   private lastEventTime: number | undefined;
+  private readonly applyState: ApplyState;
   private readonly m;
 
   constructor(private readonly o: SyncOptions) {
@@ -95,13 +106,9 @@ export class EdgeSync {
       applied: r.register(
         new Counter("chamicore_edge_events_applied_total", "Events applied to the replica, by source."),
       ),
-      applyErrors: r.register(
-        new Counter(
-          "chamicore_edge_apply_errors_total",
-          "Change events the replica refused (unknown type, malformed).",
-        ),
-      ),
     };
+    this.applyState = new ApplyState(r, o.logger);
+    if (o.openFailure) this.applyState.failed(o.openFailure);
     this.m.position.set(o.replica.position());
     // Present from the start, so "no snapshot yet" reads as 0 rather than as a missing series.
     this.m.snapshots.inc({}, 0);
@@ -131,7 +138,31 @@ export class EdgeSync {
       mode: this.mode,
       head: Math.max(this.head, replica.position),
       lastContact: this.lastContact?.toISOString() ?? null,
+      apply: this.applyState.status(),
     };
+  }
+
+  /**
+   * Runs a write to the replica (or the snapshot spool): a failure of the
+   * replica's own (SQLite, its disk, an event it refuses) is recorded and
+   * thrown as ApplyFailed; anything else (the network) passes through.
+   */
+  private write<T>(f: () => T): T {
+    let out: T;
+    try {
+      out = f();
+    } catch (e) {
+      throw this.failedWrite(e);
+    }
+    this.applyState.succeeded();
+    return out;
+  }
+
+  private failedWrite(e: unknown): unknown {
+    const failed = applyFailureOf(e, this.o.replica.dataDir);
+    if (!failed) return e;
+    this.applyState.failed(failed);
+    return failed;
   }
 
   private setMode(mode: FeedMode) {
@@ -157,7 +188,7 @@ export class EdgeSync {
   }
 
   private apply(events: ChangeEvent[], source: "stream" | "feed") {
-    const n = this.o.replica.applyEvents(events);
+    const n = this.write(() => this.o.replica.applyEvents(events));
     if (n > 0) {
       this.m.applied.inc({ source }, n);
       this.o.onChange?.();
@@ -172,11 +203,12 @@ export class EdgeSync {
     const spool = join(this.o.replica.dataDir, SNAPSHOT_SPOOL);
     const s = await this.o.control.snapshot(spool).catch((e) => {
       rmSync(spool, { force: true });
-      throw e;
+      // A spool that does not fit on the disk is the replica's failure, not the network's.
+      throw this.failedWrite(e);
     });
     this.contact();
     try {
-      this.o.replica.applySnapshot(s);
+      this.write(() => this.o.replica.applySnapshot(s));
     } finally {
       s.close();
       rmSync(spool, { force: true });
@@ -230,7 +262,8 @@ export class EdgeSync {
             natsBackoff = 1000;
           } catch (e) {
             if (this.stopped) break;
-            if (e instanceof ReplicaEventError) throw e;
+            // The replica's own failure: NATS is fine, its backoff stays as it is.
+            if (e instanceof ApplyFailed) throw e;
             this.o.logger.warn("NATS stream unavailable; following the change feed", {
               err: (e as Error).message,
             });
@@ -242,17 +275,16 @@ export class EdgeSync {
         this.setMode("poll");
         await this.sleeper.sleep(this.o.pollMs);
       } catch (e) {
-        if (e instanceof ReplicaEventError) {
-          // An event this edge cannot apply (a newer control plane?): keep serving what it has.
-          this.m.applyErrors.inc({ reason: e.reason });
-          this.o.logger.error(
-            "cannot apply a change event; serving the replica as it is. Upgrade the edge, or run it with --resync",
-            {
-              err: e.message,
-            },
-          );
+        if (e instanceof ApplyFailed) {
+          // Keep serving what the replica has (ApplyState logged it). Nothing of the failed batch
+          // was committed or acked; the next attempt starts again from the recorded position.
+          const attempts = this.applyState.status().attempts;
           this.setMode("poll");
-          await this.sleeper.sleep(60_000);
+          await this.sleeper.sleep(
+            e.local
+              ? Math.min(this.o.pollMs * 2 ** Math.min(attempts - 1, 4), LOCAL_RETRY_MAX_MS)
+              : REFUSED_RETRY_MS,
+          );
           continue;
         }
         // Control plane unreachable (and NATS not usable): keep serving, retry with backoff.
@@ -301,11 +333,12 @@ export class EdgeSync {
           // Something came before this that the replica has not seen: the feed fills the gap
           // (or says a snapshot is needed). Positions also skip after rolled-back writes; then
           // the feed simply has nothing more.
-          await this.catchUp().catch((e) =>
+          await this.catchUp().catch((e) => {
+            if (e instanceof ApplyFailed) throw e;
             this.o.logger.warn("could not fill a gap from the feed; applying the stream in order", {
               err: (e as Error).message,
-            }),
-          );
+            });
+          });
         }
         this.apply([event], "stream");
         this.head = Math.max(this.head, event.position + msg.info.pending);

@@ -70,5 +70,7 @@ export type AppEnv = {
     requestId: string;
     /** The verified caller, on routes that need a token. */
     principal: Principal;
+    /** The client id a token request tried, for its audit record (functions/audit/middleware.ts). */
+    auditSubject: string;
   };
 };

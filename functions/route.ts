@@ -5,6 +5,7 @@
  */
 import { createRoute, type OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
+import { wellFormedInput } from "../shared/http/middleware";
 import { PROBLEM_CONTENT_TYPE, ProblemSchema } from "../shared/problem";
 import type { AppEnv } from "./env";
 
@@ -20,6 +21,7 @@ const DESCRIPTIONS: Record<number, string> = {
   415: "Body is not JSON",
   422: "Valid JSON that breaks a rule (enum, pattern, reference)",
   428: "If-Match required",
+  429: "Too many failed attempts: wait for Retry-After seconds",
   500: "Unexpected server error (see the server log)",
   503: "Not ready",
 };
@@ -93,7 +95,8 @@ export function defineRoute<const R extends RouteConfig>(scope: Scope | readonly
   return createRoute({
     ...config,
     responses: { ...problems(...errorCodes), ...config.responses },
-    middleware: [authorizeFor(anyOf)] as const,
+    // Unstorable text is refused once here, for every route, after the token check.
+    middleware: [authorizeFor(anyOf), wellFormedInput] as const,
     // One security requirement per acceptable scope: OpenAPI reads the list as "any of".
     security: isPublic ? [] : anyOf.map((s) => ({ [SECURITY_SCHEME]: [s] })),
     "x-required-scope": isPublic ? "public" : anyOf.length === 1 ? anyOf[0] : anyOf,

@@ -1,4 +1,5 @@
 /** Every store port a request can reach, set by the entry point per request. */
+import type { AuditStore } from "./audit/store";
 import type { AuthStores } from "./auth/store";
 import type { BootStore } from "./boot/store";
 import type { CloudInitStore } from "./cloud-init/store";
@@ -18,4 +19,6 @@ export interface Stores {
   power: PowerStore & PowerQueue;
   /** Both ports: the agent endpoints (discovery/agent.ts) run the queue for edge agents. */
   discovery: DiscoveryStore & DiscoveryQueue;
+  /** The audit trail (control plane only: the edge has no writes). */
+  audit: AuditStore;
 }

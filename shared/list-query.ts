@@ -2,8 +2,8 @@
  * List query parsing, the same for every collection:
  * `?type=Node,Switch&state=Ready` (comma = OR within a field, AND across
  * fields), `?sort=-createdAt`, `?limit=&offset=`, `?fields=id,nid`.
- * Unknown parameters are refused (400) so that a typo never silently
- * widens a query that a script then acts on.
+ * Unknown and repeated parameters are refused (400) so that a typo never
+ * silently widens or narrows a query that a script then acts on.
  */
 import { z } from "@hono/zod-openapi";
 import { ApiError, type FieldError } from "./problem";
@@ -47,7 +47,18 @@ export function parseListQuery(params: URLSearchParams, spec: ListSpec): ListQue
   }
 
   const filters: ListQuery["filters"] = {};
+  const spelledAs = new Map<string, string>();
   for (const key of new Set(params.keys())) {
+    // One value per parameter, as documented: several values of a filter are comma-separated.
+    if (params.getAll(key).length > 1) {
+      errors.push({
+        field: key,
+        message: RESERVED.has(key)
+          ? "may appear only once"
+          : "may appear only once; separate several values with commas",
+      });
+      continue;
+    }
     if (RESERVED.has(key)) continue;
     const name = aliases.get(key);
     if (!name) {
@@ -57,17 +68,23 @@ export function parseListQuery(params: URLSearchParams, spec: ListSpec): ListQue
       });
       continue;
     }
+    const other = spelledAs.get(name);
+    if (other !== undefined) {
+      errors.push({ field: key, message: `is the same filter as ${other}: give it once` });
+      continue;
+    }
+    spelledAs.set(name, key);
     const def = spec.filters[name]!;
     const values = params
-      .getAll(key)
-      .flatMap((v) => v.split(","))
+      .get(key)!
+      .split(",")
       .map((v) => v.trim())
       .filter((v) => v !== "");
     if (values.length === 0) {
       errors.push({ field: key, message: "needs a value" });
       continue;
     }
-    const parsed = filters[name] ?? [];
+    const parsed: (string | number | boolean)[] = [];
     filters[name] = parsed;
     for (const v of values) {
       try {
@@ -102,7 +119,16 @@ export function parseListQuery(params: URLSearchParams, spec: ListSpec): ListQue
       errors.push({ field: "fields", message: `choose among ${spec.fields.join(", ")}` });
   }
 
-  if (errors.length) throw new ApiError("bad-request", "The query parameters are not valid", { errors });
+  if (errors.length) {
+    const repeated = errors.filter((e) => e.message.startsWith("may appear only once")).map((e) => e.field);
+    throw new ApiError(
+      "bad-request",
+      repeated.length
+        ? `The query parameter${repeated.length > 1 ? "s" : ""} ${repeated.join(", ")} may appear only once`
+        : "The query parameters are not valid",
+      { errors },
+    );
+  }
   return { filters, sort: { field: sortField, desc }, limit, offset, fields };
 }
 
@@ -130,8 +156,12 @@ export const oneOf =
     return raw;
   };
 
+/** The largest Postgres `integer`: the columns these filters compare with hold no more. */
+export const MAX_INT4 = 2_147_483_647;
+
 export const wholeNumber = (raw: string): number => {
-  if (!/^\d+$/.test(raw)) throw new Error("must be a whole number");
+  if (!/^\d+$/.test(raw) || Number(raw) > MAX_INT4)
+    throw new Error(`must be a whole number up to ${MAX_INT4}`);
   return Number(raw);
 };
 

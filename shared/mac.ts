@@ -19,3 +19,18 @@ export function normalizeMac(input: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Why a normalised MAC cannot be a network interface's own address, or
+ * undefined when it can: the all-zero address (no address), broadcast, and
+ * any group (multicast) address, whose first octet has its low bit set
+ * (IEEE 802 I/G bit). DHCP and boot lookups by such a MAC would match
+ * nothing or every node.
+ */
+export function nicMacProblem(mac: string): string | undefined {
+  if (mac === "00:00:00:00:00:00") return "is the all-zero address, which no interface has";
+  if (mac === "ff:ff:ff:ff:ff:ff") return "is the broadcast address, which no interface has";
+  if (Number.parseInt(mac.slice(0, 2), 16) & 1)
+    return "is a multicast (group) address: the first octet is odd, which no interface's own address is";
+  return undefined;
+}

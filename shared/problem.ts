@@ -46,6 +46,7 @@ export type ProblemKind =
   | "precondition-required"
   | "payload-too-large"
   | "unsupported-media-type"
+  | "too-many-requests"
   | "gone"
   | "not-ready"
   | "internal";
@@ -63,6 +64,7 @@ const TITLES: Record<ProblemKind, [number, string]> = {
   "precondition-required": [428, "Precondition required"],
   "payload-too-large": [413, "Payload too large"],
   "unsupported-media-type": [415, "Unsupported media type"],
+  "too-many-requests": [429, "Too many requests"],
   gone: [410, "Gone"],
   "not-ready": [503, "Service not ready"],
   internal: [500, "Internal server error"],

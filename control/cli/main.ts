@@ -6,6 +6,7 @@
 import yargs, { type Argv } from "yargs";
 import { VERSION } from "../../shared/version";
 import { Cli, type CliIo, globalOptions } from "./app";
+import { auditCommands } from "./commands/audit";
 import { authAdminCommands } from "./commands/auth-admin";
 import { bssCommands } from "./commands/bss";
 import { cloudInitCommands } from "./commands/cloud-init";
@@ -30,6 +31,7 @@ const MODULES: CommandModule[] = [
   powerCommands,
   discoveryCommands,
   importCommands,
+  auditCommands,
 ];
 
 const EPILOGUE = `Exit codes: 0 done, 1 the API refused or failed (or is unreachable), 2 usage,

@@ -29,15 +29,30 @@ export interface NodeDatabase {
 export async function openDatabase(opts: {
   databaseUrl?: string | undefined;
   dataDir: string;
-  /** Told about errors on idle pooled connections (a Postgres restart, a dropped database). */
-  onIdleError?: (err: Error) => void;
+  /** Told when a pooled connection is lost (a terminated session, a Postgres restart, a dropped database). */
+  onConnectionError?: (err: Error) => void;
 }): Promise<NodeDatabase> {
   if (opts.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
-    // Without a listener, an idle connection that the server terminates is an
-    // unhandled 'error' event, and that kills the process. The pool drops the
-    // connection and opens a new one on the next query.
-    pool.on("error", (err) => opts.onIdleError?.(err));
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: 10,
+      // A request waits this long for a connection before it fails (503, control/db/faults.ts)
+      // rather than forever while Postgres is unreachable.
+      connectionTimeoutMillis: 10_000,
+      // A peer that vanished without closing (a cut network) is noticed by the kernel.
+      keepAlive: true,
+    });
+    // A client whose server session ends emits 'error'; with no listener that
+    // is an unhandled 'error' event, and that kills the process. The pool
+    // listens only while a client is idle, so a client checked out (inside a
+    // transaction, between two statements) had none: each client gets one for
+    // its whole life. Its query in flight fails on its own, the pool discards
+    // the broken client on release, and the next query opens a new one.
+    pool.on("connect", (client) => {
+      client.on("error", (err) => opts.onConnectionError?.(err));
+    });
+    // The pool re-emits an idle client's error; the listener above has told it already.
+    pool.on("error", () => {});
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     const u = new URL(opts.databaseUrl);
     return {

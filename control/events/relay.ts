@@ -7,12 +7,17 @@
  * `Nats-Msg-Id`, so a relay that dies between publishing and marking
  * re-publishes into the stream's duplicate window and the stream keeps one
  * copy. With NATS unreachable rows simply wait; the relay retries with
- * backoff and catches up in order when NATS returns.
+ * backoff and catches up in order when NATS returns. A lost database
+ * session is the same: the round fails, the relay retries with backoff, and
+ * rows a round published but could not mark are re-published and dropped
+ * by the stream as duplicates.
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { errorFields, failedStatement } from "../../shared/error-fields";
 import { Counter, Gauge, type Registry } from "../../shared/metrics";
 import { Sleeper } from "../../shared/sleeper";
+import { isConnectionFault } from "../db/faults";
 import type { OutboxRow, PgOutbox } from "../stores/outbox";
 import { DEFAULT_BATCH, ensureStream, publishBatch, publishRows, type StreamOptions } from "./publisher";
 
@@ -115,26 +120,37 @@ export class OutboxRelay {
 
   private async run(): Promise<void> {
     let backoff = SECOND;
-    let wasDown = false;
+    let down: "nats" | "database" | undefined;
     while (!this.stopped) {
       this.pending = false;
       let full = false;
       try {
         const n = await this.round();
         full = n >= (this.opts.batch ?? DEFAULT_BATCH);
-        if (wasDown) this.opts.logger.info("NATS reachable again; outbox relay caught up");
-        wasDown = false;
+        if (down)
+          this.opts.logger.info(
+            `${down === "nats" ? "NATS" : "the database"} reachable again; outbox relay resumed`,
+          );
+        down = undefined;
         backoff = SECOND;
         await this.maybePrune();
       } catch (e) {
         this.failures.inc();
-        if (!wasDown)
-          this.opts.logger.warn("outbox relay cannot publish; events wait in the outbox", {
-            err: (e as Error).message,
-          });
-        wasDown = true;
-        this.nc?.close().catch(() => {});
-        this.nc = undefined;
+        // A statement that lost its database session leaves the NATS connection good;
+        // anything else may be NATS (its socket errors look alike, hence the statement).
+        const cause = failedStatement(e) && isConnectionFault(e) ? "database" : "nats";
+        if (down !== cause)
+          this.opts.logger.warn(
+            cause === "database"
+              ? "outbox relay cannot reach the database; retrying"
+              : "outbox relay cannot publish; events wait in the outbox",
+            errorFields(e),
+          );
+        down = cause;
+        if (cause === "nats") {
+          this.nc?.close().catch(() => {});
+          this.nc = undefined;
+        }
         await this.sleeper.sleep(backoff);
         backoff = Math.min(backoff * 2, 30 * SECOND);
         continue;

@@ -6,6 +6,7 @@
  * the cron trigger, which catches up whatever a failed flush left behind.
  */
 import { wsconnect } from "@nats-io/nats-core";
+import { errorFields } from "../../shared/error-fields";
 import type { Logger } from "../../shared/log";
 import type { Db } from "../db/types";
 import { PgOutbox } from "../stores/outbox";
@@ -44,6 +45,6 @@ export async function flushQuietly(db: Db, opts: WorkerRelayOptions, logger: Log
     const n = await flushOutbox(db, opts);
     if (n > 0) logger.debug("outbox flushed", { count: n });
   } catch (e) {
-    logger.warn("outbox relay cannot publish; events wait for the next flush", { err: (e as Error).message });
+    logger.warn("outbox relay cannot publish; events wait for the next flush", errorFields(e));
   }
 }

@@ -24,6 +24,7 @@ import {
 import type { ClaimedScan, DiscoveryQueue } from "../../functions/discovery/store";
 import type { InventoryStore } from "../../functions/inventory/store";
 import type { PowerStore } from "../../functions/power/store";
+import { errorFields, safeErrorMessage } from "../../shared/error-fields";
 import type { Logger } from "../../shared/log";
 import { readAhead } from "../../shared/read-ahead";
 import { PollingLoop } from "./polling-loop";
@@ -89,8 +90,8 @@ export class DiscoveryAgent {
     const run = { controller, done: Promise.resolve() };
     run.done = this.execute(scan, controller.signal)
       .catch((e: Error) => {
-        this.o.logger.error("discovery scan failed", { scanId: scan.id, err: e.message });
-        return this.o.queue.finish(scan.id, "failed", e.message).catch(() => {});
+        this.o.logger.error("discovery scan failed", { scanId: scan.id, ...errorFields(e) });
+        return this.o.queue.finish(scan.id, "failed", safeErrorMessage(e)).catch(() => {});
       })
       .finally(() => this.runs.delete(scan.id));
     this.runs.set(scan.id, run);

@@ -1,9 +1,11 @@
 /**
  * The rounds of a background agent (power, discovery): one every `pollMs`,
  * or at once when woken because this process just queued work. A failed
- * round is logged and retried at the next; `stop()` returns once the round
- * in flight has ended.
+ * round (the database away, say) never ends the loop: it is logged once per
+ * outage and retried with backoff, from 1 s up to 30 s; the first round that
+ * succeeds again says so. `stop()` returns once the round in flight has ended.
  */
+import { errorFields } from "../../shared/error-fields";
 import type { Logger } from "../../shared/log";
 import { Sleeper } from "../../shared/sleeper";
 
@@ -39,15 +41,32 @@ export class PollingLoop {
   }
 
   private async run() {
+    let failures = 0;
     while (!this.halted) {
       try {
         await this.o.round();
+        if (failures > 0) this.o.logger.info(`${this.o.name}: rounds succeed again`, { failed: failures });
+        failures = 0;
       } catch (e) {
-        this.o.logger.warn(`${this.o.name}: a round failed; retrying`, { err: (e as Error).message });
+        failures++;
+        // Every failure at debug; the first of a run of them at warn, so an outage is one line.
+        (failures === 1 ? this.o.logger.warn : this.o.logger.debug)(
+          `${this.o.name}: a round failed; retrying`,
+          {
+            ...errorFields(e),
+            failures,
+          },
+        );
       }
       if (this.halted) break;
-      if (!this.woken) await this.sleeper.sleep(this.o.pollMs);
+      if (failures > 0) await this.sleeper.sleep(Math.max(this.o.pollMs, backoffMs(failures)));
+      else if (!this.woken) await this.sleeper.sleep(this.o.pollMs);
       this.woken = false;
     }
   }
+}
+
+/** 1 s, 2 s, 4 s… up to 30 s after the `n`th failure in a row. */
+export function backoffMs(n: number): number {
+  return Math.min(1000 * 2 ** Math.max(0, n - 1), 30_000);
 }

@@ -22,6 +22,7 @@ import type { PowerExecutor, PowerJob } from "../../functions/power/executor";
 import { budgetFromNow } from "../../functions/power/resolve";
 import { recordPowerState } from "../../functions/power/service";
 import type { ClaimedJob, PowerQueue, TaskResult, TaskUpdate } from "../../functions/power/store";
+import { errorFields } from "../../shared/error-fields";
 import type { Logger } from "../../shared/log";
 import { PollingLoop } from "./polling-loop";
 
@@ -155,7 +156,7 @@ export class PowerAgent {
       } catch (e) {
         this.o.logger.warn("could not record a node's power state in the inventory", {
           xname,
-          err: (e as Error).message,
+          ...errorFields(e),
         });
       }
     }
@@ -175,7 +176,7 @@ export class PowerAgent {
         if (attempt >= 5) {
           this.o.logger.error("could not record power task results; they will fail at their deadline", {
             transitionId: job.transitionId,
-            err: (e as Error).message,
+            ...errorFields(e),
           });
           return;
         }

@@ -15,6 +15,7 @@ import { Keyring } from "../../functions/auth";
 import { ensureBootstrap } from "../../functions/auth/bootstrap";
 import { unsealCredential } from "../../functions/auth/secrets";
 import type { AuthSettings } from "../../functions/auth/settings";
+import { errorFields } from "../../shared/error-fields";
 import { createLogger, type Logger } from "../../shared/log";
 import { Registry } from "../../shared/metrics";
 import { VERSION } from "../../shared/version";
@@ -30,7 +31,7 @@ import { resolveMasterKey } from "./master-key";
 import { PowerAgent } from "./power-agent";
 import { WorkDispatcher } from "./work-dispatcher";
 
-/** How often expired revocations are pruned. */
+/** How often expired revocations and old audit records are pruned. */
 const PRUNE_EVERY_MS = 10 * 60_000;
 
 export interface RunningControl {
@@ -136,8 +137,8 @@ export async function startControl(
   const database = await openDatabase({
     databaseUrl: config.DATABASE_URL,
     dataDir: config.CHAMICORE_DATA_DIR,
-    onIdleError: (err) =>
-      log.warn("database connection lost; reconnecting on next use", { err: err.message }),
+    onConnectionError: (err) =>
+      log.warn("database connection lost; a new one is opened on next use", errorFields(err)),
   });
   log.info("database opened", { kind: database.kind, where: database.where });
   try {
@@ -255,7 +256,11 @@ export async function startControl(
   const prune = setInterval(() => {
     stores.auth.revocations.prune(new Date()).then(
       (n) => n > 0 && log.info("expired revocations pruned", { count: n }),
-      (e: Error) => log.warn("pruning revocations failed", { err: e.message }),
+      (e: Error) => log.warn("pruning revocations failed", errorFields(e)),
+    );
+    stores.audit.prune(new Date(Date.now() - config.CHAMICORE_AUDIT_RETENTION_DAYS * 86_400_000)).then(
+      (n) => n > 0 && log.info("old audit records pruned", { count: n }),
+      (e: Error) => log.warn("pruning audit records failed", errorFields(e)),
     );
   }, PRUNE_EVERY_MS);
   prune.unref();

@@ -1,5 +1,6 @@
 import type { Stores } from "../../functions/stores";
 import type { Db } from "../db/types";
+import { PgAuditStore } from "./audit";
 import { PgAccountStore } from "./auth/accounts";
 import { PgCredentialStore } from "./auth/credentials";
 import { PgKeyStore } from "./auth/keys";
@@ -21,6 +22,7 @@ export const pgStores = (db: Db): Stores => ({
   boot: new PgBootStore(db),
   power: new PgPowerStore(db),
   discovery: new PgDiscoveryStore(db),
+  audit: new PgAuditStore(db),
   feed: new PgFeedStore(db, async (tx) => ({
     bootparams: await allBootParams(tx),
     payloads: await payloadResources(tx),

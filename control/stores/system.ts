@@ -6,6 +6,7 @@
 import { sql } from "drizzle-orm";
 import type { SystemStore } from "../../functions/inventory/store";
 import journal from "../../migrations/postgres/meta/_journal.json";
+import { safeErrorMessage } from "../../shared/error-fields";
 import type { Db } from "../db/types";
 import { pgCode, UNDEFINED_TABLE } from "./pg-util";
 
@@ -28,7 +29,8 @@ export class PgSystemStore implements SystemStore {
     } catch (e) {
       if (pgCode(e) === UNDEFINED_TABLE)
         return { ok: false, detail: "database has no schema yet: run `chamicore migrate`" };
-      return { ok: false, detail: `database unreachable: ${e instanceof Error ? e.message : String(e)}` };
+      // The driver's message, not the wrapper's (that one quotes the statement).
+      return { ok: false, detail: `database unreachable: ${safeErrorMessage(e)}` };
     }
   }
 }

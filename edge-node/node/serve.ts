@@ -16,6 +16,7 @@ import { runDiscoveryWork } from "../agent/discovery-work";
 import { runPowerWork } from "../agent/power-work";
 import { WorkAgent } from "../agent/work-agent";
 import { createEdgeApp } from "../app";
+import { type ApplyFailed, applyFailureOf } from "../apply-state";
 import { loadEdgeConfig } from "../config";
 import { ControlClient } from "../control-client";
 import { KeaClient } from "../kea/client";
@@ -44,7 +45,7 @@ export async function startEdge(
       level: config.CHAMICORE_LOG_LEVEL,
       base: { service: "chamicore-edge", edge: config.CHAMICORE_EDGE_NAME },
     });
-  const replica = Replica.open(config.CHAMICORE_EDGE_DATA_DIR);
+  const { replica, openFailure } = openReplica(config.CHAMICORE_EDGE_DATA_DIR, log);
   if (opts.resync) {
     replica.reset();
     log.warn("--resync: replica cleared; it is rebuilt from a fresh snapshot");
@@ -81,6 +82,7 @@ export async function startEdge(
       : undefined,
     pollMs: config.CHAMICORE_EDGE_POLL_SECONDS * 1000,
     onChange: () => kea?.nudge(),
+    openFailure,
   });
   const site = config.CHAMICORE_EDGE_SITE ?? config.CHAMICORE_EDGE_NAME;
   const agent = config.NATS_URL
@@ -135,6 +137,23 @@ export async function startEdge(
         log.info("stopped");
       })()),
   };
+}
+
+/**
+ * Opens the replica. On a full (or failing) disk the shared-memory index
+ * beside replica.db cannot be created, and an edge restarted then would not
+ * serve at all: it opens the replica with the index in its own memory
+ * instead, serves what it holds, and reports why it cannot take changes.
+ */
+function openReplica(dir: string, log: Logger): { replica: Replica; openFailure?: ApplyFailed } {
+  try {
+    return { replica: Replica.open(dir) };
+  } catch (e) {
+    const failed = applyFailureOf(e, dir);
+    if (!failed?.local) throw e;
+    log.warn("cannot open the replica as usual; opening it for this process alone", { err: failed.message });
+    return { replica: Replica.open(dir, { exclusive: true }), openFailure: failed };
+  }
 }
 
 /**

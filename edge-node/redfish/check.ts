@@ -4,7 +4,7 @@
  * names the field and the Redfish resource the value came from, and only
  * that part is left out (an interface, else the component).
  */
-import { ComponentCreateSchema } from "../../functions/inventory/schemas";
+import { DiscoveredComponentSchema } from "../../functions/inventory/schemas";
 import type { ComponentImportItem } from "./discovery";
 import { type DiscoveryProblem, defined } from "./tree";
 
@@ -39,7 +39,7 @@ function checked(
   let component = draft.component;
   let origin = draft.ifacePaths.map((_, k) => k);
   for (;;) {
-    const r = ComponentCreateSchema.safeParse(component);
+    const r = DiscoveredComponentSchema.safeParse(component);
     if (r.success) return { item: r.data, origin };
     const issues = r.error.issues;
     const ifaceOf = (p: readonly PropertyKey[]) =>

@@ -74,6 +74,12 @@ export interface ReplicaStatus {
 export interface ReplicaOptions {
   /** Where the SQL migrations are (a single-executable build ships them elsewhere). */
   migrationsFolder?: string;
+  /**
+   * Keep the WAL index in this process's memory instead of a `-shm` file
+   * (locking_mode EXCLUSIVE): opens on a full disk, where that file cannot be
+   * created, but no other process can read the replica while it is open.
+   */
+  exclusive?: boolean;
 }
 
 /** Table and key column holding each resource, in the snapshot's order. */
@@ -104,7 +110,10 @@ export class Replica {
     applied: Database.Statement<[number, string, string | null]>;
     docs: Record<ReplicatedResource, (now: number) => string[]>;
     counts: Database.Statement<[{ now: number }], Record<ReplicatedResource, number>>;
-    revoked: Database.Statement<[string, number], number>;
+    revoked: Database.Statement<
+      [{ jti: string; sub: string | null; issuedAt: number | null; now: number }],
+      number
+    >;
     pruneRevocations: Database.Statement<[number]>;
     interfaces: Database.Statement<
       [],
@@ -142,7 +151,10 @@ export class Replica {
         ).join(", ")}`,
       ),
       revoked: db
-        .prepare<[string, number], number>("select 1 from revocations where jti = ? and expires_at > ?")
+        .prepare<[{ jti: string; sub: string | null; issuedAt: number | null; now: number }], number>(
+          `select 1 from revocations where expires_at > @now
+             and (jti = @jti or (subject = @sub and issued_before > @issuedAt)) limit 1`,
+        )
         .pluck(),
       pruneRevocations: db.prepare("delete from revocations where expires_at <= ?"),
       interfaces: db.prepare("select component_id, id, mac_address, doc from interfaces order by id"),
@@ -154,6 +166,7 @@ export class Replica {
     mkdirSync(dataDir, { recursive: true });
     const db = new Database(join(dataDir, REPLICA_FILE));
     try {
+      if (opts.exclusive) db.pragma("locking_mode = EXCLUSIVE");
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = FULL");
       // A second reader (a CLI status command) waits for a commit instead of failing.
@@ -302,8 +315,19 @@ export class Replica {
     }));
   }
 
-  /** Whether a token id is revoked at `now` (a revocation counts until it expires). */
-  isRevoked(jti: string, now: Date): boolean {
-    return this.stmt.revoked.get(jti, now.getTime()) !== undefined;
+  /**
+   * Whether a token is revoked at `now` (a revocation counts until it
+   * expires): its jti, or, given its subject and issue time, a subject
+   * revocation of that account made after the token was issued.
+   */
+  isRevoked(jti: string, now: Date, token?: { sub: string; issuedAt: Date }): boolean {
+    return (
+      this.stmt.revoked.get({
+        jti,
+        sub: token?.sub ?? null,
+        issuedAt: token?.issuedAt.getTime() ?? null,
+        now: now.getTime(),
+      }) !== undefined
+    );
   }
 }

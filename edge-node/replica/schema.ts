@@ -134,9 +134,16 @@ export const revocations = sqliteTable(
     jti: text("jti").primaryKey(),
     /** Epoch milliseconds, compared as numbers. */
     expiresAt: integer("expires_at").notNull(),
+    /** A subject revocation's account: its tokens issued before `issued_before` are refused. */
+    subject: text("subject"),
+    /** Epoch milliseconds; set with `subject`. */
+    issuedBefore: integer("issued_before"),
     ...replicated(),
   },
-  (t) => [index("revocations_expires_idx").on(t.expiresAt)],
+  (t) => [
+    index("revocations_expires_idx").on(t.expiresAt),
+    index("revocations_subject_idx").on(t.subject).where(sql`${t.subject} is not null`),
+  ],
 );
 
 /**

@@ -20,6 +20,10 @@ class Fields {
     private readonly where: string,
     private readonly position: number | undefined,
   ) {}
+  /** Refuses the envelope: `spec.<key> must be <rule>`. */
+  refuse(key: string, rule: string): never {
+    return this.bad(key, rule);
+  }
   private bad(key: string, rule: string): never {
     throw new ReplicaEventError("malformed", `${this.where}: spec.${key} must be ${rule}`, this.position);
   }
@@ -55,6 +59,9 @@ class Fields {
   time(key: string): number {
     const ms = Date.parse(this.text(key));
     return Number.isFinite(ms) ? ms : this.bad(key, "a date-time");
+  }
+  optTime(key: string): number | null {
+    return this.optText(key) === null ? null : this.time(key);
   }
 }
 
@@ -133,9 +140,9 @@ export class ReplicaWriter {
     const plDel = del("delete from payloads where id = ?");
     const revDel = del("delete from revocations where jti = ?");
     const rev = st(
-      `insert into revocations (jti, expires_at, position, doc) values (?, ?, ?, ?)
-       on conflict (jti) do update set expires_at = excluded.expires_at, position = excluded.position,
-         doc = excluded.doc`,
+      `insert into revocations (jti, expires_at, subject, issued_before, position, doc) values (?, ?, ?, ?, ?, ?)
+       on conflict (jti) do update set expires_at = excluded.expires_at, subject = excluded.subject,
+         issued_before = excluded.issued_before, position = excluded.position, doc = excluded.doc`,
     );
 
     this.tables = {
@@ -196,7 +203,12 @@ export class ReplicaWriter {
       },
       revocations: {
         write(id, env, f, position) {
-          rev.run(id, f.time("expiresAt"), position, JSON.stringify(env));
+          // A subject revocation (an account deleted, disabled or re-secreted) names the account and a time.
+          const subject = f.optText("subject");
+          const issuedBefore = f.optTime("issuedBefore");
+          if ((subject === null) !== (issuedBefore === null))
+            f.refuse("issuedBefore", "set with spec.subject, and only then");
+          rev.run(id, f.time("expiresAt"), subject, issuedBefore, position, JSON.stringify(env));
         },
         remove: (id) => revDel.run(id),
         version: versionOf("revocations", "jti"),

@@ -20,6 +20,7 @@ import {
   ServiceAccountWithSecretSchema,
 } from "./schemas";
 import { newClientSecret } from "./secrets";
+import { SUBJECT_REVOCATION_LIFETIME } from "./settings";
 
 const Kind = "ServiceAccount";
 const base = "/auth/v1/service-accounts";
@@ -112,7 +113,7 @@ const patch = defineRoute("admin:auth", {
   tags,
   summary: "Update a service account (JSON Merge Patch): description, roles, scope cap, enabled",
   description:
-    "Tokens already issued keep their scopes until they expire; revoke them to cut access at once.",
+    "Disabling the account (`enabled: false`) ends its tokens at once. Otherwise tokens already issued keep their scopes until they expire; revoke them to cut access at once.",
   request: { params: IdParam, body: mergePatchBody(ServiceAccountPatchSchema) },
   responses: { 200: json(Resource, "Updated"), ...problems(404, 412, 422) },
 });
@@ -126,7 +127,7 @@ const patchHandler: RouteHandler<typeof patch, AppEnv> = async (c) => {
     wanted: ifMatch(c, { required: false }),
     read: async () => (await store.get(id))?.account,
     change: (current) => ({ ...current, ...body }),
-    write: (next, etag) => store.update(next, etag),
+    write: (next, etag) => store.update(next, etag, SUBJECT_REVOCATION_LIFETIME),
   });
   return answer.one(c, Kind, row);
 };
@@ -136,7 +137,8 @@ const reset = defineRoute("admin:auth", {
   path: `${base}/{id}/secret`,
   tags,
   summary: "Reset a service account's secret",
-  description: "The old secret stops working at once; the new one is shown this once.",
+  description:
+    "The old secret stops working at once, and so do the tokens issued before the reset; the new secret is shown this once.",
   request: { params: IdParam },
   responses: { 200: json(WithSecret, "The account with its new secret"), ...problems(404) },
 });
@@ -146,7 +148,7 @@ const resetHandler: RouteHandler<typeof reset, AppEnv> = async (c) => {
   const rec = await store.get(id);
   if (!rec) throw notFound("service account", id);
   const { secret, hash } = await newClientSecret();
-  const row = await store.update(rec.account.spec, rec.account.etag, hash);
+  const row = await store.update(rec.account.spec, rec.account.etag, SUBJECT_REVOCATION_LIFETIME, hash);
   c.var.deps.logger.info("service account secret reset", { id, by: c.var.principal?.sub });
   return answer.one(c, Kind, withSecret(row, secret));
 };
@@ -156,11 +158,14 @@ const del = defineRoute("admin:auth", {
   path: `${base}/{id}`,
   tags,
   summary: "Delete a service account and its role memberships",
+  description: "Its tokens stop working at once.",
   request: { params: IdParam },
   responses: { 204: { description: "Deleted" }, ...problems(404) },
 });
 const delHandler: RouteHandler<typeof del, AppEnv> = async (c) => {
-  await c.var.stores.auth.accounts.delete(c.req.valid("param").id);
+  const { id } = c.req.valid("param");
+  await c.var.stores.auth.accounts.delete(id, SUBJECT_REVOCATION_LIFETIME);
+  c.var.deps.logger.info("service account deleted", { id, by: c.var.principal?.sub });
   return c.body(null, 204);
 };
 

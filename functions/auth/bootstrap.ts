@@ -6,7 +6,7 @@
  * `admin` with a random secret and returns it so the caller can show it once.
  */
 import { hashSecret, newClientSecret, verifySecret } from "./secrets";
-import type { AuthSettings } from "./settings";
+import { type AuthSettings, SUBJECT_REVOCATION_LIFETIME } from "./settings";
 import type { AuthStores } from "./store";
 
 export const FIRST_ADMIN_ID = "admin";
@@ -45,6 +45,7 @@ export async function ensureBootstrap(stores: AuthStores, settings: AuthSettings
     await stores.accounts.update(
       { ...a, enabled: true, scopes: null, roles: [...new Set([...a.roles, "admin"])] },
       record.account.etag,
+      SUBJECT_REVOCATION_LIFETIME,
       secretOk ? undefined : await hashSecret(want.clientSecret),
     );
     return { kind: "ensured", clientId: want.clientId, changed: true };

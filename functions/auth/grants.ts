@@ -5,6 +5,7 @@
  */
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify } from "jose";
 import { hashSecret, randomSecret, verifySecret } from "../../shared/auth/crypto";
+import { unstorable } from "../../shared/http/well-formed";
 import { declaredScopes } from "../route";
 import type { OAuthErrorCode, TokenRequest } from "./schemas";
 import { capScopes } from "./scopes";
@@ -35,6 +36,12 @@ export interface Grant {
   scopes: string[];
   sa: boolean;
   extra?: Record<string, string>;
+  /**
+   * When the grant read the account (epoch ms): the token's issue time, so
+   * that a token granted on an account state read before a secret reset or
+   * a disable counts as issued before it.
+   */
+  issuedAt?: number;
 }
 
 /** Client credentials from HTTP Basic (RFC 6749 §2.3.1) or the body. */
@@ -60,7 +67,10 @@ export function clientCredentials(
         throw new OAuthError("invalid_client", "malformed HTTP Basic credentials", 401);
       }
     };
-    return { id: dec(decoded.slice(0, i)), secret: dec(decoded.slice(i + 1)), basic: true };
+    const id = dec(decoded.slice(0, i));
+    // An id no store can hold (NUL) names no account: answered like any unknown one, without a query.
+    if (unstorable(id)) throw new OAuthError("invalid_client", "unknown client or wrong secret", 401);
+    return { id, secret: dec(decoded.slice(i + 1)), basic: true };
   }
   if (body.client_id !== undefined || body.client_secret !== undefined) {
     if (!body.client_id || !body.client_secret)
@@ -101,6 +111,7 @@ export async function clientCredentialsGrant(
       401,
     );
   }
+  const issuedAt = Date.now();
   const record = await stores.accounts.get(client.id);
   // An unknown client costs the same hash as a wrong secret, so timing does not tell which ids exist.
   if (!(await verifySecret(client.secret, record?.secretHash ?? (await decoyHash()))) || !record)
@@ -115,7 +126,7 @@ export async function clientCredentialsGrant(
       "invalid_scope",
       `service account '${account.id}' has no scopes: give it a role (roles: ${roles.join(", ") || "none"})`,
     );
-  return { sub: account.id, roles, scopes: narrow(allowed, body.scope), sa: true };
+  return { sub: account.id, roles, scopes: narrow(allowed, body.scope), sa: true, issuedAt };
 }
 
 // One remote key set per trusted issuer per isolate: jose caches and refreshes its keys.

@@ -13,6 +13,8 @@ export const SCOPE_RULE =
 /** A scope as tokens carry it, or a glob of scopes (`read:*`, `*`) in policies and caps. */
 export const ScopePatternSchema = z
   .string()
+  // A policy keeps its scope in a 255-character column.
+  .max(255)
   .regex(/^(\*|(read|write|delete|admin|\*):([a-z][a-z0-9-]*\*?|\*))$/, `must be ${SCOPE_RULE}`)
   .openapi({ example: "read:components" });
 
@@ -105,6 +107,14 @@ export const RevocationSchema = z
     expiresAt: z.string().openapi({
       format: "date-time",
       description: "When the revoked token would have expired; the revocation is pruned after that",
+    }),
+    subject: z.string().max(255).optional().openapi({
+      description:
+        "Set on a subject revocation (a service account deleted, disabled or given a new secret): every token of this subject issued before `issuedBefore` is refused, whatever its jti",
+    }),
+    issuedBefore: z.string().optional().openapi({
+      format: "date-time",
+      description: "With `subject`: tokens issued before this instant (milliseconds) are refused",
     }),
   })
   .openapi("RevocationSpec");

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { SecretKey } from "../../shared/auth/crypto";
+import type { LoginThrottle } from "./login-throttle";
 
 /** An external identity provider whose JWTs may be exchanged for Chamicore tokens (RFC 8693). */
 export const TrustedIssuerSchema = z.strictObject({
@@ -71,10 +72,21 @@ export interface AuthSettings {
   keyAlgorithm: "ES256" | "RS256";
   /** The AES-GCM master key (CHAMICORE_MASTER_KEY), imported once. */
   masterKey: () => Promise<SecretKey>;
+  /** Counts failed client-credentials logins (CHAMICORE_LOGIN_*); one per process or isolate. */
+  loginThrottle: LoginThrottle;
 }
 
 export const DEFAULT_AUDIENCE = "chamicore";
 export const DEFAULT_ISSUER = "chamicore";
 export const DEFAULT_TOKEN_TTL = 3600;
+/** The longest CHAMICORE_TOKEN_TTL accepted (a day). */
+export const MAX_TOKEN_TTL = 86_400;
 /** Clock skew tolerated between this server and token issuers (seconds). */
 export const CLOCK_TOLERANCE = 30;
+
+/**
+ * Seconds a subject revocation is kept: the longest any token can live,
+ * whatever CHAMICORE_TOKEN_TTL was when it was issued, so a lowered TTL or
+ * a differently configured instance cannot outlive it.
+ */
+export const SUBJECT_REVOCATION_LIFETIME = MAX_TOKEN_TTL + CLOCK_TOLERANCE;

@@ -49,16 +49,48 @@ export interface AccountStore {
   count(): Promise<number>;
   /** 409 when the id exists. Role memberships are written in the same transaction. */
   create(account: ServiceAccount, secretHash: string): Promise<Stored<ServiceAccount>>;
-  /** Replaces fields and role memberships; `secretHash` when the secret changes. 412 on etag mismatch. */
-  update(account: ServiceAccount, ifMatch: string, secretHash?: string): Promise<Stored<ServiceAccount>>;
-  /** Also removes the account's role memberships. */
-  delete(id: string): Promise<void>;
+  /**
+   * Replaces fields and role memberships; `secretHash` when the secret
+   * changes. 412 on etag mismatch. A new secret, or `enabled` turning false,
+   * ends the account's tokens issued until then: a subject revocation (and
+   * its event) written in the same transaction, kept `tokenLifetime` seconds
+   * (the longest a token lives, after which none it covers is left).
+   */
+  update(
+    account: ServiceAccount,
+    ifMatch: string,
+    tokenLifetime: number,
+    secretHash?: string,
+  ): Promise<Stored<ServiceAccount>>;
+  /** Also removes the account's role memberships and ends its tokens, as `update` does, in one transaction. */
+  delete(id: string, tokenLifetime: number): Promise<void>;
+}
+
+/** What a verifier knows of a token it checks against revocations. */
+export interface TokenIdentity {
+  jti: string;
+  sub: string;
+  /** When it was issued (milliseconds when the token says so). */
+  issuedAt: Date;
+}
+
+/** Why a token is refused: its own jti, or its subject's tokens ended after it was issued. */
+export interface RevokedBy {
+  jti: string;
+  reason: string;
+  /** Set when a subject revocation refused it. */
+  subject?: string;
 }
 
 export interface RevocationStore {
   /** Records (or extends) a revocation. */
   revoke(r: { jti: string; reason: string; expiresAt: Date }): Promise<Stored<Revocation>>;
-  isRevoked(jti: string, now: Date): Promise<boolean>;
+  /**
+   * The revocation in force at `now` that refuses this token (its jti, or a
+   * subject revocation of its `sub` whose `issuedBefore` is after the
+   * token's issue time), in one lookup; undefined when none does.
+   */
+  revokedBy(token: TokenIdentity, now: Date): Promise<RevokedBy | undefined>;
   /** Revocations that have not expired at `now`, oldest first. */
   active(now: Date): Promise<Stored<Revocation>[]>;
   /** Deletes revocations expired before `now`; returns how many. */

@@ -19,6 +19,7 @@ import {
   TOKEN_EXCHANGE,
   tokenExchangeGrant,
 } from "./grants";
+import { guardLogin } from "./login-guard";
 import {
   AUTH_API_VERSION,
   JwksSchema,
@@ -51,6 +52,8 @@ const token = defineRoute("public", {
     "The token's scopes are those its roles grant (capped per service account), narrowed by `scope` if given.",
     "In dev mode (CHAMICORE_DEV_MODE=true) client_credentials without a client gives an admin token.",
     "Errors follow RFC 6749 §5.2: `{error, error_description}`.",
+    "",
+    "Failed client-credentials logins are limited per client id and per source address (CHAMICORE_LOGIN_*): past the limit every attempt, even with the right secret, is refused with 429 problem+json and `Retry-After` until the window ends. Successful logins do not count.",
   ].join("\n"),
   request: {
     body: {
@@ -66,6 +69,7 @@ const token = defineRoute("public", {
     200: json(TokenResponseSchema, "An access token"),
     400: oauthError("invalid_request, invalid_grant, invalid_scope or unsupported_grant_type"),
     401: oauthError("invalid_client: unknown client, wrong secret or disabled account"),
+    ...problems(429),
   },
 });
 
@@ -84,8 +88,10 @@ const tokenHandler: RouteHandler<typeof token, AppEnv> = async (c) => {
     let grant: Grant;
     if (body.grant_type === "client_credentials") {
       const client = clientCredentials(c.req.header("Authorization"), body);
+      if (client) c.set("auditSubject", client.id); // the id tried, for the audit record (never the secret)
       await c.var.deps.auth.beforeFirstToken?.(stores);
-      grant = await clientCredentialsGrant(stores, settings, client, body);
+      const login = () => clientCredentialsGrant(stores, settings, client, body);
+      grant = client ? await guardLogin(c, client.id, login) : await login();
     } else if (body.grant_type === TOKEN_EXCHANGE) {
       grant = await tokenExchangeGrant(stores, settings, body);
     } else {
@@ -214,7 +220,7 @@ const discoveryHandler: RouteHandler<typeof discovery, AppEnv> = (c) => {
       response_types_supported: ["token"],
       subject_types_supported: ["public"],
       scopes_supported: declaredScopes(),
-      claims_supported: ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "roles", "sa"],
+      claims_supported: ["iss", "sub", "aud", "exp", "iat", "iat_ms", "nbf", "jti", "scope", "roles", "sa"],
     },
     200,
     { "Cache-Control": "public, max-age=300" },

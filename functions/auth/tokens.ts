@@ -27,21 +27,38 @@ export interface Issued {
   jti: string;
 }
 
+/**
+ * Issue time in epoch milliseconds. `iat` has whole seconds, too coarse to
+ * tell a token issued just before a secret reset from one issued just
+ * after it in the same second; subject revocations compare with this.
+ */
+export const ISSUED_AT_MS_CLAIM = "iat_ms";
+
 export async function issueToken(
   keyring: Keyring,
   stores: AuthStores,
   settings: AuthSettings,
-  claims: { sub: string; roles: string[]; scopes: string[]; sa: boolean; extra?: Record<string, string> },
+  claims: {
+    sub: string;
+    roles: string[];
+    scopes: string[];
+    sa: boolean;
+    extra?: Record<string, string>;
+    /** When the grant read what it rests on (epoch ms); now by default. */
+    issuedAt?: number;
+  },
 ): Promise<Issued> {
   const signer = await keyring.signingKey(stores.keys);
   const jti = crypto.randomUUID();
-  const now = Math.floor(Date.now() / 1000);
+  const issuedAt = claims.issuedAt ?? Date.now();
+  const now = Math.floor(issuedAt / 1000);
   const scope = claims.scopes.join(" ");
   const jwt = new SignJWT({
     ...claims.extra,
     scope,
     roles: claims.roles,
     ...(claims.sa ? { sa: true } : {}),
+    [ISSUED_AT_MS_CLAIM]: issuedAt,
   })
     .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: "at+jwt" })
     .setIssuer(settings.issuer)
@@ -75,6 +92,20 @@ function explain(e: unknown): string {
   if (e instanceof errors.JWSSignatureVerificationFailed) return "token signature does not verify";
   if (e instanceof errors.JWTInvalid || e instanceof errors.JWSInvalid) return "token is malformed";
   return "token is invalid";
+}
+
+/**
+ * A verified token's issue time: `iat_ms` when it agrees with `iat`, else
+ * the first instant of the `iat` second, so that a token without it (issued
+ * before this claim existed) counts as issued before a revocation made in
+ * that same second.
+ */
+function issuedAtOf(payload: Record<string, unknown>): Date {
+  const iat = Number(payload.iat);
+  const ms = payload[ISSUED_AT_MS_CLAIM];
+  if (typeof ms === "number" && Number.isSafeInteger(ms) && Math.floor(ms / 1000) === iat)
+    return new Date(ms);
+  return new Date(iat * 1000);
 }
 
 /** The bearer token of a request, or a 401 saying what is wrong with the header. */
@@ -116,10 +147,15 @@ export async function verifyToken(
     throw unauthorized(explain(e));
   }
   const jti = String(payload.jti);
-  if (await stores.revocations.isRevoked(jti, new Date())) throw unauthorized("token has been revoked");
+  const sub = String(payload.sub);
+  const revoked = await stores.revocations.revokedBy({ jti, sub, issuedAt: issuedAtOf(payload) }, new Date());
+  if (revoked)
+    throw unauthorized(
+      revoked.subject ? `token has been revoked: ${revoked.reason}` : "token has been revoked",
+    );
   const scope = typeof payload.scope === "string" ? payload.scope : "";
   return {
-    sub: String(payload.sub),
+    sub,
     scopes: new Set(scope.split(" ").filter(Boolean)),
     roles: Array.isArray(payload.roles) ? payload.roles.map(String) : [],
     sa: payload.sa === true,

@@ -21,7 +21,7 @@ import { ComponentTypeSchema } from "../../shared/enums";
 import { ApiError, notFound } from "../../shared/problem";
 import { unsealCredential } from "../auth/secrets";
 import type { AppEnv } from "../env";
-import { ComponentCreateSchema } from "../inventory/schemas";
+import { DiscoveredComponentSchema } from "../inventory/schemas";
 import { defineRoute, json, jsonBody, problems } from "../route";
 import { type Target, TargetSchema } from "./schemas";
 import { addressResult, scanOutcome } from "./service";
@@ -64,7 +64,7 @@ export const AgentFindingSchema = z
     found: z
       .object({
         bmc: z.object({ id: z.string().optional(), type: ComponentTypeSchema }),
-        components: z.array(ComponentCreateSchema).max(10_000),
+        components: z.array(DiscoveredComponentSchema).max(10_000),
         problems: z.array(ProblemItem).max(10_000),
       })
       .optional()

@@ -13,7 +13,7 @@ import {
   SubRoleSchema,
 } from "../../shared/enums";
 import { ID_PATTERN, ID_RULE } from "../../shared/ids";
-import { MAC_RULE, normalizeMac } from "../../shared/mac";
+import { MAC_RULE, nicMacProblem, normalizeMac } from "../../shared/mac";
 
 /** `apiVersion` of every inventory resource. */
 export const HSM_API_VERSION = "hsm/v2";
@@ -23,12 +23,28 @@ export const IdSchema = z
   .regex(ID_PATTERN, `must be ${ID_RULE}`)
   .openapi({ example: "x1000c0s0b0n0", description: ID_RULE });
 
-/** Accepts the three usual spellings; hands on the normalised `aa:bb:cc:dd:ee:ff`. */
+/** A MAC to look up: accepts the three usual spellings; hands on the normalised `aa:bb:cc:dd:ee:ff`. */
 export const MacInputSchema = z
   .string()
   .refine((s) => normalizeMac(s) !== undefined, { message: `must be ${MAC_RULE}` })
   .transform((s) => normalizeMac(s)!)
   .openapi({ type: "string", example: "a4:bf:01:38:ee:65", description: MAC_RULE });
+
+const NIC_MAC_RULE = `${MAC_RULE}; an interface's own (unicast) address: not all-zero, broadcast or multicast`;
+
+/** The MAC of an interface being stored: as MacInputSchema, and one a NIC can have. */
+export const NicMacSchema = z
+  .string()
+  .transform((s, ctx) => {
+    const mac = normalizeMac(s);
+    const why = mac === undefined ? `must be ${MAC_RULE}` : nicMacProblem(mac);
+    if (why) {
+      ctx.addIssue({ code: "custom", message: why });
+      return z.NEVER;
+    }
+    return mac!;
+  })
+  .openapi({ type: "string", example: "a4:bf:01:38:ee:65", description: NIC_MAC_RULE });
 
 const Count = z.number().int().min(0).max(2_147_483_647);
 const Label = z.string().min(1).max(63);
@@ -88,7 +104,7 @@ export const IpAddressSchema = z
 export const EmbeddedInterfaceSchema = z
   .strictObject({
     id: IdSchema.optional().openapi({ description: "Default: the MAC without separators." }),
-    macAddress: MacInputSchema,
+    macAddress: NicMacSchema,
     ipAddresses: z.array(IpAddressSchema).max(64).optional(),
     description: z.string().max(1024).optional(),
   })
@@ -106,6 +122,19 @@ export const ComponentCreateSchema = z
   })
   .openapi("ComponentCreate");
 export type ComponentCreate = z.infer<typeof ComponentCreateSchema>;
+
+/**
+ * A component as a discovery agent reports it: as ComponentCreate, but its
+ * interfaces' MACs are taken as the BMC reports them (any well-formed MAC).
+ * The DMTF Redfish mockups, which the discovery suites scan, report group-bit
+ * MACs (23:11:8a:…, fb:aa:…); the driver already leaves out all-zero ones.
+ */
+export const DiscoveredComponentSchema = ComponentCreateSchema.extend({
+  interfaces: z
+    .array(EmbeddedInterfaceSchema.extend({ macAddress: MacInputSchema }))
+    .max(64)
+    .optional(),
+}).openapi("DiscoveredComponent");
 
 export const ComponentReplaceSchema = z
   .strictObject({
@@ -150,7 +179,7 @@ export const InterfacePatchSchema = z
   .strictObject({
     id: IdSchema.optional(),
     componentId: IdSchema.optional(),
-    macAddress: MacInputSchema.optional(),
+    macAddress: NicMacSchema.optional(),
     ipAddresses: z.array(IpAddressSchema).max(64).nullish(),
     description: z.string().max(1024).nullish(),
   })
@@ -195,10 +224,40 @@ export const MembersAddSchema = z
 export const BULK_IMPORT_MAX = 10_000;
 export const BULK_IMPORT_BODY_LIMIT = 32 * 1024 * 1024;
 
+/**
+ * The same component id, interface id or MAC twice in one import is the
+ * request's own mistake (422 naming both places), not a conflict with what
+ * is stored.
+ */
+function refuseRepeats(body: { components: ComponentCreate[] }, ctx: z.RefinementCtx) {
+  const first = new Map<string, string>();
+  const once = (key: string, at: string, path: (string | number)[], what: string) => {
+    const prev = first.get(key);
+    if (prev === undefined) first.set(key, at);
+    else ctx.addIssue({ code: "custom", path, message: `${what} is repeated: first at ${prev}` });
+  };
+  body.components.forEach((comp, i) => {
+    if (comp.id !== undefined)
+      once(`c ${comp.id}`, `components[${i}].id`, ["components", i, "id"], `component id '${comp.id}'`);
+    comp.interfaces?.forEach((f, j) => {
+      const at = `components[${i}].interfaces[${j}]`;
+      once(
+        `m ${f.macAddress}`,
+        `${at}.macAddress`,
+        ["components", i, "interfaces", j, "macAddress"],
+        `MAC ${f.macAddress}`,
+      );
+      if (f.id !== undefined)
+        once(`i ${f.id}`, `${at}.id`, ["components", i, "interfaces", j, "id"], `interface id '${f.id}'`);
+    });
+  });
+}
+
 export const BulkImportSchema = z
   .strictObject({
     components: z.array(ComponentCreateSchema).min(1).max(BULK_IMPORT_MAX),
   })
+  .superRefine(refuseRepeats)
   .openapi("BulkImport");
 export type BulkImport = z.infer<typeof BulkImportSchema>;
 

@@ -26,7 +26,11 @@ import type { TaskResult } from "./store";
 
 const BASE = "/power/v1/agent";
 const tags = ["power agent"];
-const Uuid = z.string().min(1).max(64);
+/** Transition and task ids are Postgres uuids: anything else names nothing, and would fail the query. */
+const Uuid = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, "must be a UUID")
+  .openapi({ format: "uuid", example: "6f1c2b4e-8d1a-4f3b-9c2d-1e5f7a9b0c3d" });
 
 export const AgentJobRequestSchema = z
   .strictObject({ taskIds: z.array(Uuid).max(100_000) })

@@ -144,6 +144,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/audit/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List audit records, newest first
+         * @description One record per POST, PUT, PATCH and DELETE of the control API (refused ones included) and per token issued or refused: who (subject, roles, client address), what (method, route template, resource id), the status answered and the request id. Never a body, a query string or a secret. Kept CHAMICORE_AUDIT_RETENTION_DAYS days (default 90). Filters are equality matches (comma = any of), except `since` and `until`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description e.g. `token issued`, `token refused: invalid_client`; comma-separated values match any of them */
+                    action?: string;
+                    /** @description Sparse fieldset: spec fields to return, among id, time, subject, roles, clientAddress, method, route, resourceId, status, requestId, action */
+                    fields?: string;
+                    /** @description Page size, 1–10000 (default 100) */
+                    limit?: string;
+                    /** @description POST, PUT, PATCH or DELETE; comma-separated values match any of them */
+                    method?: string;
+                    /** @description Items to skip (default 0) */
+                    offset?: string;
+                    /** @description X-Request-Id of the request; comma-separated values match any of them */
+                    requestId?: string;
+                    /** @description Resource id (see the record's resourceId) (also spelled resource); comma-separated values match any of them */
+                    resourceId?: string;
+                    /** @description Route template, e.g. /hsm/v2/State/Components/:id; comma-separated values match any of them */
+                    route?: string;
+                    /** @description Records at or after this RFC 3339 time; comma-separated values match any of them */
+                    since?: string;
+                    /** @description One of time; prefix - for descending (default -time) */
+                    sort?: string;
+                    /** @description HTTP status answered; comma-separated values match any of them */
+                    status?: string;
+                    /** @description Token subject, or the client id a token request tried; comma-separated values match any of them */
+                    subject?: string;
+                    /** @description Records before this RFC 3339 time; comma-separated values match any of them */
+                    until?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of audit records */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AuditEventList"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/v1/credentials": {
         parameters: {
             query?: never;
@@ -1855,7 +1975,10 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        /** Delete a service account and its role memberships */
+        /**
+         * Delete a service account and its role memberships
+         * @description Its tokens stop working at once.
+         */
         delete: {
             parameters: {
                 query?: never;
@@ -1943,7 +2066,7 @@ export interface paths {
         head?: never;
         /**
          * Update a service account (JSON Merge Patch): description, roles, scope cap, enabled
-         * @description Tokens already issued keep their scopes until they expire; revoke them to cut access at once.
+         * @description Disabling the account (`enabled: false`) ends its tokens at once. Otherwise tokens already issued keep their scopes until they expire; revoke them to cut access at once.
          */
         patch: {
             parameters: {
@@ -2066,7 +2189,7 @@ export interface paths {
         put?: never;
         /**
          * Reset a service account's secret
-         * @description The old secret stops working at once; the new one is shown this once.
+         * @description The old secret stops working at once, and so do the tokens issued before the reset; the new secret is shown this once.
          */
         post: {
             parameters: {
@@ -2178,6 +2301,8 @@ export interface paths {
          *     The token's scopes are those its roles grant (capped per service account), narrowed by `scope` if given.
          *     In dev mode (CHAMICORE_DEV_MODE=true) client_credentials without a client gives an admin token.
          *     Errors follow RFC 6749 §5.2: `{error, error_description}`.
+         *
+         *     Failed client-credentials logins are limited per client id and per source address (CHAMICORE_LOGIN_*): past the limit every attempt, even with the right secret, is refused with 429 problem+json and `Retry-After` until the window ends. Successful logins do not count.
          */
         post: {
             parameters: {
@@ -2231,6 +2356,15 @@ export interface paths {
                 };
                 /** @description Body is not JSON */
                 415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many failed attempts: wait for Retry-After seconds */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -11549,6 +11683,66 @@ export interface components {
     schemas: {
         /** @enum {string|null} */
         Arch: "X86" | "ARM" | "Other" | "UNKNOWN" | null;
+        AuditEventList: {
+            apiVersion: string;
+            items: {
+                apiVersion: string;
+                /** @enum {string} */
+                kind: "AuditEvent";
+                metadata: components["schemas"]["ResourceMetadata"];
+                spec: {
+                    /**
+                     * @description What happened when the route does not say: `token issued`, `token refused: <OAuth error>`
+                     * @example token refused: invalid_client
+                     */
+                    action?: string | null;
+                    /**
+                     * @description The caller's address (the TCP peer, or X-Forwarded-For through trusted proxies)
+                     * @example 10.0.0.5
+                     */
+                    clientAddress?: string | null;
+                    /**
+                     * @description Increases with each record
+                     * @example 4711
+                     */
+                    id?: string;
+                    /** @example PATCH */
+                    method?: string;
+                    /** @description The X-Request-Id, to find the log lines */
+                    requestId?: string | null;
+                    /**
+                     * @description The path parameters in path order, joined by `/` (`compute/x1000c0s0b0n0` for a group member); for a create, the new resource's id
+                     * @example x1000c0s0b0n0
+                     */
+                    resourceId?: string | null;
+                    /** @description The token's roles (empty without a valid token) */
+                    roles?: string[];
+                    /**
+                     * @description The route template that answered, or `unmatched`
+                     * @example /hsm/v2/State/Components/:id
+                     */
+                    route?: string;
+                    /**
+                     * @description The HTTP status answered
+                     * @example 200
+                     */
+                    status?: number;
+                    /**
+                     * @description The token's subject; on the token endpoint, the client id that was tried (as given, at most 255 characters); null when nobody was named
+                     * @example ops
+                     */
+                    subject?: string | null;
+                    /**
+                     * Format: date-time
+                     * @description When the answer was given
+                     */
+                    time?: string;
+                };
+            }[];
+            /** @enum {string} */
+            kind: "AuditEventList";
+            metadata: components["schemas"]["ListMetadata"];
+        };
         BmcEndpoint: {
             apiVersion: string;
             /** @enum {string} */
@@ -12167,6 +12361,15 @@ export interface components {
             type: "redfish" | "ipmi" | "snmp" | "ssh" | "other";
             username: string;
         };
+        DiscoveredComponent: components["schemas"]["ComponentCreate"] & {
+            interfaces?: (components["schemas"]["EmbeddedInterfaceInput"] & {
+                /**
+                 * @description a MAC address as aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff or aabbccddeeff
+                 * @example a4:bf:01:38:ee:65
+                 */
+                macAddress?: string;
+            })[];
+        };
         DiscoveryAddressResult: {
             address: string;
             /**
@@ -12211,7 +12414,7 @@ export interface components {
                     id?: string;
                     type: components["schemas"]["ComponentType"];
                 };
-                components: components["schemas"]["ComponentCreate"][];
+                components: components["schemas"]["DiscoveredComponent"][];
                 problems: {
                     field?: string;
                     id?: string;
@@ -12547,7 +12750,7 @@ export interface components {
             id?: string;
             ipAddresses?: components["schemas"]["IpAddress"][];
             /**
-             * @description a MAC address as aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff or aabbccddeeff
+             * @description a MAC address as aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff or aabbccddeeff; an interface's own (unicast) address: not all-zero, broadcast or multicast
              * @example a4:bf:01:38:ee:65
              */
             macAddress: string;
@@ -12611,7 +12814,7 @@ export interface components {
             id?: string;
             ipAddresses?: components["schemas"]["IpAddress"][] | null;
             /**
-             * @description a MAC address as aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff or aabbccddeeff
+             * @description a MAC address as aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff or aabbccddeeff; an interface's own (unicast) address: not all-zero, broadcast or multicast
              * @example a4:bf:01:38:ee:65
              */
             macAddress?: string;
@@ -12963,6 +13166,10 @@ export interface components {
             updates: {
                 message: string;
                 powerState?: string;
+                /**
+                 * Format: uuid
+                 * @example 6f1c2b4e-8d1a-4f3b-9c2d-1e5f7a9b0c3d
+                 */
                 taskId: string;
             }[];
         };
@@ -12975,8 +13182,16 @@ export interface components {
                 powerState?: string;
                 /** @enum {string} */
                 state: "succeeded" | "failed" | "aborted";
+                /**
+                 * Format: uuid
+                 * @example 6f1c2b4e-8d1a-4f3b-9c2d-1e5f7a9b0c3d
+                 */
                 taskId: string;
             }[];
+            /**
+             * Format: uuid
+             * @example 6f1c2b4e-8d1a-4f3b-9c2d-1e5f7a9b0c3d
+             */
             transitionId: string;
         };
         PowerLocation: {
@@ -13103,8 +13318,15 @@ export interface components {
              * @description When the revoked token would have expired; the revocation is pruned after that
              */
             expiresAt: string;
+            /**
+             * Format: date-time
+             * @description With `subject`: tokens issued before this instant (milliseconds) are refused
+             */
+            issuedBefore?: string;
             jti: string;
             reason: string;
+            /** @description Set on a subject revocation (a service account deleted, disabled or given a new secret): every token of this subject issued before `issuedBefore` is refused, whatever its jti */
+            subject?: string;
         };
         RevokeRequest: {
             /**

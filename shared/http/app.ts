@@ -9,7 +9,7 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { Logger } from "../log";
 import type { HttpMetrics } from "../metrics";
-import { createErrorHandler, notFoundHandler, validationHook } from "./errors";
+import { createErrorHandler, type FaultClassifier, notFoundHandler, validationHook } from "./errors";
 import { bodyLimits, DEFAULT_BODY_LIMIT, defaultHeaders, observe, requireJson } from "./middleware";
 
 export interface BaseAppOptions {
@@ -21,6 +21,8 @@ export interface BaseAppOptions {
   formPaths?: readonly string[];
   /** Log successful requests at debug level (the edge's hot path). */
   quietAccessLog?: boolean;
+  /** Failures that are a dependency's, not a bug (the database went away): answered 503, not 500. */
+  classifyFault?: FaultClassifier;
 }
 
 export function createBaseApp<E extends Env>(opts: BaseAppOptions): OpenAPIHono<E> {
@@ -49,7 +51,7 @@ export function createBaseApp<E extends Env>(opts: BaseAppOptions): OpenAPIHono<
   app.use(defaultHeaders);
   app.use(requireJson(opts.formPaths));
   app.use(bodyLimits(DEFAULT_BODY_LIMIT, opts.largeBodies ?? {}));
-  app.onError(createErrorHandler(opts.logger));
+  app.onError(createErrorHandler(opts.logger, opts.classifyFault));
   app.notFound(notFoundHandler);
   return app;
 }

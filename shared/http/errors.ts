@@ -6,6 +6,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
+import { errorFields } from "../error-fields";
 import { ApiError, type FieldError, PROBLEM_CONTENT_TYPE } from "../problem";
 
 export function problemResponse(c: Context, err: ApiError): Response {
@@ -58,6 +59,7 @@ function isWrongType(issue: z.core.$ZodIssue, value: unknown): boolean {
 export function zodToProblem(error: z.ZodError, target: string, prefix = "", input?: unknown): ApiError {
   let structural = false;
   const errors: FieldError[] = [];
+  const repeated: string[] = [];
   for (const issue of error.issues) {
     const base = prefix + fieldPath(issue.path);
     if (issue.code === "unrecognized_keys") {
@@ -66,6 +68,12 @@ export function zodToProblem(error: z.ZodError, target: string, prefix = "", inp
       continue;
     }
     const value = input === undefined ? undefined : valueAt(input, issue.path);
+    // A query parameter given twice arrives as an array; none of ours takes more than one.
+    if (target === "query" && Array.isArray(value) && issue.path.length === 1) {
+      repeated.push(base);
+      errors.push({ field: base, message: "may appear only once" });
+      continue;
+    }
     const missing =
       input === undefined
         ? /received undefined/.test(issue.message)
@@ -74,6 +82,12 @@ export function zodToProblem(error: z.ZodError, target: string, prefix = "", inp
     errors.push({ field: base || target, message: missing ? "is required" : issue.message });
   }
   const where = target === "json" ? "request body" : target === "query" ? "query parameters" : `${target}`;
+  if (repeated.length > 0 && repeated.length === errors.length)
+    return new ApiError(
+      "bad-request",
+      `The query parameter${repeated.length > 1 ? "s" : ""} ${repeated.join(", ")} may appear only once`,
+      { errors },
+    );
   return structural
     ? new ApiError("bad-request", `The ${where} does not have the expected structure`, { errors })
     : new ApiError("validation", `The ${where} failed validation`, { errors });
@@ -88,9 +102,20 @@ export const validationHook = (
   return undefined;
 };
 
-export function createErrorHandler(log?: {
-  error: (m: string, f?: Record<string, unknown>) => void;
-}): ErrorHandler {
+/**
+ * Tells an expected failure of a dependency (the database went away) from a
+ * bug: the problem to answer with (a 503 to retry), or undefined for a 500.
+ * Supplied by the application, which knows its drivers; this module imports none.
+ */
+export type FaultClassifier = (err: unknown) => ApiError | undefined;
+
+export function createErrorHandler(
+  log?: {
+    error: (m: string, f?: Record<string, unknown>) => void;
+    warn?: (m: string, f?: Record<string, unknown>) => void;
+  },
+  classify?: FaultClassifier,
+): ErrorHandler {
   return (err, c) => {
     if (err instanceof ApiError) return problemResponse(c, err);
     if (err instanceof HTTPException) {
@@ -108,11 +133,17 @@ export function createErrorHandler(log?: {
       if (status === 403) return problemResponse(c, new ApiError("forbidden", err.message || "Forbidden"));
       return problemResponse(c, new ApiError("bad-request", err.message || "Bad request", { status }));
     }
-    log?.error("unhandled error", {
-      err: err instanceof Error ? err.message : String(err),
-      stack: err instanceof Error ? err.stack : undefined,
-      path: c.req.path,
-    });
+    // Never the error's message as is: a failed query's carries its parameters (error-fields.ts).
+    const fault = classify?.(err);
+    if (fault) {
+      (log?.warn ?? log?.error)?.("request failed: a dependency is unavailable", {
+        ...errorFields(err),
+        path: c.req.path,
+        status: fault.status,
+      });
+      return problemResponse(c, fault);
+    }
+    log?.error("unhandled error", { ...errorFields(err, true), path: c.req.path });
     return problemResponse(c, new ApiError("internal", "An unexpected error occurred; see the server log"));
   };
 }

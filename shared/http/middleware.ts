@@ -9,15 +9,42 @@ import type { Logger } from "../log";
 import type { HttpMetrics } from "../metrics";
 import { ApiError } from "../problem";
 import { API_VERSION } from "../version";
+import { jsonTextErrors, queryTextErrors, unstorable } from "./well-formed";
 
 const JSON_TYPES = /^application\/(json|merge-patch\+json|[a-z0-9.+-]*\+json)\s*(;|$)/i;
 
 const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 
 /**
+ * Whether a request without a Content-Type carries a body. HTTP/1.1 frames a
+ * request body only by Content-Length or Transfer-Encoding (RFC 9112 §6.3):
+ * with neither there is none, though @hono/node-server still hands on an
+ * (empty) stream. Without those headers (HTTP/2 and later) the stream is
+ * peeked through a clone, so the handler can still read it.
+ */
+async function carriesBody(req: Request): Promise<boolean> {
+  const length = req.headers.get("Content-Length");
+  if (length !== null) return length.trim() !== "0";
+  if (req.headers.has("Transfer-Encoding")) return true;
+  const body = req.bodyUsed ? null : req.clone().body;
+  if (!body) return false;
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return false;
+      if (value.byteLength > 0) return true;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+/**
  * POST, PUT and PATCH that carry a body must say it is JSON (415 otherwise);
- * `formPaths` also take a form (the OAuth token endpoint). A bodiless request
- * (Content-Length 0, no body) is let through: some actions take no input.
+ * `formPaths` also take a form (the OAuth token endpoint). A request without
+ * a body (no Content-Length nor Transfer-Encoding, or Content-Length 0) needs
+ * no Content-Type: some actions take no input.
  */
 export const requireJson =
   (formPaths: readonly string[] = []): MiddlewareHandler =>
@@ -25,10 +52,9 @@ export const requireJson =
     const m = c.req.method;
     if (m === "POST" || m === "PUT" || m === "PATCH") {
       const ct = c.req.header("Content-Type");
-      const hasBody = c.req.header("Content-Length") !== "0" && (ct !== undefined || c.req.raw.body !== null);
       const ok =
         ct !== undefined && (JSON_TYPES.test(ct) || (FORM_TYPE.test(ct) && formPaths.includes(c.req.path)));
-      if (hasBody && !ok) {
+      if (!ok && (ct !== undefined ? c.req.header("Content-Length") !== "0" : await carriesBody(c.req.raw))) {
         throw new ApiError(
           "unsupported-media-type",
           `Content-Type must be application/json${m === "PATCH" ? " or application/merge-patch+json" : ""}; got ${ct ?? "none"}`,
@@ -37,6 +63,61 @@ export const requireJson =
     }
     await next();
   };
+
+/**
+ * Refuses input that no store can hold (see ./well-formed): in path
+ * parameters and query parameters (400), in form fields, and anywhere in a
+ * JSON body, values and keys alike (422; nesting too deep: 400), each naming
+ * the field. Runs as
+ * route middleware, after the token check, so that an anonymous caller never
+ * makes the server read a body.
+ */
+export const wellFormedInput: MiddlewareHandler = async (c, next) => {
+  // NUL reaches a path or query only percent-encoded; a lone surrogate cannot reach
+  // them at all (invalid UTF-8 decodes to U+FFFD). So the common case costs one search.
+  const url = c.req.url;
+  if (url.includes("%00")) {
+    const errors = Object.entries(c.req.param() as Record<string, string>)
+      .filter(([, v]) => unstorable(v))
+      .map(([field, v]) => ({ field, message: unstorable(v)! }));
+    if (errors.length)
+      throw new ApiError("bad-request", "A path parameter holds text that cannot be stored", { errors });
+    const q = url.indexOf("?");
+    const query = queryTextErrors(new URLSearchParams(q < 0 ? "" : url.slice(q + 1)));
+    if (query.length)
+      throw new ApiError("bad-request", "A query parameter holds text that cannot be stored", {
+        errors: query,
+      });
+  }
+  const m = c.req.method;
+  const ct = c.req.header("Content-Type");
+  if ((m === "POST" || m === "PUT" || m === "PATCH") && ct !== undefined && FORM_TYPE.test(ct)) {
+    const errors = queryTextErrors(new URLSearchParams(await c.req.text()));
+    if (errors.length)
+      throw new ApiError("validation", "The request body holds text that cannot be stored", { errors });
+  }
+  if ((m === "POST" || m === "PUT" || m === "PATCH") && ct !== undefined && JSON_TYPES.test(ct)) {
+    // Read through hono's body cache: the validator reads the same text afterwards.
+    const text = await c.req.text();
+    if (text.trim() !== "") {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch {
+        // Left to the validator, which answers malformed JSON in the usual way.
+        return next();
+      }
+      const { text: bad, depth } = jsonTextErrors(doc);
+      if (depth.length)
+        throw new ApiError("bad-request", "The request body nests too deeply", { errors: depth });
+      if (bad.length)
+        throw new ApiError("validation", "The request body holds text that cannot be stored", {
+          errors: bad,
+        });
+    }
+  }
+  await next();
+};
 
 /**
  * API-Version on every answer, and Cache-Control unless the handler sets its

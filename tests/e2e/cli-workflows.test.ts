@@ -453,7 +453,13 @@ describe("import", () => {
     expect(r.code, r.stderr).toBe(4);
     expect(r.doc).toMatchObject({ imported: 3, failed: 2, refused: 2, batches: 2 });
     expect(r.doc.errors).toEqual([
-      { line: 4, id: "js-a", field: "id", stage: "refused", message: "duplicate of id on line 2" },
+      {
+        line: 4,
+        id: "js-a",
+        field: "id",
+        stage: "refused",
+        message: "component id 'js-a' is repeated: first at id on line 2",
+      },
       { line: 5, id: "cn101", field: "id", stage: "refused", message: "component 'cn101' already exists" },
     ]);
     for (const id of ["js-a", "js-b", "js-c"])

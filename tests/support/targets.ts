@@ -1,11 +1,12 @@
 /**
- * The three ways the control API runs, each behind the same `call` function:
- * the Node server on embedded PGlite, the Node server on real Postgres, and
- * the wrangler-built Worker bundle in workerd (Miniflare) reaching Postgres
- * through a Hyperdrive binding.
+ * The ways the control API runs, each behind the same `call` function: the
+ * Node server on embedded PGlite, the Node server on real Postgres, and the
+ * wrangler-built Worker bundle in workerd (Miniflare) reaching Postgres
+ * through a Hyperdrive binding or through Neon's serverless driver (over a
+ * WebSocket-to-TCP proxy on loopback, as hosted Neon fronts its Postgres).
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
@@ -14,6 +15,7 @@ import { startControl } from "../../control/node/serve";
 import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
 import { silentLogger } from "../../shared/log";
 import { createTestDatabase } from "./postgres";
+import { type DbHop, startTcpRelay, startWsProxy } from "./ws-proxy";
 
 export interface Answer {
   status: number;
@@ -44,8 +46,17 @@ export interface Target {
   url?: string;
   /** The target's Postgres URL (not for node+pglite). */
   databaseUrl?: string;
-  /** Runs the Worker's cron trigger once (workerd targets only). */
-  scheduled?: () => Promise<void>;
+  /**
+   * Runs the Worker's cron trigger once (workerd targets only); its outcome:
+   * `ok`, or `exception` when the run (its waitUntil work included) threw.
+   */
+  scheduled?: () => Promise<string>;
+  /**
+   * The network hop between the Worker and Postgres, for fault tests to cut:
+   * the WebSocket proxy on workerd+neon, a TCP relay on workerd+postgres
+   * started with `relay`.
+   */
+  hop?: DbHop;
   stop(): Promise<void>;
 }
 
@@ -162,65 +173,139 @@ export async function nodePostgresTarget(extra: Record<string, string> = {}): Pr
   });
 }
 
-let bundleBuilt = false;
-/** The same bundle `wrangler deploy` would upload. */
+const BUNDLES = join(process.cwd(), "dist", "worker-test");
+let bundle: string | undefined;
+
+/** Whether process `pid` still runs. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * The same bundle `wrangler deploy` would upload, built once per test file
+ * into a directory of its own (`dist/worker-test/<pid>`): files running side
+ * by side must not overwrite each other's bundle. Test processes are killed
+ * rather than exiting, so each build first removes the bundles of processes
+ * that are gone.
+ */
 export function buildWorkerBundle(): string {
-  const out = join(process.cwd(), "dist", "worker");
-  if (!bundleBuilt) {
+  if (!bundle) {
+    mkdirSync(BUNDLES, { recursive: true });
+    for (const name of readdirSync(BUNDLES))
+      if (!alive(Number(name))) rmSync(join(BUNDLES, name), { recursive: true, force: true });
+    const out = join(BUNDLES, String(process.pid));
     execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", out], {
       stdio: "pipe",
       env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
     });
-    bundleBuilt = true;
+    bundle = join(out, "worker.js");
   }
-  return join(out, "worker.js");
+  return bundle;
 }
 
-export async function workerTarget(extra: Record<string, string> = {}): Promise<Target> {
+/** How the Worker reaches Postgres: a Hyperdrive binding (pg), or Neon's driver through a WebSocket proxy. */
+export type WorkerDriver = "hyperdrive" | "neon";
+
+export interface WorkerTargetOptions {
+  driver?: WorkerDriver;
+  /** An existing database to migrate and use (and leave in place); a fresh one by default. */
+  databaseUrl?: string;
+  /** Hyperdrive only: put a TCP relay between the binding and Postgres (see ws-proxy.ts). */
+  relay?: boolean;
+}
+
+export async function workerTarget(
+  extra: Record<string, string> = {},
+  opts: WorkerTargetOptions = {},
+): Promise<Target> {
+  const driver = opts.driver ?? "hyperdrive";
   const script = buildWorkerBundle();
-  const db = await createTestDatabase("worker");
+  const db = opts.databaseUrl
+    ? { url: opts.databaseUrl, drop: async () => {} }
+    : await createTestDatabase(`worker_${driver}`);
   const env = targetEnv(extra);
-  // The Worker does not migrate; an operator runs `chamicore migrate` first, as here.
   let mf: Miniflare;
+  let hop: DbHop | undefined;
   try {
+    // The Worker does not migrate; an operator runs `chamicore migrate` first, as here.
     const node = await openDatabase({ databaseUrl: db.url, dataDir: "/nonexistent" });
     await node.migrate();
     await node.close();
-    mf = await startMiniflare(script, db.url, env);
+    if (driver === "neon") {
+      const proxy = await startWsProxy();
+      hop = proxy;
+      mf = await startMiniflare(script, db.url, env, { neonWsProxy: proxy.url });
+    } else if (opts.relay) {
+      const url = new URL(db.url);
+      const relay = await startTcpRelay({ host: url.hostname, port: Number(url.port || 5432) });
+      hop = relay;
+      url.host = `127.0.0.1:${relay.port}`;
+      mf = await startMiniflare(script, url.toString(), env);
+    } else mf = await startMiniflare(script, db.url, env);
   } catch (e) {
+    await hop?.close();
     await db.drop();
     throw e;
   }
   return withAdmin({
-    name: "workerd+postgres",
+    name: driver === "neon" ? "workerd+neon" : "workerd+postgres",
     rawCall: callVia(
       (url, init) => mf.dispatchFetch(url, init as never) as unknown as Promise<Response>,
       "http://control.test",
     ),
     env,
     databaseUrl: db.url,
+    hop,
     async scheduled() {
       // Miniflare's Fetcher has scheduled(); its bundled types do not say so.
       const worker = (await mf.getWorker()) as unknown as {
-        scheduled(o: { cron: string }): Promise<unknown>;
+        scheduled(o: { cron: string }): Promise<{ outcome: string }>;
       };
-      await worker.scheduled({ cron: "* * * * *" });
+      return (await worker.scheduled({ cron: "* * * * *" })).outcome;
     },
     async stop() {
       await mf.dispose();
+      await hop?.close();
       await db.drop();
     },
   });
 }
 
-export async function startMiniflare(script: string, databaseUrl: string, env: Record<string, string>) {
+/** The Worker on Neon's serverless driver, through a WebSocket-to-TCP proxy to the local Postgres. */
+export const workerNeonTarget = (extra: Record<string, string> = {}, opts: WorkerTargetOptions = {}) =>
+  workerTarget(extra, { ...opts, driver: "neon" });
+
+/**
+ * The Worker bundle in workerd. With `neonWsProxy` it reaches `databaseUrl`
+ * through Neon's driver (DATABASE_URL, no Hyperdrive binding); otherwise
+ * through a Hyperdrive binding to it.
+ */
+export async function startMiniflare(
+  script: string,
+  databaseUrl: string,
+  env: Record<string, string>,
+  opts: { neonWsProxy?: string } = {},
+) {
   const mf = new Miniflare({
     modules: true,
     scriptPath: script,
     compatibilityDate: "2026-04-26",
     compatibilityFlags: ["nodejs_compat"],
-    hyperdrives: { HYPERDRIVE: databaseUrl },
-    bindings: { CHAMICORE_LOG_LEVEL: "error", ...env },
+    ...(opts.neonWsProxy
+      ? {
+          bindings: {
+            CHAMICORE_LOG_LEVEL: "error",
+            DATABASE_URL: databaseUrl,
+            CHAMICORE_NEON_WS_PROXY: opts.neonWsProxy,
+            ...env,
+          },
+        }
+      : { hyperdrives: { HYPERDRIVE: databaseUrl }, bindings: { CHAMICORE_LOG_LEVEL: "error", ...env } }),
   });
   await mf.ready;
   return mf;

@@ -179,12 +179,18 @@ describe("clientCredentialsGrant (stub stores)", () => {
   it("grants the role scopes, capped by the account's patterns and narrowed by the request", async () => {
     const stores = await storesWith({ id: "ci", enabled: true, scopes: ["read:*"] }, "s3cret");
     const client = { id: "ci", secret: "s3cret", basic: true };
-    expect(await clientCredentialsGrant(stores, settings, client, body())).toEqual({
+    const before = Date.now();
+    const grant = await clientCredentialsGrant(stores, settings, client, body());
+    expect(grant).toEqual({
       sub: "ci",
       roles: ["operator"],
       scopes: ["read:components", "read:boot"],
       sa: true,
+      issuedAt: expect.any(Number),
     });
+    // The issue time is when the account was read, before the secret was checked.
+    expect(grant.issuedAt).toBeGreaterThanOrEqual(before);
+    expect(grant.issuedAt).toBeLessThanOrEqual(Date.now());
     const narrowed = await clientCredentialsGrant(stores, settings, client, body({ scope: "read:boot" }));
     expect(narrowed.scopes).toEqual(["read:boot"]);
     // What the cap removes is refused, even though the role grants it.

@@ -10,9 +10,17 @@
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, SignJWT } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Keyring } from "../../functions/auth/keyring";
+import { MemoryLoginThrottle } from "../../functions/auth/login-throttle";
 import type { Revocation } from "../../functions/auth/schemas";
 import { type AuthSettings, CLOCK_TOLERANCE } from "../../functions/auth/settings";
-import type { AuthStores, KeyStore, RevocationStore, SigningKeyRow } from "../../functions/auth/store";
+import type {
+  AuthStores,
+  KeyStore,
+  RevocationStore,
+  RevokedBy,
+  SigningKeyRow,
+  TokenIdentity,
+} from "../../functions/auth/store";
 import { bearerToken, issueToken, verifyToken } from "../../functions/auth/tokens";
 import { generateMasterKey, importMasterKey, toBase64Url, unseal } from "../../shared/auth/crypto";
 import type { Stored } from "../../shared/envelope";
@@ -76,9 +84,32 @@ class MemoryRevocationStore implements RevocationStore {
     return row;
   }
 
-  async isRevoked(jti: string, now: Date): Promise<boolean> {
-    const r = this.rows.get(jti);
-    return r !== undefined && new Date(r.spec.expiresAt) > now;
+  /** A subject revocation, as the account store writes one. */
+  revokeSubject(subject: string, issuedBefore: Date, reason: string): void {
+    const jti = `sub:${subject}:${issuedBefore.getTime()}`;
+    this.rows.set(jti, {
+      id: jti,
+      etag: crypto.randomUUID(),
+      createdAt: issuedBefore,
+      updatedAt: issuedBefore,
+      spec: {
+        jti,
+        reason,
+        expiresAt: new Date(issuedBefore.getTime() + 86_400_000).toISOString(),
+        subject,
+        issuedBefore: issuedBefore.toISOString(),
+      },
+    });
+  }
+
+  async revokedBy(t: TokenIdentity, now: Date): Promise<RevokedBy | undefined> {
+    for (const r of this.rows.values()) {
+      if (new Date(r.spec.expiresAt) <= now) continue;
+      if (r.spec.jti === t.jti) return { jti: r.spec.jti, reason: r.spec.reason };
+      if (r.spec.subject === t.sub && new Date(r.spec.issuedBefore!) > t.issuedAt)
+        return { jti: r.spec.jti, reason: r.spec.reason, subject: t.sub };
+    }
+    return undefined;
   }
 
   async active(now: Date): Promise<Stored<Revocation>[]> {
@@ -128,6 +159,7 @@ function settingsWith(over: Partial<AuthSettings> = {}): AuthSettings {
     trustedIssuers: [],
     bootstrap: undefined,
     keyAlgorithm: "ES256",
+    loginThrottle: new MemoryLoginThrottle(),
     masterKey: () => (key ??= importMasterKey(b64)),
     ...over,
   };
@@ -275,6 +307,33 @@ describe("issueToken / verifyToken", () => {
     });
     await expectInvalidToken(() => verify(a.token), "token has been revoked");
     expect((await verify(b.token)).jti).toBe(b.jti);
+  });
+
+  it("refuses a subject's tokens issued before its subject revocation, to the millisecond", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    // All three tokens share one `iat` second; only the millisecond claim tells them apart.
+    vi.setSystemTime(new Date("2030-01-01T00:00:00.100Z"));
+    const before = await issue();
+    const other = await issue({ ...CLAIMS, sub: "someone-else" });
+    vi.setSystemTime(new Date("2030-01-01T00:00:00.500Z"));
+    stores.revocations.revokeSubject("ci", new Date(), "service account 'ci' was given a new secret");
+    vi.setSystemTime(new Date("2030-01-01T00:00:00.900Z"));
+    const after = await issue();
+    expect(decodeJwt(before.token).iat).toBe(decodeJwt(after.token).iat);
+    expect(decodeJwt(after.token).iat_ms).toBe(Date.parse("2030-01-01T00:00:00.900Z"));
+    await expectInvalidToken(
+      () => verify(before.token),
+      "token has been revoked: service account 'ci' was given a new secret",
+    );
+    expect((await verify(after.token)).jti).toBe(after.jti);
+    expect((await verify(other.token)).sub).toBe("someone-else");
+    // A token without the millisecond claim counts from the start of its second: refused.
+    const reset = "token has been revoked: service account 'ci' was given a new secret";
+    const legacy = await signWithActiveKey({});
+    await expectInvalidToken(() => verify(legacy), reset);
+    // A millisecond claim that contradicts `iat` is not believed.
+    const forged = await signWithActiveKey({ iat_ms: Date.now() + 60_000 });
+    await expectInvalidToken(() => verify(forged), reset);
   });
 
   it("uses the configured lifetime", async () => {

@@ -24,6 +24,9 @@ describe("loadControlConfig", () => {
       CHAMICORE_DEV_MODE: false,
       CHAMICORE_TOKEN_TTL: 3600,
       CHAMICORE_KEY_ALGORITHM: "ES256",
+      CHAMICORE_LOGIN_MAX_FAILURES_PER_CLIENT: 10,
+      CHAMICORE_LOGIN_MAX_FAILURES_PER_ADDRESS: 30,
+      CHAMICORE_LOGIN_WINDOW_SECONDS: 60,
       CHAMICORE_BOOT_UNKNOWN_MAC: "retry",
       CHAMICORE_TRUSTED_PROXIES: [],
       CHAMICORE_NATS_STREAM: "CHAMICORE",
@@ -33,7 +36,18 @@ describe("loadControlConfig", () => {
       CHAMICORE_POWER_CONCURRENCY: 20,
       CHAMICORE_POWER_POLL_SECONDS: 2,
       CHAMICORE_DISCOVERY_SCHEDULE_POLL_SECONDS: 30,
+      CHAMICORE_AUDIT_RETENTION_DAYS: 90,
     });
+  });
+
+  it("reads the audit retention in days and names a bad one", () => {
+    expect(loadControlConfig({ CHAMICORE_AUDIT_RETENTION_DAYS: "365" }).CHAMICORE_AUDIT_RETENTION_DAYS).toBe(
+      365,
+    );
+    for (const bad of ["0", "-1", "forever", "40000"])
+      expect(configError({ CHAMICORE_AUDIT_RETENTION_DAYS: bad }).message).toMatch(
+        /CHAMICORE_AUDIT_RETENTION_DAYS/,
+      );
   });
 
   it("reads the power limits and names a bad one", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizeMac } from "../../shared/mac";
+import { nicMacProblem, normalizeMac } from "../../shared/mac";
 
 describe("normalizeMac", () => {
   it.each([
@@ -34,4 +34,23 @@ describe("normalizeMac", () => {
   ])("rejects %s", (_what, input) => {
     expect(normalizeMac(input)).toBeUndefined();
   });
+});
+
+describe("nicMacProblem", () => {
+  it.each([
+    ["00:00:00:00:00:00", /all-zero/],
+    ["ff:ff:ff:ff:ff:ff", /broadcast/],
+    ["01:00:5e:00:00:01", /multicast/],
+    ["33:33:00:00:00:01", /multicast/],
+    ["01:80:c2:00:00:00", /multicast/],
+  ])("refuses %s as an interface's own address", (mac, reason) => {
+    expect(nicMacProblem(mac)).toMatch(reason);
+  });
+
+  it.each(["a4:bf:01:38:ee:65", "02:00:00:00:00:01", "fe:ff:ff:ff:ff:ff", "00:00:00:00:00:01"])(
+    "accepts the unicast %s",
+    (mac) => {
+      expect(nicMacProblem(mac)).toBeUndefined();
+    },
+  );
 });

@@ -161,3 +161,26 @@ describe("zodToProblem: enum and union edge cases", () => {
     expect(e.errors).toEqual([{ field: "interfaces[0].ipAddresses[0].ipAddress", message: "is required" }]);
   });
 });
+
+describe("zodToProblem: repeated query parameters", () => {
+  const Query = z.object({ mac: z.string().optional(), limit: z.string().optional() });
+
+  it("says which parameter may appear only once (400)", () => {
+    const e = problemFor(Query, { mac: ["a", "b"] }, "query");
+    expect(e.status).toBe(400);
+    expect(e.message).toBe("The query parameter mac may appear only once");
+    expect(e.errors).toEqual([{ field: "mac", message: "may appear only once" }]);
+  });
+
+  it("names every repeated one", () => {
+    expect(problemFor(Query, { mac: ["a", "b"], limit: ["1", "2"] }, "query").message).toBe(
+      "The query parameters mac, limit may appear only once",
+    );
+  });
+
+  it("keeps the structural wording for an array in a JSON body", () => {
+    expect(problemFor(Body, { name: ["a", "b"] }).message).toBe(
+      "The request body does not have the expected structure",
+    );
+  });
+});

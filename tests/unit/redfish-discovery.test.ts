@@ -17,7 +17,7 @@ import {
   RedfishOptionsSchema,
 } from "../../edge-node/redfish/drivers";
 import { parseRule, renderRule } from "../../edge-node/redfish/naming";
-import { BulkImportSchema } from "../../functions/inventory/schemas";
+import { DiscoveredComponentSchema } from "../../functions/inventory/schemas";
 import { type Doctor, MockupReader } from "../support/mockup-reader";
 
 const GOLDEN = join(import.meta.dirname, "../golden/redfish");
@@ -48,9 +48,9 @@ describe("discoverBmc over the DMTF mockups", () => {
   it.each(MOCKUPS)("%s: the components, problems and hardware of the golden file", async (mockup, opts) => {
     const r = await scan(mockup, opts);
     golden(`${mockup}.json`, r);
-    // What the import endpoint validates with takes every item.
-    if (r.components.length)
-      expect(BulkImportSchema.safeParse({ components: r.components }).success).toBe(true);
+    // What a discovery agent's report is validated with takes every item. (The import endpoint does
+    // not: the mockups' NICs have group-bit MACs such as 23:11:8a:…, which no real NIC has.)
+    for (const c of r.components) expect(DiscoveredComponentSchema.safeParse(c).success).toBe(true);
   });
 
   it("the rackmount's node has the MACs the mockup lists, one per MAC, not the host interface", async () => {

@@ -13,6 +13,8 @@ interface EdgeStatus {
   lastContact: string | null;
   lastEventTime: string | null;
   snapshotAt: string | null;
+  /** Absent from an edge older than this CLI. */
+  apply?: { ok: boolean; reason: string | null; error: string | null; since: string | null };
   kea: {
     state: string;
     strategy: string | null;
@@ -52,5 +54,7 @@ export async function edgeStatus(cli: Cli, a: GlobalOptions & { url: string }) {
           ? `site ${s.agent.site}: ${s.agent.state} (${s.agent.running} running, ${s.agent.finished} done, ${s.agent.failed} failed)`
           : "off (no NATS)",
     ],
+    // A failing replica still serves, but what it serves is getting old: say why, and since when (last: it is the widest).
+    ["APPLY", () => (!s.apply || s.apply.ok ? "ok" : `FAILING since ${s.apply.since}: ${s.apply.error}`)],
   ]);
 }

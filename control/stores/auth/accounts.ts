@@ -14,6 +14,7 @@ import { ApiError, notFound } from "../../../shared/problem";
 import { casbinRules, serviceAccounts } from "../../db/schema";
 import type { Db } from "../../db/types";
 import { newEtag, orderOf, pageOf, pgCode, UNIQUE_VIOLATION, whereOf } from "../pg-util";
+import { revokeSubject } from "./revocations";
 
 type Row = typeof serviceAccounts.$inferSelect;
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -124,8 +125,25 @@ export class PgAccountStore implements AccountStore {
     }
   }
 
-  async update(a: ServiceAccount, ifMatch: string, secretHash?: string): Promise<Stored<ServiceAccount>> {
+  async update(
+    a: ServiceAccount,
+    ifMatch: string,
+    tokenLifetime: number,
+    secretHash?: string,
+  ): Promise<Stored<ServiceAccount>> {
     return this.db.transaction(async (tx) => {
+      // Locked, so that a concurrent update cannot hide the enabled → disabled step from this one.
+      const [before] = await tx
+        .select({ enabled: serviceAccounts.enabled, etag: serviceAccounts.etag })
+        .from(serviceAccounts)
+        .where(eq(serviceAccounts.id, a.id))
+        .for("update");
+      if (!before) throw notFound("service account", a.id);
+      if (before.etag !== ifMatch)
+        throw new ApiError(
+          "precondition-failed",
+          `service account '${a.id}' has changed since you read it (If-Match does not match)`,
+        );
       const [row] = await tx
         .update(serviceAccounts)
         .set({
@@ -136,25 +154,21 @@ export class PgAccountStore implements AccountStore {
           etag: newEtag(),
           updatedAt: new Date(),
         })
-        .where(and(eq(serviceAccounts.id, a.id), eq(serviceAccounts.etag, ifMatch)))
+        .where(eq(serviceAccounts.id, a.id))
         .returning();
-      if (!row) {
-        const [exists] = await tx
-          .select({ id: serviceAccounts.id })
-          .from(serviceAccounts)
-          .where(eq(serviceAccounts.id, a.id));
-        if (!exists) throw notFound("service account", a.id);
-        throw new ApiError(
-          "precondition-failed",
-          `service account '${a.id}' has changed since you read it (If-Match does not match)`,
-        );
-      }
       await this.setRoles(tx, a.id, a.roles);
-      return accountOf(row, [...new Set(a.roles)].sort());
+      // Tokens carry their scopes; only a revocation stops the ones already out.
+      const why = secretHash
+        ? `service account '${a.id}' was given a new secret`
+        : before.enabled && !a.enabled
+          ? `service account '${a.id}' was disabled`
+          : undefined;
+      if (why) await revokeSubject(tx, a.id, why, tokenLifetime);
+      return accountOf(row!, [...new Set(a.roles)].sort());
     });
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string, tokenLifetime: number): Promise<void> {
     await this.db.transaction(async (tx) => {
       const gone = await tx
         .delete(serviceAccounts)
@@ -162,6 +176,7 @@ export class PgAccountStore implements AccountStore {
         .returning({ id: serviceAccounts.id });
       if (gone.length === 0) throw notFound("service account", id);
       await tx.delete(casbinRules).where(and(eq(casbinRules.ptype, "g"), eq(casbinRules.v0, id)));
+      await revokeSubject(tx, id, `service account '${id}' was deleted`, tokenLifetime);
     });
   }
 }

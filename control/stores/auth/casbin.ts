@@ -2,7 +2,7 @@
  * Casbin over the project's drizzle schema: the RBAC model of Chamicore and
  * an adapter that keeps its `p` and `g` lines in `auth.casbin_rules`.
  */
-import { type Adapter, type Enforcer, Helper, type Model, newEnforcer, newModelFromString } from "casbin";
+import { type Adapter, type Enforcer, type Model, newEnforcer, newModelFromString } from "casbin";
 import { and, eq, type SQL } from "drizzle-orm";
 import { randomHex } from "../../../shared/ids";
 import { casbinRules } from "../../db/schema";
@@ -39,7 +39,9 @@ export class DrizzleCasbinAdapter implements Adapter {
     const rows = await this.db.select().from(casbinRules).orderBy(casbinRules.createdAt, casbinRules.id);
     for (const r of rows) {
       const values = [r.v0, r.v1, r.v2].filter((v) => v !== "");
-      Helper.loadPolicyLine([r.ptype, ...values].join(", "), model);
+      // Straight into the model: Helper.loadPolicyLine would join the values into a CSV line and parse it
+      // again, so that a subject holding a quote, comma or parenthesis broke every later load (a 500).
+      model.model.get(r.ptype.slice(0, 1))?.get(r.ptype)?.policy.push(values);
     }
   }
 
