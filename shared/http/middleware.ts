@@ -16,16 +16,15 @@ const JSON_TYPES = /^application\/(json|merge-patch\+json|[a-z0-9.+-]*\+json)\s*
 const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 
 /**
- * Whether a request without a Content-Type carries a body. HTTP/1.1 frames a
- * request body only by Content-Length or Transfer-Encoding (RFC 9112 §6.3):
- * with neither there is none, though @hono/node-server still hands on an
- * (empty) stream. Without those headers (HTTP/2 and later) the stream is
- * peeked through a clone, so the handler can still read it.
+ * Whether a request without a Content-Type carries a body. Content-Length
+ * says so; otherwise (chunked, HTTP/1.1 with neither header, where RFC 9112
+ * §6.3 means no body though @hono/node-server still hands on an empty
+ * stream, or HTTP/2) the stream is peeked through a clone, so the handler
+ * can still read it: an empty chunked body is no body either.
  */
 async function carriesBody(req: Request): Promise<boolean> {
   const length = req.headers.get("Content-Length");
   if (length !== null) return length.trim() !== "0";
-  if (req.headers.has("Transfer-Encoding")) return true;
   const body = req.bodyUsed ? null : req.clone().body;
   if (!body) return false;
   const reader = body.getReader();

@@ -69,7 +69,7 @@ function chunkedPostWithoutType(url: string, token: string, body: string): Promi
         port: u.port,
         path: u.pathname,
         method: "POST",
-        headers: { Authorization: `Bearer ${token}` },
+        headers: { Authorization: `Bearer ${token}`, "Transfer-Encoding": "chunked" },
       },
       (res) => {
         res.resume();
@@ -298,6 +298,19 @@ for (const [name, start] of [
         const a = await bareHttpPost(`${t.url}/auth/v1/service-accounts/sa-bare/secret`, t.adminToken);
         expect(a.status, a.text).toBe(200);
         expect(JSON.parse(a.text).spec.clientSecret).toEqual(expect.any(String));
+      });
+
+      it("takes an empty chunked POST without a Content-Type as one with no body", async () => {
+        const sa = await t.call("POST", "/auth/v1/service-accounts", {
+          body: { id: "sa-chunked", roles: ["viewer"] },
+        });
+        expect(sa.status, sa.text).toBe(201);
+        const status = await chunkedPostWithoutType(
+          `${t.url}/auth/v1/service-accounts/sa-chunked/secret`,
+          t.adminToken,
+          "",
+        );
+        expect(status).toBe(200);
       });
 
       it("answers a body-less scan start for its scan (404 here), not 415", async () => {
