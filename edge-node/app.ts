@@ -59,7 +59,7 @@ export function createEdgeApp(opts: {
   });
 
   app.get("/health", (c) => c.json({ status: "ok" }));
-  // 503 only until the first sync; afterwards the edge serves what it has, however stale.
+  // 503 only until the first sync; afterwards the edge serves what it has, however stale or stalled.
   app.get("/readiness", (c) =>
     sync.ready
       ? c.json({ status: "ready" })

@@ -43,6 +43,11 @@ export const EdgeConfigSchema = z
     CHAMICORE_EDGE_KEEPALIVE_SECONDS: z.coerce.number().min(1).max(3600).default(60),
     /** Seconds between change-feed polls when NATS is not in use. */
     CHAMICORE_EDGE_POLL_SECONDS: z.coerce.number().min(0.1).max(3600).default(2),
+    /**
+     * Seconds the edge may stay behind the control plane's head without applying anything before
+     * it calls the stream stalled, catches up from the change feed and recreates its consumer.
+     */
+    CHAMICORE_EDGE_STALL_SECONDS: z.coerce.number().min(0.5).max(3600).default(5),
     /** Kea Control Agent; unset turns the Kea sync off. Credentials in the URL become HTTP Basic. */
     KEA_CONTROL_URL: z.url("must be the Kea Control Agent's URL, e.g. http://127.0.0.1:8000").optional(),
     /** Seconds between full reads of Kea (changes in between go in as they come). */

@@ -14,6 +14,15 @@
  * write (disk full, I/O error) acks nothing it did not commit, says so
  * (apply-state.ts), retries every few seconds and then resumes from its
  * recorded position: the feed still holds what it missed, so no snapshot.
+ *
+ * A stream can also go quiet without failing: the stream deleted, left
+ * without a leader, or the durable consumer deleted, while the control plane
+ * keeps writing. So the edge tracks the control plane's head (from each
+ * event, and from a cheap head probe of the feed while nothing arrives) and
+ * calls the stream stalled once the head has been ahead of the replica for
+ * `stallMs` with nothing applied: it then catches up from the feed at once,
+ * polls, and recreates its consumer when the stream answers again. The stall
+ * and its reason show on /status and /metrics until the stream delivers.
  */
 
 import { rmSync } from "node:fs";
@@ -22,6 +31,7 @@ import {
   AckPolicy,
   type ConsumerMessages,
   DeliverPolicy,
+  type JetStreamManager,
   jetstream,
   jetstreamManager,
 } from "@nats-io/jetstream";
@@ -42,6 +52,44 @@ const SNAPSHOT_SPOOL = "snapshot.json.part";
 const LOCAL_RETRY_MAX_MS = 5000;
 /** Wait between attempts to apply an event this edge does not understand (only an upgrade helps). */
 const REFUSED_RETRY_MS = 60_000;
+/** Longest wait for NATS to say why the stream stalled (a leaderless stream answers nothing). */
+const DIAGNOSE_TIMEOUT_MS = 2000;
+
+/** Why the stream stopped carrying the control plane's changes to this edge. */
+export type StallReason =
+  | "nats-unreachable"
+  | "stream-gone"
+  | "consumer-deleted"
+  /** The consumer exists but delivers nothing (a stream without a leader, or stuck). */
+  | "stream-silent"
+  | "stream-unavailable";
+
+export interface Stall {
+  since: string;
+  reason: StallReason;
+  detail: string;
+}
+
+/** Thrown out of `follow` when the stream has stopped delivering. */
+class StreamStalled extends Error {
+  constructor(
+    readonly reason: StallReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The reason a NATS or JetStream failure stands for. */
+function stallOf(e: unknown): { reason: StallReason; detail: string } {
+  if (e instanceof StreamStalled) return { reason: e.reason, detail: e.message };
+  const detail = e instanceof Error ? e.message : String(e);
+  if (/stream not found/i.test(detail)) return { reason: "stream-gone", detail };
+  if (/consumer (not found|deleted)/i.test(detail)) return { reason: "consumer-deleted", detail };
+  if (/refused|reset|closed|disconnect|connection|ECONN|timeout/i.test(detail))
+    return { reason: "nats-unreachable", detail };
+  return { reason: "stream-unavailable", detail };
+}
 
 export interface SyncOptions {
   replica: Replica;
@@ -52,6 +100,8 @@ export interface SyncOptions {
   name: string;
   nats: { servers: string; stream: string; subjectPrefix: string } | undefined;
   pollMs: number;
+  /** Behind the head this long with nothing applied: the stream is stalled (CHAMICORE_EDGE_STALL_SECONDS). */
+  stallMs?: number;
   /** Called after the replica changed (events applied or a snapshot taken). */
   onChange?: () => void;
   /** The replica could not be opened as usual (its disk): reported until a write succeeds. */
@@ -70,6 +120,20 @@ export class EdgeSync {
   private readonly sleeper = new Sleeper();
   private head = 0;
   private lastEventTime: number | undefined;
+  /** When the edge last saw itself behind the head after being caught up; undefined while caught up. */
+  private behindSince: number | undefined;
+  /**
+   * When the position last moved, or when the edge was last known to be caught up before it fell
+   * behind (the write it missed came after that, not when the next probe noticed): the stall
+   * clock starts here.
+   */
+  private progressAt = Date.now();
+  private caughtUpAt = Date.now();
+  private stall: Stall | undefined;
+  /** After a stall the durable consumer is replaced: it may be bound to a stream that is gone. */
+  private recreateConsumer = false;
+  private natsBackoff = 1000;
+  private readonly stallMs: number;
   private readonly applyState: ApplyState;
   private readonly m;
 
@@ -106,7 +170,24 @@ export class EdgeSync {
       applied: r.register(
         new Counter("chamicore_edge_events_applied_total", "Events applied to the replica, by source."),
       ),
+      head: r.register(
+        new Gauge(
+          "chamicore_edge_head_position",
+          "The control plane's outbox head as last seen by the edge.",
+        ),
+      ),
+      stalled: r.register(
+        new Gauge(
+          "chamicore_edge_stream_stalled",
+          "1 while the stream does not deliver (the edge polls the change feed instead).",
+        ),
+      ),
+      stalls: r.register(
+        new Counter("chamicore_edge_stream_stalls_total", "Times the stream stopped delivering, by reason."),
+      ),
     };
+    this.stallMs = o.stallMs ?? 5000;
+    this.m.stalled.set(0);
     this.applyState = new ApplyState(r, o.logger);
     if (o.openFailure) this.applyState.failed(o.openFailure);
     this.m.position.set(o.replica.position());
@@ -137,7 +218,10 @@ export class EdgeSync {
       ...replica,
       mode: this.mode,
       head: Math.max(this.head, replica.position),
+      lagEvents: Math.max(0, this.head - replica.position),
+      lagSeconds: this.lagSeconds(),
       lastContact: this.lastContact?.toISOString() ?? null,
+      stalled: this.stall ?? null,
       apply: this.applyState.status(),
     };
   }
@@ -180,15 +264,76 @@ export class EdgeSync {
   private observe() {
     const pos = this.o.replica.position();
     this.m.position.set(pos);
+    this.m.head.set(Math.max(this.head, pos));
     const behind = Math.max(0, this.head - pos);
+    if (behind === 0) {
+      this.behindSince = undefined;
+      this.caughtUpAt = Date.now();
+    } else if (this.behindSince === undefined) {
+      this.behindSince = Date.now();
+      this.progressAt = Math.max(this.progressAt, this.caughtUpAt);
+    }
     this.m.lagEvents.set(behind);
-    this.m.lagSeconds.set(
-      behind > 0 && this.lastEventTime ? Math.max(0, (Date.now() - this.lastEventTime) / 1000) : 0,
-    );
+    this.m.lagSeconds.set(this.lagSeconds());
+  }
+
+  /**
+   * Seconds behind: since the last applied event's time or since the edge
+   * learnt it was behind, whichever is later (an edge idle for an hour is
+   * not an hour late for the write that just came); 0 when caught up.
+   */
+  private lagSeconds(): number {
+    if (this.behindSince === undefined) return 0;
+    const from = Math.max(this.behindSince, this.lastEventTime ?? 0);
+    return Math.max(0, (Date.now() - from) / 1000);
+  }
+
+  /** Behind the head with nothing applied for `stallMs`. */
+  private stuck(): boolean {
+    return this.behindSince !== undefined && Date.now() - this.progressAt >= this.stallMs;
+  }
+
+  private markStalled(s: { reason: StallReason; detail: string }) {
+    if (this.stall) {
+      // Still stalled, perhaps for another reason now (NATS back, the stream not yet): the latest shows.
+      this.stall = { ...this.stall, ...s };
+      return;
+    }
+    this.stall = { since: new Date().toISOString(), ...s };
+    this.m.stalled.set(1);
+    this.m.stalls.inc({ reason: s.reason });
+    this.o.logger.warn("NATS stream stalled; following the change feed", {
+      reason: s.reason,
+      err: s.detail,
+      position: this.o.replica.position(),
+      head: this.head,
+    });
+  }
+
+  private clearStall(why: string) {
+    this.natsBackoff = 1000;
+    if (!this.stall) return;
+    this.o.logger.info("NATS stream delivers again", { why, stalledSince: this.stall.since });
+    this.stall = undefined;
+    this.m.stalled.set(0);
+  }
+
+  /** Asks the feed for the head alone; a failure is not the stream's and is left to the next try. */
+  private async probeHead() {
+    try {
+      const page = await this.o.control.changes(this.o.replica.position(), 0);
+      this.contact();
+      this.head = Math.max(this.head, page.head);
+    } catch {
+      // The control plane unreachable says nothing about the stream.
+    }
+    this.observe();
   }
 
   private apply(events: ChangeEvent[], source: "stream" | "feed") {
+    const before = this.o.replica.position();
     const n = this.write(() => this.o.replica.applyEvents(events));
+    if (this.o.replica.position() > before) this.progressAt = Date.now();
     if (n > 0) {
       this.m.applied.inc({ source }, n);
       this.o.onChange?.();
@@ -241,14 +386,14 @@ export class EdgeSync {
         continue;
       }
       this.head = page.head;
+      // Before applying: a replica that cannot write still shows how far behind it is.
+      this.observe();
       if (page.events.length > 0) this.apply(page.events, "feed");
-      else this.observe();
       if (page.events.length === 0 || page.next >= page.head) return;
     }
   }
 
   private async run() {
-    let natsBackoff = 1000;
     let nextNatsTry = 0;
     let failures = 0;
     while (!this.stopped) {
@@ -259,16 +404,17 @@ export class EdgeSync {
         if (this.o.nats && Date.now() >= nextNatsTry) {
           try {
             await this.follow(this.o.nats);
-            natsBackoff = 1000;
           } catch (e) {
             if (this.stopped) break;
             // The replica's own failure: NATS is fine, its backoff stays as it is.
             if (e instanceof ApplyFailed) throw e;
-            this.o.logger.warn("NATS stream unavailable; following the change feed", {
-              err: (e as Error).message,
-            });
-            nextNatsTry = Date.now() + natsBackoff;
-            natsBackoff = Math.min(natsBackoff * 2, 30_000);
+            this.markStalled(stallOf(e));
+            this.recreateConsumer = true;
+            nextNatsTry = Date.now() + this.natsBackoff;
+            this.natsBackoff = Math.min(this.natsBackoff * 2, 30_000);
+            // Catch up from the feed at once, not a poll later.
+            this.setMode("poll");
+            continue;
           }
         }
         if (this.stopped) break;
@@ -309,6 +455,12 @@ export class EdgeSync {
     });
     try {
       const jsm = await jetstreamManager(this.nc);
+      if (this.recreateConsumer) {
+        // It may belong to a stream since deleted and recreated, or hold deliveries that never
+        // came: a new one from a minute back, after the catch-up that ran just before.
+        await jsm.consumers.delete(nats.stream, this.o.name).catch(() => {});
+        this.recreateConsumer = false;
+      }
       await jsm.consumers.info(nats.stream, this.o.name).catch(async () => {
         // A new (or lost) consumer starts a minute before now: what it repeats is skipped by
         // position, and the feed catch-up above covered everything older.
@@ -327,33 +479,112 @@ export class EdgeSync {
       this.setMode("stream");
       this.contact();
       const closed = this.nc.closed();
-      for await (const msg of this.messages) {
-        const event = msg.json<ChangeEvent>();
-        if (event.position > this.o.replica.position() + 1) {
-          // Something came before this that the replica has not seen: the feed fills the gap
-          // (or says a snapshot is needed). Positions also skip after rolled-back writes; then
-          // the feed simply has nothing more.
-          await this.catchUp().catch((e) => {
-            if (e instanceof ApplyFailed) throw e;
-            this.o.logger.warn("could not fill a gap from the feed; applying the stream in order", {
-              err: (e as Error).message,
-            });
-          });
-        }
-        this.apply([event], "stream");
-        this.head = Math.max(this.head, event.position + msg.info.pending);
-        this.observe();
-        msg.ack();
-        this.contact();
-        if (this.stopped) break;
+      const watch = this.watch(jsm, nats.stream);
+      try {
+        await this.consume(this.messages);
+      } finally {
+        watch.end();
       }
-      const err = await Promise.race([closed, Promise.resolve(undefined)]);
-      if (!this.stopped) throw err ?? new Error("NATS consumer ended");
+      const stalled = await watch.stalled;
+      if (this.stopped) return;
+      if (stalled) throw stalled;
+      if (this.nc.isClosed()) throw (await closed) ?? new Error("NATS connection closed");
+      // The consumer ended with the connection still up: ask NATS why.
+      throw await this.diagnose(jsm, nats.stream, "the consumer ended");
     } finally {
       await this.messages?.close().catch(() => {});
       this.messages = undefined;
       await this.nc?.close().catch(() => {});
       this.nc = undefined;
+    }
+  }
+
+  /** Applies and acks what the consumer delivers until it ends. */
+  private async consume(messages: ConsumerMessages) {
+    for await (const msg of messages) {
+      const event = msg.json<ChangeEvent>();
+      if (event.position > this.o.replica.position() + 1) {
+        // Something came before this that the replica has not seen: the feed fills the gap
+        // (or says a snapshot is needed). Positions also skip after rolled-back writes; then
+        // the feed simply has nothing more.
+        await this.catchUp().catch((e) => {
+          if (e instanceof ApplyFailed) throw e;
+          this.o.logger.warn("could not fill a gap from the feed; applying the stream in order", {
+            err: (e as Error).message,
+          });
+        });
+      }
+      this.apply([event], "stream");
+      this.head = Math.max(this.head, event.position + msg.info.pending);
+      this.observe();
+      msg.ack();
+      this.contact();
+      this.clearStall("an event arrived on the stream");
+      if (this.stopped) break;
+    }
+  }
+
+  /**
+   * While the consumer runs: probes the feed's head when the stream has
+   * been quiet for a tick, and closes the consumer (ending `consume`) once
+   * the edge is stuck behind the head; `stalled` then holds why.
+   */
+  private watch(jsm: JetStreamManager, stream: string) {
+    const sleeper = new Sleeper();
+    let ended = false;
+    const tick = Math.max(100, Math.min(this.o.pollMs, this.stallMs / 2));
+    const stalled = (async (): Promise<StreamStalled | undefined> => {
+      while (!ended && !this.stopped) {
+        await sleeper.sleep(tick);
+        if (ended || this.stopped) return undefined;
+        if (Date.now() - (this.lastContact?.getTime() ?? 0) >= tick) await this.probeHead();
+        if (ended || this.stopped) return undefined;
+        // Caught up with the stream in place: whatever stalled it is over.
+        if (this.behindSince === undefined) this.clearStall("caught up on the stream");
+        if (!this.stuck()) continue;
+        const why = await this.diagnose(
+          jsm,
+          stream,
+          `head ${this.head} ahead of position ${this.o.replica.position()} with nothing applied for ${Math.round((Date.now() - this.progressAt) / 1000)} s`,
+        );
+        await this.messages?.close().catch(() => {});
+        return why;
+      }
+      return undefined;
+    })();
+    return {
+      stalled,
+      end: () => {
+        ended = true;
+        sleeper.wake();
+      },
+    };
+  }
+
+  /** Why the stream does not deliver, as far as NATS can say within a moment. */
+  private async diagnose(jsm: JetStreamManager, stream: string, what: string): Promise<StreamStalled> {
+    if (!this.nc || this.nc.isClosed())
+      return new StreamStalled("nats-unreachable", `${what}; the connection to NATS closed`);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        jsm.consumers.info(stream, this.o.name),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error("no answer from JetStream")), DIAGNOSE_TIMEOUT_MS);
+        }),
+      ]);
+      return new StreamStalled(
+        "stream-silent",
+        `${what}; consumer ${this.o.name} exists but delivers nothing`,
+      );
+    } catch (e) {
+      const { reason, detail } = stallOf(e);
+      return new StreamStalled(
+        reason === "nats-unreachable" ? "stream-unavailable" : reason,
+        `${what}; ${detail}`,
+      );
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -23,7 +23,7 @@ const DESCRIPTIONS: Record<number, string> = {
   428: "If-Match required",
   429: "Too many failed attempts: wait for Retry-After seconds",
   500: "Unexpected server error (see the server log)",
-  503: "Not ready",
+  503: "Not ready, or the database is unreachable for a moment: retry after Retry-After seconds",
 };
 
 /** Problem+json responses for the given status codes (304 has no body). */
@@ -91,7 +91,8 @@ export function defineRoute<const R extends RouteConfig>(scope: Scope | readonly
     throw new Error(`${config.method} ${config.path}: "public" cannot be combined with scopes`);
   for (const s of anyOf) declared.add(s);
   const isPublic = anyOf.length === 0;
-  const errorCodes = [400, 413, 415, ...(isPublic ? [] : [401, 403]), 500];
+  // 503: a request the database went away under (control/db/faults.ts) is the caller's to retry.
+  const errorCodes = [400, 413, 415, ...(isPublic ? [] : [401, 403]), 500, 503];
   return createRoute({
     ...config,
     responses: { ...problems(...errorCodes), ...config.responses },

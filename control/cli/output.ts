@@ -27,14 +27,18 @@ const cell = (v: unknown): string => {
   return String(v);
 };
 
+/** Width on a terminal: colour codes take none. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the escape is what is matched.
+const shown = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "").length;
+
 /** Plain aligned columns (kubectl-style): easy to read and to `awk`. */
 export function table(rows: unknown[], columns: Column[]): string {
   const cells = rows.map((r) => columns.map(([, f]) => cell(f(r))));
   const head = columns.map(([h]) => h);
-  const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => shown(c[i]!))));
   const line = (c: string[]) =>
     c
-      .map((v, i) => (i === c.length - 1 ? v : v.padEnd(width[i]!)))
+      .map((v, i) => (i === c.length - 1 ? v : v + " ".repeat(width[i]! - shown(v))))
       .join("  ")
       .trimEnd();
   return [line(head), ...cells.map(line)].join("\n");

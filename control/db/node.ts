@@ -12,6 +12,7 @@ import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
+import type { Logger } from "../../shared/log";
 import * as schema from "./schema";
 import type { Db } from "./types";
 
@@ -22,7 +23,8 @@ export interface NodeDatabase {
   kind: "pglite" | "postgres";
   /** Where the data lives, for the start-up log (no credentials). */
   where: string;
-  migrate(): Promise<void>;
+  /** Applies pending migrations; on Postgres, one process at a time (`log` hears when it waits). */
+  migrate(log?: Pick<Logger, "info">): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -59,7 +61,7 @@ export async function openDatabase(opts: {
       db,
       kind: "postgres",
       where: `${u.hostname}:${u.port || 5432}${u.pathname}`,
-      migrate: () => migratePg(db as never, { migrationsFolder: MIGRATIONS_DIR }),
+      migrate: (log) => migrateLocked(opts.databaseUrl!, log),
       close: () => pool.end(),
     };
   }
@@ -84,6 +86,49 @@ export async function openDatabase(opts: {
       unlock();
     },
   };
+}
+
+/**
+ * Session-level advisory lock key held around a migration run ("chmm"); the
+ * outbox keeps its own keys (control/stores/outbox.ts). docs/operations.md
+ * lists them all.
+ */
+export const MIGRATION_LOCK = 0x63686d6d;
+
+/**
+ * Several processes started at once on one database (replicas of `serve`, a
+ * `migrate` beside them) would each run the same migration: `CREATE SCHEMA`
+ * and friends are not safe against each other and all but one fail. So one
+ * migrates while holding an advisory lock and the others wait for it, then
+ * find nothing left to apply.
+ *
+ * The lock and the migration share one dedicated connection, opened here and
+ * ended after: drizzle's migrator over the pool would take another
+ * connection for its transaction, and if the locking session then died the
+ * lock would be gone while the migration still ran, letting a waiter start
+ * the same DDL beside it. On one connection the lock lives exactly as long as
+ * the session doing the work; ending the connection releases it whatever
+ * happened, so a failed run cannot leave it held.
+ */
+async function migrateLocked(databaseUrl: string, log?: Pick<Logger, "info">): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
+  // Without a listener a lost session's 'error' event would kill the process; the query in flight fails anyway.
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ ok: boolean }>("select pg_try_advisory_lock($1) as ok", [
+      MIGRATION_LOCK,
+    ]);
+    if (!rows[0]?.ok) {
+      log?.info("waiting for another process's migration");
+      // Blocks until that process's run ends (committed or not) and its session lets go.
+      await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK]);
+    }
+    await migratePg(drizzlePg(client, { schema }), { migrationsFolder: MIGRATIONS_DIR });
+    await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK]);
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 export class EmbeddedDatabaseBusy extends Error {}

@@ -57,17 +57,34 @@ export async function publishRows(js: JetStreamClient, rows: OutboxRow[], subjec
   );
 }
 
-/** One round: the oldest unsent batch, published then marked. Returns the last position sent, or 0. */
+export interface BatchResult {
+  /** Events published (and marked sent) in this round. */
+  count: number;
+  /** Position of the last one, or 0. */
+  last: number;
+  /** Another control-plane process's relay held the lease: nothing was read or published here. */
+  skipped: boolean;
+}
+
+/**
+ * One round: the oldest unsent batch, published then marked, under the relay
+ * lease (PgOutbox.leased): with several control-plane processes one of them
+ * publishes at a time, so each event is published once and the stream stays
+ * in position order.
+ */
 export async function publishBatch(
   outbox: PgOutbox,
   js: JetStreamClient,
   subjectPrefix: string,
   batch = DEFAULT_BATCH,
-): Promise<{ count: number; last: number }> {
-  const rows = await outbox.unsent(batch);
-  if (rows.length === 0) return { count: 0, last: 0 };
-  await publishRows(js, rows, subjectPrefix);
-  const last = rows[rows.length - 1]!.position;
-  await outbox.markSent(last);
-  return { count: rows.length, last };
+): Promise<BatchResult> {
+  const done = await outbox.leased(async (o) => {
+    const rows = await o.unsent(batch);
+    if (rows.length === 0) return { count: 0, last: 0, skipped: false };
+    await publishRows(js, rows, subjectPrefix);
+    const last = rows[rows.length - 1]!.position;
+    await o.markSent(last);
+    return { count: rows.length, last, skipped: false };
+  });
+  return done ?? { count: 0, last: 0, skipped: true };
 }

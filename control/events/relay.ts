@@ -11,6 +11,12 @@
  * session is the same: the round fails, the relay retries with backoff, and
  * rows a round published but could not mark are re-published and dropped
  * by the stream as duplicates.
+ *
+ * Several control-plane processes on one database each run a relay; a round
+ * holds the relay lease (PgOutbox.leased), so one publishes at a time and
+ * each event once, in position order. A relay that finds the lease held
+ * skips the round (counted in chamicore_outbox_rounds_skipped_total) and,
+ * if a local write woke it, tries again shortly.
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -19,7 +25,14 @@ import { Counter, Gauge, type Registry } from "../../shared/metrics";
 import { Sleeper } from "../../shared/sleeper";
 import { isConnectionFault } from "../db/faults";
 import type { OutboxRow, PgOutbox } from "../stores/outbox";
-import { DEFAULT_BATCH, ensureStream, publishBatch, publishRows, type StreamOptions } from "./publisher";
+import {
+  type BatchResult,
+  DEFAULT_BATCH,
+  ensureStream,
+  publishBatch,
+  publishRows,
+  type StreamOptions,
+} from "./publisher";
 
 export interface RelayOptions extends StreamOptions {
   /** NATS_URL: comma-separated servers. */
@@ -33,6 +46,8 @@ export interface RelayOptions extends StreamOptions {
 }
 
 const SECOND = 1000;
+/** After a skipped round that a local write asked for: long enough for the lease holder's round to end. */
+const SKIPPED_RETRY_MS = 50;
 
 export class OutboxRelay {
   private nc: NatsConnection | undefined;
@@ -45,6 +60,7 @@ export class OutboxRelay {
   private readonly published: Counter;
   private readonly position: Gauge;
   private readonly failures: Counter;
+  private readonly skipped: Counter;
 
   constructor(
     private readonly outbox: PgOutbox,
@@ -60,9 +76,14 @@ export class OutboxRelay {
       "chamicore_outbox_publish_failures_total",
       "Failed relay rounds (NATS unreachable…).",
     );
+    this.skipped = new Counter(
+      "chamicore_outbox_rounds_skipped_total",
+      "Relay rounds left to another control-plane process's relay, which held the lease.",
+    );
     r?.register(this.published);
     r?.register(this.position);
     r?.register(this.failures);
+    r?.register(this.skipped);
   }
 
   start(): void {
@@ -89,19 +110,20 @@ export class OutboxRelay {
     await publishRows(await this.client(), rows, this.opts.subjectPrefix);
   }
 
-  /** One round: publish the oldest unsent batch and mark it sent. Returns how many. */
-  async round(): Promise<number> {
-    const { count, last } = await publishBatch(
+  /** One round: publish the oldest unsent batch and mark it sent, unless another relay holds the lease. */
+  async round(): Promise<BatchResult> {
+    const done = await publishBatch(
       this.outbox,
       await this.client(),
       this.opts.subjectPrefix,
       this.opts.batch ?? DEFAULT_BATCH,
     );
-    if (count > 0) {
-      this.published.inc({}, count);
-      this.position.set(last);
+    if (done.skipped) this.skipped.inc();
+    else if (done.count > 0) {
+      this.published.inc({}, done.count);
+      this.position.set(done.last);
     }
-    return count;
+    return done;
   }
 
   private async client(): Promise<JetStreamClient> {
@@ -122,11 +144,17 @@ export class OutboxRelay {
     let backoff = SECOND;
     let down: "nats" | "database" | undefined;
     while (!this.stopped) {
+      const woken = this.pending;
       this.pending = false;
       let full = false;
+      let retrySoon = false;
       try {
-        const n = await this.round();
-        full = n >= (this.opts.batch ?? DEFAULT_BATCH);
+        const done = await this.round();
+        full = done.count >= (this.opts.batch ?? DEFAULT_BATCH);
+        // The relay in its round may have read the outbox before this process's
+        // write committed: if a write woke us, try again shortly rather than
+        // leave that event to the next poll.
+        retrySoon = done.skipped && woken;
         if (down)
           this.opts.logger.info(
             `${down === "nats" ? "NATS" : "the database"} reachable again; outbox relay resumed`,
@@ -155,7 +183,11 @@ export class OutboxRelay {
         backoff = Math.min(backoff * 2, 30 * SECOND);
         continue;
       }
-      if (!full && !this.pending) await this.sleeper.sleep(this.opts.pollMs ?? 5 * SECOND);
+      if (full) continue;
+      if (retrySoon) {
+        await this.sleeper.sleep(SKIPPED_RETRY_MS);
+        this.pending = true;
+      } else if (!this.pending) await this.sleeper.sleep(this.opts.pollMs ?? 5 * SECOND);
     }
   }
 

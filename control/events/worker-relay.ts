@@ -4,6 +4,11 @@
  * everything unsent in order, marks it and disconnects. It runs after every
  * mutating request (in `waitUntil`, so the answer is not delayed) and from
  * the cron trigger, which catches up whatever a failed flush left behind.
+ *
+ * Many isolates flush at once; each round holds the relay lease
+ * (PgOutbox.leased), so one publishes at a time and an event is published
+ * once. An isolate that finds the lease held waits briefly and tries again:
+ * the holder may have read the outbox before this request's write committed.
  */
 import { wsconnect } from "@nats-io/nats-core";
 import { errorFields } from "../../shared/error-fields";
@@ -11,6 +16,10 @@ import type { Logger } from "../../shared/log";
 import type { Db } from "../db/types";
 import { PgOutbox } from "../stores/outbox";
 import { DEFAULT_BATCH, ensureStream, publishBatch, type StreamOptions } from "./publisher";
+
+/** Waits between tries while another relay holds the lease (about 5 s in all, well inside `waitUntil`). */
+const SKIPPED_RETRY_MS = 100;
+const MAX_SKIPS = 50;
 
 export interface WorkerRelayOptions extends StreamOptions {
   /** NATS_URL for a Worker: `wss://…` (or `ws://…`) of a nats-server `websocket` listener. */
@@ -30,9 +39,16 @@ export async function flushOutbox(db: Db, opts: WorkerRelayOptions): Promise<num
   try {
     const js = await ensureStream(nc, opts);
     let total = 0;
+    let skips = 0;
     for (;;) {
-      const { count } = await publishBatch(outbox, js, opts.subjectPrefix, DEFAULT_BATCH);
+      const { count, skipped } = await publishBatch(outbox, js, opts.subjectPrefix, DEFAULT_BATCH);
       total += count;
+      if (skipped) {
+        // Still held after this long: that relay is busy with a backlog and will reach our events.
+        if (++skips > MAX_SKIPS) return total;
+        await new Promise((r) => setTimeout(r, SKIPPED_RETRY_MS));
+        continue;
+      }
       if (count < DEFAULT_BATCH) return total;
     }
   } finally {

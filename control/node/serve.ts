@@ -142,7 +142,7 @@ export async function startControl(
   });
   log.info("database opened", { kind: database.kind, where: database.where });
   try {
-    await database.migrate();
+    await database.migrate(log);
   } catch (e) {
     await database.close();
     throw e;
@@ -165,7 +165,7 @@ export async function startControl(
   }
   const registry = new Registry();
   const relay = config.NATS_URL
-    ? new OutboxRelay(new PgOutbox(database.db), {
+    ? new OutboxRelay(new PgOutbox(database.db, { soleRelay: database.kind === "pglite" }), {
         servers: config.NATS_URL,
         stream: config.CHAMICORE_NATS_STREAM,
         subjectPrefix: config.CHAMICORE_NATS_SUBJECT_PREFIX,

@@ -71,7 +71,8 @@ export class PgFeedStore implements FeedStore {
 
   async changes(position: number, limit: number) {
     const out = new PgOutbox(this.db);
-    const rows = await out.after(position, limit);
+    // limit 0 is the edges' head probe: no rows to read.
+    const rows = limit > 0 ? await out.after(position, limit) : [];
     return { events: rows.map(toChangeEvent), head: await out.head(), tail: await out.tail() };
   }
 }

@@ -17,6 +17,13 @@ type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
  */
 const OUTBOX_LOCK = 0x63686d63; // "chmc"
 
+/**
+ * The relay lease ("chmr"): a transaction-level advisory lock a relay round
+ * holds from reading the oldest unsent rows until they are published and
+ * marked. Advisory keys in use are listed in docs/operations.md.
+ */
+const RELAY_LOCK = 0x63686d72;
+
 export async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
   if (events.length === 0) return;
   await tx.execute(sql`select pg_advisory_xact_lock(${OUTBOX_LOCK})`);
@@ -48,7 +55,49 @@ export const toChangeEvent = (r: OutboxRow): ChangeEvent => ({
 });
 
 export class PgOutbox {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly opts: {
+      /**
+       * No other process can reach this database (embedded PGlite, locked to
+       * one process): rounds run without the lease, and so without holding a
+       * transaction open across the publish, which on PGlite would stall every
+       * other query of the process meanwhile.
+       */
+      soleRelay?: boolean;
+    } = {},
+  ) {}
+
+  /**
+   * Runs one relay round as the only relay publishing at this moment, or
+   * returns `undefined` at once when another control-plane process's relay
+   * is in its round (a skipped round: that relay publishes what is there).
+   *
+   * Why a lease rather than claiming rows with `FOR UPDATE SKIP LOCKED`:
+   * the stream must hold events in position order, since edges apply them in
+   * stream order. Two relays claiming disjoint batches would publish them
+   * concurrently, and a later batch could land before an earlier one. With
+   * the lease one round at a time reads the oldest unsent rows (after the
+   * previous round's marks committed: the lock is released only after the
+   * commit is visible), publishes and marks them; so each row is published
+   * once and in order, whichever process's relay does it. The lock is held
+   * by the round's transaction, so a relay that dies mid-round (or loses its
+   * database session) lets go with it: its unmarked rows are published again
+   * by the next round and dropped by the stream as duplicates. A
+   * transaction-level lock also works behind a transaction-pooling proxy
+   * (Hyperdrive), where a session lock would not stay with its session.
+   */
+  async leased<T>(round: (outbox: PgOutbox) => Promise<T>): Promise<T | undefined> {
+    if (this.opts.soleRelay) return round(this);
+    return this.db.transaction(async (tx) => {
+      const res = await tx.execute(sql`select pg_try_advisory_xact_lock(${RELAY_LOCK}) as held`);
+      const [row] = (Array.isArray(res) ? res : (res as { rows: { held: boolean }[] }).rows) as {
+        held: boolean;
+      }[];
+      if (!row?.held) return undefined;
+      return round(new PgOutbox(tx as unknown as Db, { soleRelay: true }));
+    });
+  }
 
   /** Events after `position`, in order. */
   async after(position: number, limit: number): Promise<OutboxRow[]> {

@@ -81,6 +81,7 @@ export async function startEdge(
         }
       : undefined,
     pollMs: config.CHAMICORE_EDGE_POLL_SECONDS * 1000,
+    stallMs: config.CHAMICORE_EDGE_STALL_SECONDS * 1000,
     onChange: () => kea?.nudge(),
     openFailure,
   });

@@ -52,15 +52,25 @@ export async function ensureBootstrap(stores: AuthStores, settings: AuthSettings
   }
   if ((await stores.accounts.count()) > 0) return { kind: "none" };
   const { secret, hash } = await newClientSecret();
-  await stores.accounts.create(
-    {
-      id: FIRST_ADMIN_ID,
-      description: "First administrator, created on the first start",
-      roles: ["admin"],
-      scopes: null,
-      enabled: true,
-    },
-    hash,
-  );
+  const created = await stores.accounts
+    .create(
+      {
+        id: FIRST_ADMIN_ID,
+        description: "First administrator, created on the first start",
+        roles: ["admin"],
+        scopes: null,
+        enabled: true,
+      },
+      hash,
+    )
+    .then(
+      () => true,
+      async (e) => {
+        // Another instance started at the same moment made it first: that one shows its secret.
+        if (await stores.accounts.get(FIRST_ADMIN_ID)) return false;
+        throw e;
+      },
+    );
+  if (!created) return { kind: "none" };
   return { kind: "created", clientId: FIRST_ADMIN_ID, clientSecret: secret };
 }

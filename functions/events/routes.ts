@@ -85,11 +85,18 @@ const changes = defineRoute("read:feed", {
   tags,
   summary: "Events after a position, in commit order",
   description:
-    "410 when events after `after` have been pruned (older than CHAMICORE_OUTBOX_RETENTION_DAYS): take a new snapshot.",
+    "410 when events after `after` have been pruned (older than CHAMICORE_OUTBOX_RETENTION_DAYS): take a new snapshot. `limit=0` answers only `metadata.head`: the cheap probe an edge following the stream uses to notice that the stream has gone quiet while the control plane moves on.",
   request: {
     query: z.strictObject({
       after: Position.openapi({ description: "Last position applied (a snapshot's `position`)" }),
-      limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(MAX_PAGE).optional(),
+      limit: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(MAX_PAGE)
+        .default(MAX_PAGE)
+        .optional()
+        .openapi({ description: "At most this many events; 0 answers the head alone" }),
     }),
   },
   responses: { 200: json(ChangeListSchema, "A page of events"), ...problems(410) },

@@ -13,6 +13,10 @@ interface EdgeStatus {
   lastContact: string | null;
   lastEventTime: string | null;
   snapshotAt: string | null;
+  /** Absent from an edge older than this CLI (as `lagEvents`, `lagSeconds`). */
+  stalled?: { since: string; reason: string; detail: string } | null;
+  lagEvents?: number;
+  lagSeconds?: number;
   /** Absent from an edge older than this CLI. */
   apply?: { ok: boolean; reason: string | null; error: string | null; since: string | null };
   kea: {
@@ -34,10 +38,16 @@ export async function edgeStatus(cli: Cli, a: GlobalOptions & { url: string }) {
   }
   if (!res.ok) throw new CliError(EXIT.failed, `the edge at ${base} answered HTTP ${res.status}`);
   const s = (await res.json()) as EdgeStatus;
-  cli.printer(a).print({ edge: base, ...s, lag: Math.max(0, s.head - s.position) }, [
+  const printer = cli.printer(a);
+  // Red only for a person at a terminal table (https://no-color.org).
+  const colour = printer.format === "table" && cli.io.stdout.isTTY === true && !cli.env.NO_COLOR;
+  const red = (t: string) => (colour ? `\x1b[31m${t}\x1b[0m` : t);
+  const lag = Math.max(0, s.head - s.position);
+  printer.print({ edge: base, ...s, lag }, [
     ["EDGE", () => base],
     ["POSITION", () => s.position],
-    ["LAG", () => Math.max(0, s.head - s.position)],
+    ["HEAD", () => s.head],
+    ["LAG", () => (s.lagSeconds === undefined ? lag : `${lag} (${Math.round(s.lagSeconds)} s)`)],
     ["MODE", () => s.mode],
     ["LAST CONTACT", () => s.lastContact],
     [
@@ -54,7 +64,16 @@ export async function edgeStatus(cli: Cli, a: GlobalOptions & { url: string }) {
           ? `site ${s.agent.site}: ${s.agent.state} (${s.agent.running} running, ${s.agent.finished} done, ${s.agent.failed} failed)`
           : "off (no NATS)",
     ],
-    // A failing replica still serves, but what it serves is getting old: say why, and since when (last: it is the widest).
-    ["APPLY", () => (!s.apply || s.apply.ok ? "ok" : `FAILING since ${s.apply.since}: ${s.apply.error}`)],
+    // A stalled stream or a failing replica: the edge still serves, but what it serves may be
+    // getting old. Say why, and since when (last: they are the widest).
+    [
+      "STREAM",
+      () =>
+        s.stalled ? red(`STALLED since ${s.stalled.since}: ${s.stalled.reason} (polling the feed)`) : "ok",
+    ],
+    [
+      "APPLY",
+      () => (!s.apply || s.apply.ok ? "ok" : red(`FAILING since ${s.apply.since}: ${s.apply.error}`)),
+    ],
   ]);
 }

@@ -49,7 +49,7 @@ export function serverCommands(y: Argv, cli: Cli): Argv {
           dataDir: config.CHAMICORE_DATA_DIR,
         });
         try {
-          await db.migrate();
+          await db.migrate(log);
           log.info("migrations applied", { kind: db.kind, where: db.where });
         } finally {
           await db.close();
