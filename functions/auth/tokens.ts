@@ -5,6 +5,7 @@
  */
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
 import { ApiError } from "../../shared/problem";
+import type { Grant } from "./grants";
 import type { Keyring } from "./keyring";
 import { type AuthSettings, CLOCK_TOLERANCE } from "./settings";
 import type { AuthStores } from "./store";
@@ -38,15 +39,8 @@ export async function issueToken(
   keyring: Keyring,
   stores: AuthStores,
   settings: AuthSettings,
-  claims: {
-    sub: string;
-    roles: string[];
-    scopes: string[];
-    sa: boolean;
-    extra?: Record<string, string>;
-    /** When the grant read what it rests on (epoch ms); now by default. */
-    issuedAt?: number;
-  },
+  /** What a grant decided; `issuedAt` (epoch ms) defaults to now. */
+  claims: Grant,
 ): Promise<Issued> {
   const signer = await keyring.signingKey(stores.keys);
   const jti = crypto.randomUUID();

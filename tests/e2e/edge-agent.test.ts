@@ -12,10 +12,7 @@
  * of the site's targets: the edge reads the BMCs, the control plane merges
  * what it found.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
 import {
   type BmcFleet,
@@ -25,9 +22,15 @@ import {
   startBmc,
   startBmcs,
 } from "../support/bmc";
+import {
+  cleanupAfterAll,
+  createEdgeAccount,
+  edgeDataDir,
+  startEdge as startSiteEdge,
+} from "../support/edge-site";
 import { deleteStream, eventually, SHARED_NATS_URL, uniqueStream } from "../support/nats";
 import { createTestDatabase } from "../support/postgres";
-import { edge, freePort, type Proc, run, serve } from "../support/process";
+import { freePort, type Proc, run, serve } from "../support/process";
 import { tokenFor, urlCall } from "../support/targets";
 
 const FLEET = 100;
@@ -36,10 +39,7 @@ const T = "/power/v1/transitions";
 const bmcId = (i: number) => `x3000c0s${i}b0`;
 const nodeId = (i: number) => `${bmcId(i)}n0`;
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const f of cleanup.reverse()) await Promise.resolve(f()).catch(() => {});
-});
+const cleanup = cleanupAfterAll();
 
 let control: Proc & { url: string };
 let fleet: BmcFleet;
@@ -52,11 +52,7 @@ const { stream, prefix } = uniqueStream("edgepower");
 const api = (method: string, path: string, body?: unknown) =>
   urlCall(control.url)(method, path, { body, token });
 
-async function startEdge() {
-  const p = await edge({ ...edgeEnv, CHAMICORE_EDGE_LISTEN: `127.0.0.1:${await freePort()}` });
-  cleanup.push(() => p.child.kill("SIGKILL"));
-  return p;
-}
+const startEdge = () => startSiteEdge(cleanup, edgeEnv);
 
 /** Polls the transition until it is completed or aborted. */
 async function settled(id: string, timeoutMs = 60_000) {
@@ -96,15 +92,12 @@ beforeAll(async () => {
   cleanup.push(() => control.child.kill("SIGKILL"));
   cleanup.push(() => deleteStream(SHARED_NATS_URL, stream));
   token = await tokenFor(urlCall(control.url), "ops", secret);
-  const sa = await api("POST", "/auth/v1/service-accounts", { id: "edge-east", roles: ["edge"] });
-  expect(sa.status, sa.text).toBe(201);
-  const dir = mkdtempSync(join(tmpdir(), "chamicore-edge-power-"));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const creds = await createEdgeAccount(api, "edge-east");
   edgeEnv = {
     CHAMICORE_CONTROL_URL: control.url,
-    CHAMICORE_EDGE_CLIENT_ID: "edge-east",
-    CHAMICORE_EDGE_CLIENT_SECRET: sa.json.spec.clientSecret,
-    CHAMICORE_EDGE_DATA_DIR: dir,
+    CHAMICORE_EDGE_CLIENT_ID: creds.id,
+    CHAMICORE_EDGE_CLIENT_SECRET: creds.secret,
+    CHAMICORE_EDGE_DATA_DIR: edgeDataDir(cleanup, "edge-power"),
     CHAMICORE_EDGE_NAME: "east-1",
     CHAMICORE_EDGE_SITE: "east",
     CHAMICORE_NATS_STREAM: stream,
@@ -275,15 +268,11 @@ describe.sequential("power through an edge site", () => {
   }, 150_000);
 
   it("with two edges on one site, runs each transition on exactly one of them", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "chamicore-edge-power-2-"));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const second = await edge({
+    const second = await startSiteEdge(cleanup, {
       ...edgeEnv,
       CHAMICORE_EDGE_NAME: "east-2",
-      CHAMICORE_EDGE_DATA_DIR: dir,
-      CHAMICORE_EDGE_LISTEN: `127.0.0.1:${await freePort()}`,
+      CHAMICORE_EDGE_DATA_DIR: edgeDataDir(cleanup, "edge-power-2"),
     });
-    cleanup.push(() => second.child.kill("SIGKILL"));
     await eventually(
       "the second edge taking work",
       async () =>

@@ -20,46 +20,30 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Replica } from "../../edge-node/replica/replica";
-import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
-import { eventually, type PrivateNats, privateNats, uniqueStream } from "../support/nats";
-import { createTestDatabase, type TestDatabase } from "../support/postgres";
-import { edge, freePort, type Proc, run, serve } from "../support/process";
-import { tokenFor, urlCall } from "../support/targets";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  type Api,
+  type ControlPlane,
+  cleanupAfterAll,
+  createEdgeAccount,
+  edgeDataDir,
+  expectReplicaEqualsSnapshot as expectReplicaMatches,
+  edgeEnv as siteEdgeEnv,
+  startEdge as siteStartEdge,
+  startControlPlane,
+} from "../support/edge-site";
+import { eventually, type PrivateNats, uniqueStream } from "../support/nats";
+import { type Proc, run } from "../support/process";
 
-const PUBLIC = "http://boot.example:8081";
 const C = "/hsm/v2/State/Components";
-const RESOURCES = [
-  "components",
-  "interfaces",
-  "groups",
-  "partitions",
-  "bootparams",
-  "payloads",
-  "revocations",
-] as const;
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const f of cleanup.reverse()) await Promise.resolve(f()).catch(() => {});
-});
+const cleanup = cleanupAfterAll();
 
+let site: ControlPlane;
 let nats: PrivateNats;
-let db: TestDatabase;
 let control: Proc & { url: string };
-let token = "";
+let api: Api;
 let edgeCreds: { id: string; secret: string };
 const { stream, prefix } = uniqueStream("edgefaults");
-
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(control.url + path, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, text, json: text ? JSON.parse(text) : undefined };
-}
 
 const feedHead = async (): Promise<number> =>
   (await api("GET", "/events/v1/changes?after=0&limit=1")).json.metadata.head;
@@ -76,26 +60,10 @@ async function feed(after: number, head: number) {
   return out.filter((e) => e.position <= head);
 }
 
-function edgeEnv(name: string, dir: string) {
-  return {
-    CHAMICORE_CONTROL_URL: control.url,
-    CHAMICORE_EDGE_CLIENT_ID: edgeCreds.id,
-    CHAMICORE_EDGE_CLIENT_SECRET: edgeCreds.secret,
-    CHAMICORE_EDGE_DATA_DIR: dir,
-    CHAMICORE_EDGE_NAME: name,
-    CHAMICORE_EDGE_PUBLIC_URL: PUBLIC,
-    CHAMICORE_EDGE_POLL_SECONDS: "0.5",
-    CHAMICORE_NATS_STREAM: stream,
-    CHAMICORE_NATS_SUBJECT_PREFIX: prefix,
-    NATS_URL: nats.url,
-  };
-}
+const edgeEnv = (name: string, dir: string) =>
+  siteEdgeEnv(site, edgeCreds, dir, { CHAMICORE_EDGE_NAME: name });
 
-async function startEdge(env: Record<string, string>) {
-  const e = await edge({ ...env, CHAMICORE_EDGE_LISTEN: `127.0.0.1:${await freePort()}` });
-  cleanup.push(() => e.child.kill("SIGKILL"));
-  return e;
-}
+const startEdge = (env: Record<string, string>) => siteStartEdge(cleanup, env);
 
 interface EdgeStatus {
   position: number;
@@ -151,15 +119,7 @@ async function readyEdge(env: Record<string, string>) {
 async function expectReplicaEqualsSnapshot(e: Proc, dir: string) {
   e.child.kill("SIGTERM");
   expect(await e.exited).toEqual({ code: 0, signal: null });
-  const replica = Replica.open(dir);
-  try {
-    const snap = (await api("GET", "/events/v1/snapshot")).json;
-    const dump = replica.dump();
-    for (const k of RESOURCES) expect(dump[k], k).toEqual(snap[k]);
-    expect(dump.position).toBe(snap.position);
-  } finally {
-    replica.close();
-  }
+  await expectReplicaMatches(api, dir);
 }
 
 /** Runs `jobs` with `width` workers; counts what is in flight at any moment. */
@@ -182,27 +142,9 @@ function pool(width: number, jobs: (() => Promise<void>)[]) {
 }
 
 beforeAll(async () => {
-  nats = await privateNats();
-  cleanup.push(() => nats.dispose());
-  db = await createTestDatabase("edge_faults");
-  cleanup.push(() => db.drop());
-  const secret = randomSecret(24);
-  control = await serve({
-    DATABASE_URL: db.url,
-    CHAMICORE_MASTER_KEY: generateMasterKey(),
-    CHAMICORE_BOOTSTRAP_CLIENT_ID: "ops",
-    CHAMICORE_BOOTSTRAP_CLIENT_SECRET: secret,
-    CHAMICORE_LISTEN: `127.0.0.1:${await freePort()}`,
-    CHAMICORE_PUBLIC_URL: PUBLIC,
-    NATS_URL: nats.url,
-    CHAMICORE_NATS_STREAM: stream,
-    CHAMICORE_NATS_SUBJECT_PREFIX: prefix,
-  });
-  cleanup.push(() => control.child.kill("SIGKILL"));
-  token = await tokenFor(urlCall(control.url), "ops", secret);
-  const sa = await api("POST", "/auth/v1/service-accounts", { id: "edge-faults", roles: ["edge"] });
-  expect(sa.status).toBe(201);
-  edgeCreds = { id: "edge-faults", secret: sa.json.spec.clientSecret };
+  site = await startControlPlane(cleanup, { database: "edge_faults", stream, prefix });
+  ({ nats, control, api } = site);
+  edgeCreds = await createEdgeAccount(api, "edge-faults");
   await api("POST", "/boot/v1/bootparams", { isDefault: true, kernelUri: "http://images/default-vmlinuz" });
   await api("POST", "/boot/v1/bootparams", { role: "Compute", kernelUri: "http://images/compute-v1" });
   for (let i = 0; i < 5; i++)
@@ -222,8 +164,7 @@ describe("the edge under faults", () => {
   it("NATS restarted in the middle of ~1,000 changes: every acknowledged change once", {
     timeout: 150_000,
   }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "chamicore-edge-faults-"));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = edgeDataDir(cleanup, "edge-faults");
     let e = await readyEdge(edgeEnv("faults-nats", dir));
     const from = (await status(e.url)).position;
     const appliedBefore = (await metric(e.url, "chamicore_edge_events_applied_total")) ?? 0;

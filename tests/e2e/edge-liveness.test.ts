@@ -11,19 +11,21 @@
  * is, and goes back to the stream once it delivers, without a snapshot.
  * Each case prints how long the edge took to reach the head.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
-import { eventually, type PrivateNats, privateNats, uniqueStream } from "../support/nats";
-import { createTestDatabase, type TestDatabase } from "../support/postgres";
-import { edge, freePort, type Proc, run, serve } from "../support/process";
-import { tokenFor, urlCall } from "../support/targets";
+import {
+  type Api,
+  cleanupAfterAll,
+  createEdgeAccount,
+  edgeDataDir,
+  edgeEnv,
+  startControlPlane,
+  startEdge,
+} from "../support/edge-site";
+import { eventually, type PrivateNats, uniqueStream } from "../support/nats";
+import { type Proc, run } from "../support/process";
 
-const PUBLIC = "http://boot.example:8081";
 const C = "/hsm/v2/State/Components";
 const STALL_S = 2;
 const POLL_S = 0.5;
@@ -31,27 +33,12 @@ const POLL_S = 0.5;
 const SLACK_MS = 2500;
 const EDGE = "liveness";
 
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const f of cleanup.reverse()) await Promise.resolve(f()).catch(() => {});
-});
+const cleanup = cleanupAfterAll();
 
 let nats: PrivateNats;
-let db: TestDatabase;
-let control: Proc & { url: string };
 let e: Proc & { url: string };
-let token = "";
+let api: Api;
 const { stream, prefix } = uniqueStream("liveness");
-
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(control.url + path, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, text, json: text ? JSON.parse(text) : undefined };
-}
 
 /** The feed's head, by the probe the edge itself uses (`limit=0`). */
 async function feedHead(): Promise<number> {
@@ -145,44 +132,18 @@ const streamHead = () =>
   }).catch(() => 0);
 
 beforeAll(async () => {
-  nats = await privateNats();
-  cleanup.push(() => nats.dispose());
-  db = await createTestDatabase("edge_liveness");
-  cleanup.push(() => db.drop());
-  const secret = randomSecret(24);
-  control = await serve({
-    DATABASE_URL: db.url,
-    CHAMICORE_MASTER_KEY: generateMasterKey(),
-    CHAMICORE_BOOTSTRAP_CLIENT_ID: "ops",
-    CHAMICORE_BOOTSTRAP_CLIENT_SECRET: secret,
-    CHAMICORE_LISTEN: `127.0.0.1:${await freePort()}`,
-    CHAMICORE_PUBLIC_URL: PUBLIC,
-    NATS_URL: nats.url,
-    CHAMICORE_NATS_STREAM: stream,
-    CHAMICORE_NATS_SUBJECT_PREFIX: prefix,
-  });
-  cleanup.push(() => control.child.kill("SIGKILL"));
-  token = await tokenFor(urlCall(control.url), "ops", secret);
-  const sa = await api("POST", "/auth/v1/service-accounts", { id: "edge-liveness", roles: ["edge"] });
-  expect(sa.status).toBe(201);
+  const site = await startControlPlane(cleanup, { database: "edge_liveness", stream, prefix });
+  ({ nats, api } = site);
+  const creds = await createEdgeAccount(api, "edge-liveness");
   await api("POST", "/boot/v1/bootparams", { isDefault: true, kernelUri: "http://images/default-vmlinuz" });
-  const dir = mkdtempSync(join(tmpdir(), "chamicore-edge-liveness-"));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  e = await edge({
-    CHAMICORE_CONTROL_URL: control.url,
-    CHAMICORE_EDGE_CLIENT_ID: "edge-liveness",
-    CHAMICORE_EDGE_CLIENT_SECRET: sa.json.spec.clientSecret,
-    CHAMICORE_EDGE_DATA_DIR: dir,
-    CHAMICORE_EDGE_NAME: EDGE,
-    CHAMICORE_EDGE_PUBLIC_URL: PUBLIC,
-    CHAMICORE_EDGE_POLL_SECONDS: String(POLL_S),
-    CHAMICORE_EDGE_STALL_SECONDS: String(STALL_S),
-    CHAMICORE_EDGE_LISTEN: `127.0.0.1:${await freePort()}`,
-    CHAMICORE_NATS_STREAM: stream,
-    CHAMICORE_NATS_SUBJECT_PREFIX: prefix,
-    NATS_URL: nats.url,
-  });
-  cleanup.push(() => e.child.kill("SIGKILL"));
+  e = await startEdge(
+    cleanup,
+    edgeEnv(site, creds, edgeDataDir(cleanup, "edge-liveness"), {
+      CHAMICORE_EDGE_NAME: EDGE,
+      CHAMICORE_EDGE_POLL_SECONDS: String(POLL_S),
+      CHAMICORE_EDGE_STALL_SECONDS: String(STALL_S),
+    }),
+  );
   await createNode(1, 0);
   const head = await feedHead();
   await eventually(

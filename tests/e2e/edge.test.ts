@@ -6,74 +6,43 @@
  * `kill -9` in the middle of a burst loses nothing; without NATS it follows
  * the change feed; and it answers exactly what the control plane answers.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Replica } from "../../edge-node/replica/replica";
-import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
-import { eventually, type PrivateNats, privateNats, uniqueStream } from "../support/nats";
-import { createTestDatabase, type TestDatabase } from "../support/postgres";
-import { edge, freePort, type Proc, serve } from "../support/process";
-import { tokenFor, urlCall } from "../support/targets";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  type Api,
+  type ControlPlane,
+  cleanupAfterAll,
+  createEdgeAccount,
+  edgeDataDir,
+  edgeReady,
+  expectReplicaEqualsSnapshot,
+  edgeEnv as siteEdgeEnv,
+  startEdge as siteStartEdge,
+  startControlPlane,
+  startServe,
+} from "../support/edge-site";
+import { eventually, uniqueStream } from "../support/nats";
+import { freePort, type Proc } from "../support/process";
 
-const PUBLIC = "http://boot.example:8081";
 const C = "/hsm/v2/State/Components";
-const cleanup: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const f of cleanup.reverse()) await Promise.resolve(f()).catch(() => {});
-});
+const cleanup = cleanupAfterAll();
 
-let nats: PrivateNats;
-let db: TestDatabase;
-let controlEnv: Record<string, string>;
-let control: Proc & { url: string };
-let token = "";
+let site: ControlPlane;
+let api: Api;
 let edgeCreds: { id: string; secret: string };
-const { stream, prefix } = uniqueStream("edge");
-
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(control.url + path, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, text, json: text ? JSON.parse(text) : undefined };
-}
 
 async function startControl() {
-  control = await serve(controlEnv);
-  cleanup.push(() => control.child.kill("SIGKILL"));
+  site.control = await startServe(cleanup, site.env);
 }
 
 async function stopControl() {
-  control.child.kill("SIGTERM");
-  await control.exited;
+  site.control.child.kill("SIGTERM");
+  await site.control.exited;
 }
 
-function edgeEnv(extra: Record<string, string> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "chamicore-edge-"));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  return {
-    CHAMICORE_CONTROL_URL: control.url,
-    CHAMICORE_EDGE_CLIENT_ID: edgeCreds.id,
-    CHAMICORE_EDGE_CLIENT_SECRET: edgeCreds.secret,
-    CHAMICORE_EDGE_DATA_DIR: dir,
-    CHAMICORE_EDGE_PUBLIC_URL: PUBLIC,
-    CHAMICORE_EDGE_POLL_SECONDS: "0.5",
-    CHAMICORE_NATS_STREAM: stream,
-    CHAMICORE_NATS_SUBJECT_PREFIX: prefix,
-    NATS_URL: nats.url,
-    ...extra,
-  };
-}
+const edgeEnv = (extra: Record<string, string> = {}) =>
+  siteEdgeEnv(site, edgeCreds, edgeDataDir(cleanup, "edge"), extra);
 
-async function startEdge(env: Record<string, string>, args: string[] = []) {
-  const e = await edge({ ...env, CHAMICORE_EDGE_LISTEN: `127.0.0.1:${await freePort()}` }, args);
-  cleanup.push(() => e.child.kill("SIGKILL"));
-  return e;
-}
+const startEdge = (env: Record<string, string>, args: string[] = []) => siteStartEdge(cleanup, env, args);
 
 const script = async (base: string, mac: string) => {
   const res = await fetch(`${base}/boot/v1/bootscript?mac=${mac}`);
@@ -90,26 +59,9 @@ const status = async (base: string) =>
   (await (await fetch(`${base}/status`)).json()) as { position: number; mode: string };
 
 beforeAll(async () => {
-  nats = await privateNats();
-  cleanup.push(() => nats.dispose());
-  db = await createTestDatabase("edge");
-  cleanup.push(() => db.drop());
-  const secret = randomSecret(24);
-  controlEnv = {
-    DATABASE_URL: db.url,
-    CHAMICORE_MASTER_KEY: generateMasterKey(),
-    CHAMICORE_BOOTSTRAP_CLIENT_ID: "ops",
-    CHAMICORE_BOOTSTRAP_CLIENT_SECRET: secret,
-    CHAMICORE_LISTEN: `127.0.0.1:${await freePort()}`,
-    CHAMICORE_PUBLIC_URL: PUBLIC,
-    NATS_URL: nats.url,
-    CHAMICORE_NATS_STREAM: stream,
-    CHAMICORE_NATS_SUBJECT_PREFIX: prefix,
-  };
-  await startControl();
-  token = await tokenFor(urlCall(control.url), "ops", secret);
-  const sa = await api("POST", "/auth/v1/service-accounts", { id: "edge-rack1", roles: ["edge"] });
-  edgeCreds = { id: "edge-rack1", secret: sa.json.spec.clientSecret };
+  site = await startControlPlane(cleanup, { database: "edge", ...uniqueStream("edge") });
+  api = site.api;
+  edgeCreds = await createEdgeAccount(api, "edge-rack1");
   // The cluster: a default, a role's params, and nodes that use each.
   await api("POST", "/boot/v1/bootparams", { isDefault: true, kernelUri: "http://images/default-vmlinuz" });
   await api("POST", "/boot/v1/bootparams", { role: "Compute", kernelUri: "http://images/compute-v1" });
@@ -133,11 +85,7 @@ describe("an edge node following the control plane", () => {
   it("serves a new node within 2 s, follows its role's params, and forgets it when deleted", async () => {
     env = edgeEnv();
     e = await startEdge(env);
-    await eventually(
-      "the edge ready",
-      async () => (await fetch(`${e.url}/readiness`)).status,
-      (s) => s === 200,
-    );
+    await edgeReady(e);
     await eventually(
       "the first nodes",
       () => script(e.url, "02:00:00:00:01:00"),
@@ -193,14 +141,14 @@ describe("an edge node following the control plane", () => {
 
   it("keeps serving with the control plane and NATS down, then catches up without a snapshot", async () => {
     await stopControl();
-    await nats.stop();
+    await site.nats.stop();
     const answers = await Promise.all(
       Array.from({ length: 200 }, (_, i) => script(e.url, `02:00:00:00:01:0${i % 5}`)),
     );
     expect(answers.filter((a) => a.status === 200 && a.kind === "boot")).toHaveLength(200);
     expect((await fetch(`${e.url}/readiness`)).status).toBe(200);
 
-    await nats.start();
+    await site.nats.start();
     await startControl();
     const role = (await api("GET", "/boot/v1/bootparams?role=Compute")).json.items[0];
     await api("PATCH", `/boot/v1/bootparams/${role.metadata.id}`, { kernelUri: "http://images/compute-v3" });
@@ -262,34 +210,13 @@ describe("an edge node following the control plane", () => {
     e.child.kill("SIGTERM");
     await e.exited;
 
-    const replica = Replica.open(env.CHAMICORE_EDGE_DATA_DIR!);
-    try {
-      const snap = (await api("GET", "/events/v1/snapshot")).json;
-      const dump = replica.dump();
-      for (const k of [
-        "components",
-        "interfaces",
-        "groups",
-        "partitions",
-        "bootparams",
-        "payloads",
-        "revocations",
-      ] as const)
-        expect(dump[k], k).toEqual(snap[k]);
-      expect(dump.position).toBe(snap.position);
-    } finally {
-      replica.close();
-    }
+    await expectReplicaEqualsSnapshot(api, env.CHAMICORE_EDGE_DATA_DIR!);
   });
 
   it("answers byte for byte what the control plane answers (after rebuilding with --resync)", async () => {
     e = await startEdge(env, ["--resync"]);
     expect(e.output()).toContain("--resync: replica cleared");
-    await eventually(
-      "ready",
-      async () => (await fetch(`${e.url}/readiness`)).status,
-      (s) => s === 200,
-    );
+    await edgeReady(e);
     for (const path of [
       "/boot/v1/bootscript?mac=02:00:00:00:01:00",
       "/boot/v1/bootscript?mac=02:00:00:00:01:04",
@@ -301,7 +228,7 @@ describe("an edge node following the control plane", () => {
       "/cloud-init/x1000c0s4b0n0/vendor-data",
       "/cloud-init/user-data?mac=02:00:00:00:01:02",
     ]) {
-      const [a, b] = await Promise.all([fetch(control.url + path), fetch(e.url + path)]);
+      const [a, b] = await Promise.all([fetch(site.control.url + path), fetch(e.url + path)]);
       expect(b.status, path).toBe(a.status);
       expect(b.headers.get("content-type"), path).toBe(a.headers.get("content-type"));
       expect(b.headers.get("etag"), path).toBe(a.headers.get("etag"));
@@ -317,11 +244,7 @@ describe("an edge node without NATS", () => {
   it("converges through the change feed", async () => {
     const env = edgeEnv({ NATS_URL: `nats://127.0.0.1:${await freePort()}` });
     const e = await startEdge(env);
-    await eventually(
-      "ready",
-      async () => (await fetch(`${e.url}/readiness`)).status,
-      (s) => s === 200,
-    );
+    await edgeReady(e);
     await api("POST", C, {
       id: "x4000c0s0b0n0",
       role: "Compute",
