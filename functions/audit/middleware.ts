@@ -17,6 +17,7 @@ import { matchedRoutes } from "hono/route";
 import { decodeJwt } from "jose";
 import { errorFields } from "../../shared/error-fields";
 import { clientAddress } from "../../shared/http/client-address";
+import { storable } from "../../shared/http/well-formed";
 import { TOKEN_PATH } from "../auth/token-routes";
 import type { AppEnv } from "../env";
 import type { AuditEntry } from "./store";
@@ -25,9 +26,6 @@ const AUDITED = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** Column widths of audit.events (control/db/schema.ts). */
 const WIDTH = { text: 255, address: 64, method: 16, action: 64 } as const;
-
-/** Postgres text cannot hold NUL, and a lone surrogate is no character: both become U+FFFD. */
-const UNSTORABLE = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** At most `max` UTF-16 units, storable, without splitting a surrogate pair. */
 export function clip(s: string | undefined | null, max: number = WIDTH.text): string | null {
@@ -38,7 +36,8 @@ export function clip(s: string | undefined | null, max: number = WIDTH.text): st
     // Cut between the halves of a pair: drop the first half too.
     if (/[\uD800-\uDBFF]$/.test(out)) out = out.slice(0, -1);
   }
-  return out.replace(UNSTORABLE, "\uFFFD");
+  // Postgres text cannot hold NUL, and a lone surrogate is no character: both become U+FFFD.
+  return storable(out);
 }
 
 type C = Context<AppEnv>;

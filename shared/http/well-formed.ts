@@ -23,13 +23,15 @@ export function unstorable(s: string): string | undefined {
     : "contains a lone UTF-16 surrogate, which is not valid Unicode text";
 }
 
-/** A key as it can safely be shown in a field path. */
-const shown = (key: string) => key.replace(new RegExp(UNSTORABLE.source, "g"), "\uFFFD");
+const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, "g");
+
+/** `s` with each unstorable character replaced by U+FFFD: safe to show, log or store. */
+export const storable = (s: string) => s.replace(UNSTORABLE_ALL, "\uFFFD");
 
 /** `a.b[2].c` for a path of keys and indexes. */
 function pathOf(path: readonly (string | number)[]): string {
   let out = "";
-  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${shown(p)}` : shown(p);
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${storable(p)}` : storable(p);
   return out;
 }
 
@@ -73,7 +75,7 @@ export function queryTextErrors(params: URLSearchParams): FieldError[] {
   const errors: FieldError[] = [];
   for (const [k, v] of params) {
     const why = unstorable(k) ?? unstorable(v);
-    if (why) errors.push({ field: shown(k), message: why });
+    if (why) errors.push({ field: storable(k), message: why });
   }
   return errors;
 }

@@ -24,6 +24,7 @@ import {
   type Answer,
   buildWorkerBundle,
   type Call,
+  callVia,
   targetEnv,
   tokenFor,
   urlCall,
@@ -217,24 +218,10 @@ describe.sequential("login throttle on workerd with the rate limiting binding", 
       ratelimits: { LOGIN_CLIENT_LIMITER: { simple: { limit: 3, period: 10 } } },
     });
     await mf.ready;
-    const raw: Call = async (method, path, init = {}) => {
-      const headers: Record<string, string> = {
-        ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}),
-        ...init.headers,
-      };
-      let body: string | undefined;
-      if (init.body !== undefined) {
-        body = typeof init.body === "string" ? init.body : JSON.stringify(init.body);
-        headers["Content-Type"] ??= "application/json";
-      }
-      const res = await mf.dispatchFetch(`http://control.test${path}`, { method, headers, body });
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = text ? JSON.parse(text) : undefined;
-      } catch {}
-      return { status: res.status, headers: res.headers as unknown as Headers, text, json };
-    };
+    const raw = callVia(
+      (url, init) => mf.dispatchFetch(url, init as never) as unknown as Promise<Response>,
+      "http://control.test",
+    );
     const admin = await tokenFor(
       raw,
       env.CHAMICORE_BOOTSTRAP_CLIENT_ID,

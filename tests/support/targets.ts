@@ -116,7 +116,8 @@ async function toAnswer(res: Response): Promise<Answer> {
 /** A `Call` over real HTTP to a running server (no token unless given). */
 export const urlCall = (base: string): Call => callVia(fetch, base);
 
-function callVia(fetchFn: (url: string, init: RequestInit) => Promise<Response>, base: string): Call {
+/** A `Call` through any fetch-like function (a server's URL, Miniflare's dispatchFetch). */
+export function callVia(fetchFn: (url: string, init: RequestInit) => Promise<Response>, base: string): Call {
   return async (method, path, init = {}) => {
     const headers: Record<string, string> = {
       ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}),
