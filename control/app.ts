@@ -5,16 +5,19 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { etag } from "hono/etag";
+import { registerArtifacts, UPLOAD_PATH } from "../functions/artifacts";
 import { auditTrail, registerAudit } from "../functions/audit";
 import { authorize, registerAuth, TOKEN_PATH } from "../functions/auth";
 import { registerBoot } from "../functions/boot";
 import { registerCloudInit } from "../functions/cloud-init";
+import { PHONE_HOME_PATH } from "../functions/cloud-init/phone-home";
 import { registerDiscovery } from "../functions/discovery";
 import type { AppDeps, AppEnv } from "../functions/env";
 import { registerEvents } from "../functions/events/routes";
 import { IMPORT_BODY_LIMIT, IMPORT_PATH, registerInventory } from "../functions/inventory";
 import { registerOps } from "../functions/ops/routes";
 import { registerPower } from "../functions/power";
+import { registerProgress } from "../functions/progress";
 import { documentSecurity } from "../functions/route";
 import { createBaseApp } from "../shared/http/app";
 import { httpMetrics } from "../shared/metrics";
@@ -25,7 +28,9 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     logger: deps.logger,
     metrics: httpMetrics(deps.registry),
     largeBodies: { [IMPORT_PATH]: IMPORT_BODY_LIMIT },
-    formPaths: [TOKEN_PATH],
+    streamedBodies: UPLOAD_PATH,
+    // cloud-init's phone_home posts a form.
+    formPaths: [TOKEN_PATH, PHONE_HOME_PATH],
     classifyFault: databaseFault,
   });
   const full: AppDeps = { authorize, ...deps };
@@ -69,7 +74,9 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   });
   registerInventory(app);
   registerBoot(app);
+  registerArtifacts(app);
   registerCloudInit(app);
+  registerProgress(app);
   registerAuth(app);
   registerEvents(app);
   registerPower(app);

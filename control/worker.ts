@@ -43,8 +43,16 @@ import { flushQuietly, type WorkerRelayOptions } from "./events/worker-relay";
 import { pgStores } from "./stores";
 import { PgOutbox } from "./stores/outbox";
 import { PgPowerStore } from "./stores/power";
+import { ArtifactsEnvSchema, R2Artifacts, type R2BucketLike } from "./worker-artifacts";
 
 export interface WorkerEnv {
+  /**
+   * R2 bucket for uploaded artifacts (wrangler.toml `[[r2_buckets]]`).
+   * Unbound, uploads answer 503 and artifacts can only be registered by URL.
+   */
+  ARTIFACTS?: R2BucketLike;
+  /** Bytes per part of an upload in parts (default 64 MiB; at least 5 MiB). */
+  CHAMICORE_ARTIFACT_PART_SIZE?: string;
   /** Hyperdrive binding (wrangler.toml `[[hyperdrive]]`). */
   HYPERDRIVE?: { connectionString: string };
   /** Rate limiting bindings (wrangler.toml `[[ratelimits]]`) counting failed logins per client id and per address. */
@@ -213,6 +221,7 @@ function createApp(env: WorkerEnv) {
   const auth = parseEnv(WorkerAuthEnvSchema, env as Record<string, unknown>);
   const serving = parseEnv(ServingEnvSchema, env as Record<string, unknown>);
   const power = parseEnv(PowerEnvSchema, env as Record<string, unknown>);
+  const artifacts = parseEnv(ArtifactsEnvSchema, env as Record<string, unknown>);
   const relay = relayOptionsOf(env, logger);
   const dbSettings = dbSettingsOf(env);
   if (!auth.CHAMICORE_MASTER_KEY)
@@ -228,6 +237,11 @@ function createApp(env: WorkerEnv) {
     registry: new Registry(),
     runtime: "workerd",
     power: { maxNodes: power.CHAMICORE_POWER_MAX_NODES },
+    ...(env.ARTIFACTS && {
+      artifacts: {
+        files: new R2Artifacts(env.ARTIFACTS, { partSize: artifacts.CHAMICORE_ARTIFACT_PART_SIZE }),
+      },
+    }),
     stores: storesPerRequest(dbSettings, relay, logger) as never,
     // Cloudflare puts the client's address in CF-Connecting-IP.
     serving: servingSettingsOf({ ...serving, CHAMICORE_PUBLIC_URL: auth.CHAMICORE_PUBLIC_URL }, (c) =>

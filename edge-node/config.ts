@@ -2,6 +2,7 @@
  * Edge-node configuration from the environment (names fixed by the
  * configuration contract in ARCHITECTURE.md and the README), parsed once.
  */
+import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { z } from "zod";
 import {
@@ -11,6 +12,10 @@ import {
   parseEnv,
   ServingEnvSchema,
 } from "../control/config";
+import { ByteAmount } from "./artifacts/size";
+
+/** Where Debian's `ipxe` package puts the binaries. */
+export const DEBIAN_IPXE_DIR = "/usr/lib/ipxe";
 
 export const EdgeConfigSchema = z
   .object({
@@ -39,8 +44,21 @@ export const EdgeConfigSchema = z
     CHAMICORE_EDGE_CLIENT_ID: z.string().min(1).optional(),
     CHAMICORE_EDGE_CLIENT_SECRET: z.string().min(1).optional(),
     CHAMICORE_EDGE_PUBLIC_URL: z.url().optional(),
+    /** TFTP for the iPXE binaries (edge-node/tftp/), e.g. 0.0.0.0:69; unset: off. Port 0 picks a free one. */
+    CHAMICORE_EDGE_TFTP_LISTEN: HostPort.optional(),
+    /** The iPXE binaries, over TFTP and `/boot/v1/ipxe/{file}`; default Debian's /usr/lib/ipxe when it exists. */
+    CHAMICORE_EDGE_IPXE_DIR: z
+      .string()
+      .min(1)
+      .optional()
+      .transform((d) => d ?? (existsSync(DEBIAN_IPXE_DIR) ? DEBIAN_IPXE_DIR : undefined)),
     /** Seconds an idle keep-alive connection is held open (Node's default of 5 drops them mid-storm). */
     CHAMICORE_EDGE_KEEPALIVE_SECONDS: z.coerce.number().min(1).max(3600).default(60),
+    /**
+     * Seconds between sends of boot progress to the control plane (docs/boot-progress.md): a
+     * control plane short of capacity during a storm of many racks can take it less often.
+     */
+    CHAMICORE_EDGE_PROGRESS_SECONDS: z.coerce.number().min(0.1).max(3600).default(1),
     /** Seconds between change-feed polls when NATS is not in use. */
     CHAMICORE_EDGE_POLL_SECONDS: z.coerce.number().min(0.1).max(3600).default(2),
     /**
@@ -48,6 +66,18 @@ export const EdgeConfigSchema = z
      * it calls the stream stalled, catches up from the change feed and recreates its consumer.
      */
     CHAMICORE_EDGE_STALL_SECONDS: z.coerce.number().min(0.5).max(3600).default(5),
+    /**
+     * Disk the artifact cache (`<CHAMICORE_EDGE_DATA_DIR>/artifacts`, edge-node/artifacts/) may take,
+     * in bytes with an optional K, M, G or T suffix (powers of 1024). Unwanted artifacts are evicted
+     * to make room; wanted ones beyond it are not cached (nodes fetch them from the origin).
+     */
+    CHAMICORE_EDGE_ARTIFACT_BUDGET: ByteAmount().default(20 * 1024 ** 3),
+    /** Artifact downloads at once. */
+    CHAMICORE_EDGE_ARTIFACT_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
+    /** Bytes per second across all artifact downloads (e.g. 50M); unset: no cap. */
+    CHAMICORE_EDGE_ARTIFACT_BANDWIDTH: ByteAmount().optional(),
+    /** Seconds between looks for artifacts labelled site=<this edge's site> (staged ahead of boot parameters). */
+    CHAMICORE_EDGE_SITE_ARTIFACTS_SECONDS: z.coerce.number().min(1).max(86400).default(60),
     /** Kea Control Agent; unset turns the Kea sync off. Credentials in the URL become HTTP Basic. */
     KEA_CONTROL_URL: z.url("must be the Kea Control Agent's URL, e.g. http://127.0.0.1:8000").optional(),
     /** Seconds between full reads of Kea (changes in between go in as they come). */
@@ -67,6 +97,12 @@ export const EdgeConfigSchema = z
         code: "custom",
         path: [c.CHAMICORE_EDGE_CLIENT_ID ? "CHAMICORE_EDGE_CLIENT_SECRET" : "CHAMICORE_EDGE_CLIENT_ID"],
         message: "CHAMICORE_EDGE_CLIENT_ID and CHAMICORE_EDGE_CLIENT_SECRET go together",
+      });
+    if (c.CHAMICORE_EDGE_TFTP_LISTEN && !c.CHAMICORE_EDGE_IPXE_DIR)
+      ctx.addIssue({
+        code: "custom",
+        path: ["CHAMICORE_EDGE_IPXE_DIR"],
+        message: `TFTP is on (CHAMICORE_EDGE_TFTP_LISTEN) but there is no ${DEBIAN_IPXE_DIR}: say where the iPXE binaries are`,
       });
   });
 

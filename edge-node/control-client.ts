@@ -109,6 +109,23 @@ export class ControlClient {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
+  /** GETs `path` and answers the parsed JSON; a refusal throws a `ControlRefused`. */
+  async getJson<T>(path: string): Promise<T> {
+    const res = await this.get(path);
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new ControlRefused(res.status, `GET ${path}: ${res.status}`);
+    }
+    return (await res.json()) as T;
+  }
+
+  /** PUTs `body` as JSON; a refusal throws a `ControlRefused`. */
+  async put(path: string, body: unknown): Promise<void> {
+    const res = await this.send("PUT", path, body);
+    await res.body?.cancel();
+    if (!res.ok) throw new ControlRefused(res.status, `PUT ${path}: ${res.status}`);
+  }
+
   /**
    * Spools the snapshot to `path` as it arrives and opens it there, to be
    * parsed one resource at a time as the replica writes it
@@ -121,6 +138,20 @@ export class ControlClient {
     if (!res.body) throw new Error("snapshot failed: empty answer");
     await pipeline(Readable.fromWeb(res.body as NodeReadableStream), createWriteStream(path));
     return SnapshotDocument.open(path);
+  }
+
+  /**
+   * Whether the control plane is up and ready to answer (`/readiness`, which
+   * needs no token): the cheap probe an edge makes while it is cut off.
+   */
+  async ready(timeoutMs: number): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.base}/readiness`, { signal: AbortSignal.timeout(timeoutMs) });
+      await res.body?.cancel();
+      return res.ok;
+    } catch {
+      return false;
+    }
   }
 
   /** Events after `after`; throws SnapshotNeeded when the control plane has pruned them. */

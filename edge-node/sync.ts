@@ -54,6 +54,8 @@ const LOCAL_RETRY_MAX_MS = 5000;
 const REFUSED_RETRY_MS = 60_000;
 /** Longest wait for NATS to say why the stream stalled (a leaderless stream answers nothing). */
 const DIAGNOSE_TIMEOUT_MS = 2000;
+/** At most this long for each readiness probe while the control plane is unreachable. */
+const PROBE_TIMEOUT_MS = 2000;
 
 /** Why the stream stopped carrying the control plane's changes to this edge. */
 export type StallReason =
@@ -207,9 +209,12 @@ export class EdgeSync {
   async stop(): Promise<void> {
     this.stopped = true;
     this.sleeper.wake();
-    await this.messages?.close().catch(() => {});
-    await this.loop;
+    // The connection first, which ends the subscription too: closing a subscription whose
+    // first pull is still out waits for that pull to expire (a stop right after the start hung
+    // until the supervisor's SIGKILL). An event applied and not yet acked comes again at the
+    // next start, and is skipped by its position.
     await this.nc?.close().catch(() => {});
+    await this.loop;
   }
 
   status() {
@@ -401,6 +406,8 @@ export class EdgeSync {
         if (!this.ready) await this.takeSnapshot("first start");
         await this.catchUp();
         failures = 0;
+        // A stop during the snapshot or the catch-up: no subscription is started for it to wait on.
+        if (this.stopped) break;
         if (this.o.nats && Date.now() >= nextNatsTry) {
           try {
             await this.follow(this.o.nats);
@@ -433,16 +440,30 @@ export class EdgeSync {
           );
           continue;
         }
-        // Control plane unreachable (and NATS not usable): keep serving, retry with backoff.
+        // Control plane unreachable (and NATS not usable): keep serving, probe until it answers.
         failures++;
         if (failures === 1)
           this.o.logger.warn("control plane unreachable; serving from the replica", {
             err: (e as Error).message,
           });
         this.setMode("poll");
-        await this.sleeper.sleep(Math.min(this.o.pollMs * 2 ** Math.min(failures, 5), 30_000));
+        await this.untilReady();
       }
     }
+  }
+
+  /**
+   * While the control plane does not answer: a readiness probe every poll
+   * interval, so that a returning control plane is followed within one
+   * poll, not after a backoff grown long during the outage. Each probe gets
+   * a short time of its own: an uplink that drops packets would hold a feed
+   * request for its whole timeout. A probe costs the control plane one
+   * request per edge per poll, no more than polling the feed does.
+   */
+  private async untilReady() {
+    const timeout = Math.min(PROBE_TIMEOUT_MS, Math.max(this.o.pollMs, 500));
+    do await this.sleeper.sleep(this.o.pollMs);
+    while (!this.stopped && !(await this.o.control.ready(timeout)));
   }
 
   /** Follows the stream until it fails (throws) or the edge stops. */
@@ -454,6 +475,7 @@ export class EdgeSync {
       timeout: 5000,
     });
     try {
+      if (this.stopped) return;
       const jsm = await jetstreamManager(this.nc);
       if (this.recreateConsumer) {
         // It may belong to a stream since deleted and recreated, or hold deliveries that never
@@ -474,8 +496,11 @@ export class EdgeSync {
         });
         this.o.logger.info("created durable consumer", { stream: nats.stream, consumer: this.o.name });
       });
+      if (this.stopped) return;
       const consumer = await jetstream(this.nc).consumers.get(nats.stream, this.o.name);
       this.messages = await consumer.consume({ max_messages: 256 });
+      // A stop that came while the subscription was being made found nothing to close.
+      if (this.stopped) return;
       this.setMode("stream");
       this.contact();
       const closed = this.nc.closed();
@@ -492,6 +517,9 @@ export class EdgeSync {
       // The consumer ended with the connection still up: ask NATS why.
       throw await this.diagnose(jsm, nats.stream, "the consumer ended");
     } finally {
+      // Stopping: the connection goes first, which ends the subscription too (closing a
+      // subscription whose first pull is still out waits for it).
+      if (this.stopped) await this.nc?.close().catch(() => {});
       await this.messages?.close().catch(() => {});
       this.messages = undefined;
       await this.nc?.close().catch(() => {});

@@ -11,7 +11,12 @@ const UNSAFE_BASE = /[\s"'#${}\\<>|^`]/;
  * origin the request came to.
  */
 export function baseUrlOf(c: Context<AppEnv>): string {
-  const base = (c.var.deps.serving.publicUrl ?? new URL(c.req.url).origin).replace(/\/+$/, "");
+  return advertisedBase(c.var.deps.serving.publicUrl, c.req.url);
+}
+
+/** `baseUrlOf` from the configured public URL (if any) and the request's URL. */
+export function advertisedBase(publicUrl: string | undefined, requestUrl: string): string {
+  const base = (publicUrl ?? new URL(requestUrl).origin).replace(/\/+$/, "");
   if (!/^https?:\/\//.test(base) || UNSAFE_BASE.test(base))
     throw new ApiError(
       "bad-request",

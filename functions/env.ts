@@ -5,12 +5,14 @@
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../shared/log";
 import type { Registry } from "../shared/metrics";
+import type { ArtifactServing } from "./artifacts/store";
 import type { Keyring } from "./auth/keyring";
 import type { AuthSettings } from "./auth/settings";
 import type { AuthStores } from "./auth/store";
 import type { Principal } from "./auth/tokens";
 import type { DiscoverySettings } from "./discovery/service";
 import type { PowerSettings } from "./power/service";
+import type { ProgressObserver } from "./progress/store";
 import type { Stores } from "./stores";
 
 export interface AppDeps {
@@ -38,6 +40,18 @@ export interface AppDeps {
   };
   /** Power request limits and the in-process agent's wake-up; default: 20 nodes, no agent. */
   power?: PowerSettings;
+  /**
+   * Where the boot-script and cloud-init handlers say which node reached
+   * which stage: an edge's recorder. Unset on the control plane, which
+   * records only phone-homes sent to it, straight into its store.
+   */
+  progress?: ProgressObserver;
+  /**
+   * Artifact bytes and where scripts send nodes for them: the data directory
+   * or an R2 bucket on the control plane, the verified cache on an edge.
+   * Unset: uploads answer 503, and the content route only redirects.
+   */
+  artifacts?: ArtifactServing;
   /** Discovery's in-process agent wake-up; default: none. */
   discovery?: DiscoverySettings;
   /**

@@ -12,6 +12,8 @@ export interface Logger {
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
   child(fields: Record<string, unknown>): Logger;
+  /** Whether lines of `level` are written: a hot path builds no fields for a line nobody reads. */
+  enabled?(level: LogLevel): boolean;
 }
 
 export function createLogger(
@@ -30,6 +32,7 @@ export function createLogger(
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
     child: (fields) => createLogger({ ...opts, base: { ...base, ...fields } }),
+    enabled: (level) => ORDER[level] >= min,
   };
 }
 

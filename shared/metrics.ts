@@ -30,6 +30,12 @@ export class Counter implements Metric {
   get(labels: Labels = {}) {
     return this.values.get(labelKey(labels)) ?? 0;
   }
+  /** One series, its labels encoded once: for a path that counts thousands of times a second. */
+  bind(labels: Labels = {}): { inc(by?: number): void } {
+    const k = labelKey(labels);
+    const values = this.values;
+    return { inc: (by = 1) => void values.set(k, (values.get(k) ?? 0) + by) };
+  }
   render() {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
     for (const [k, v] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ""} ${v}`);
@@ -56,20 +62,42 @@ export class Gauge implements Metric {
 /** Latency buckets in seconds, from a fast cache hit to a slow bulk import. */
 export const DEFAULT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+interface Series {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
 export class Histogram implements Metric {
-  private series = new Map<string, { counts: number[]; sum: number; count: number }>();
+  private series = new Map<string, Series>();
   constructor(
     readonly name: string,
     readonly help: string,
     readonly buckets: number[] = DEFAULT_BUCKETS,
   ) {}
   observe(value: number, labels: Labels = {}) {
+    this.record(this.seriesOf(labelKey(labels)), value);
+  }
+  /** One series, its labels encoded once (it appears in the output at its first observation). */
+  bind(labels: Labels = {}): { observe(value: number): void } {
     const k = labelKey(labels);
+    let s: Series | undefined;
+    return {
+      observe: (value) => {
+        s ??= this.seriesOf(k);
+        this.record(s, value);
+      },
+    };
+  }
+  private seriesOf(k: string): Series {
     let s = this.series.get(k);
     if (!s) {
       s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.series.set(k, s);
     }
+    return s;
+  }
+  private record(s: Series, value: number) {
     for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
     s.sum += value;
     s.count++;

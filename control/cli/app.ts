@@ -15,6 +15,11 @@ export interface CliIo {
   stderr: NodeJS.WriteStream;
   stdin: NodeJS.ReadStream;
   env: Env;
+  /**
+   * How this executable runs `edge`: the single edge executable brings its
+   * Bun server; otherwise the Node one is loaded on demand.
+   */
+  startEdge?: (env: Env, opts: { resync: boolean }) => Promise<{ close(): Promise<void> }>;
 }
 
 export interface GlobalOptions {

@@ -8,13 +8,14 @@ import { VERSION } from "../../shared/version";
 import { Cli, type CliIo, globalOptions } from "./app";
 import { auditCommands } from "./commands/audit";
 import { authAdminCommands } from "./commands/auth-admin";
+import { bootCommands } from "./commands/boot";
 import { bssCommands } from "./commands/bss";
 import { cloudInitCommands } from "./commands/cloud-init";
 import { discoveryCommands } from "./commands/discovery";
 import { importCommands } from "./commands/import";
 import { nodeCommands } from "./commands/node";
 import { powerCommands } from "./commands/power";
-import { rotateKeysCommand, serverCommands } from "./commands/server";
+import { edgeExecutableCommands, rotateKeysCommand, serverCommands } from "./commands/server";
 import { sessionCommands } from "./commands/session";
 import { smdCommands } from "./commands/smd";
 import { describeError, EXIT } from "./errors";
@@ -26,6 +27,7 @@ export type CommandModule = (y: Argv, cli: Cli) => Argv;
 const MODULES: CommandModule[] = [
   smdCommands,
   bssCommands,
+  bootCommands,
   cloudInitCommands,
   nodeCommands,
   powerCommands,
@@ -72,6 +74,23 @@ export function buildCli(argv: string[], cli: Cli): Argv {
 }
 
 /**
+ * The single `chamicore-edge` executable's tree: `chamicore edge` as the
+ * default command, its subcommands at the top (`chamicore-edge status`).
+ */
+export function buildEdgeCli(argv: string[], cli: Cli): Argv {
+  const y = yargs(argv)
+    .scriptName("chamicore-edge")
+    .version(VERSION)
+    .usage(`chamicore-edge ${VERSION} — the rack-local edge node of Chamicore (docs/edge.md)`)
+    .help()
+    .alias("help", "h")
+    .strict()
+    .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns || 100) : null)
+    .exitProcess(false);
+  return edgeExecutableCommands(globalOptions(y), cli);
+}
+
+/**
  * `--file -` as `--file=-`: yargs does not take a lone `-` as a long
  * option's value, and `-` is how every Unix tool says "standard input".
  */
@@ -97,12 +116,13 @@ function topLevelCommands(y: Argv): string[] {
   return internal.getCommands();
 }
 
-/** Runs the CLI; resolves to the exit code. */
-export async function runCli(rawArgv: string[], io: CliIo): Promise<number> {
+/** Runs the CLI (`edge`: the edge executable's tree); resolves to the exit code. */
+export async function runCli(rawArgv: string[], io: CliIo, opts: { edge?: boolean } = {}): Promise<number> {
   const argv = stdinValues(rawArgv);
   const cli = new Cli(io);
+  const program = opts.edge ? "chamicore-edge" : "chamicore";
   let usage: string | undefined;
-  const y = buildCli(argv, cli).fail((msg, err) => {
+  const y = (opts.edge ? buildEdgeCli : buildCli)(argv, cli).fail((msg, err) => {
     if (err) throw err;
     usage = msg;
     // Throwing stops yargs here: a command with a bad flag must not run.
@@ -121,11 +141,11 @@ export async function runCli(rawArgv: string[], io: CliIo): Promise<number> {
   if (usage !== undefined) {
     const first = argv.find((a) => !a.startsWith("-"));
     if (first !== undefined && !known.includes(first)) {
-      io.stderr.write(`chamicore: unknown command '${first}'. Run 'chamicore --help' for the list.\n`);
+      io.stderr.write(`${program}: unknown command '${first}'. Run '${program} --help' for the list.\n`);
       return EXIT.usage;
     }
     const words = argv.filter((a) => !a.startsWith("-")).slice(0, 2);
-    io.stderr.write(`chamicore: ${usage} (see 'chamicore ${[...words, ""].join(" ")}--help')\n`);
+    io.stderr.write(`${program}: ${usage} (see '${program} ${[...words, ""].join(" ")}--help')\n`);
     return EXIT.usage;
   }
   return cli.exitCode;

@@ -3,7 +3,7 @@
  * directory when DATABASE_URL is unset, node-postgres otherwise. Migrations
  * are applied from migrations/postgres on the filesystem.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
@@ -13,10 +13,31 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
 import type { Logger } from "../../shared/log";
+import { unpackTemplate } from "./pglite-template";
 import * as schema from "./schema";
 import type { Db } from "./types";
 
-export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../migrations/postgres");
+/**
+ * The checkout (or installed package) this module belongs to, found by
+ * walking up to package.json: the module runs from control/db/ in the
+ * sources and from a chunk in dist/cli/ in the bundled CLI.
+ */
+function packageRoot(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "migrations/postgres"))) return dir;
+    if (dirname(dir) === dir)
+      throw new Error(`no migrations/postgres above ${fileURLToPath(import.meta.url)}`);
+  }
+}
+
+const ROOT = packageRoot();
+export const MIGRATIONS_DIR = join(ROOT, "migrations/postgres");
+
+/**
+ * An embedded database already through initdb and these migrations
+ * (./pglite-template.ts). Without it (not built), a first start runs initdb.
+ */
+export const PGLITE_TEMPLATE = join(ROOT, "dist/pglite/template.tar.gz");
 
 export interface NodeDatabase {
   db: Db;
@@ -70,6 +91,7 @@ export async function openDatabase(opts: {
   const unlock = lockEmbedded(opts.dataDir);
   let client: PGlite;
   try {
+    if (readdirSync(dir).length === 0 && existsSync(PGLITE_TEMPLATE)) unpackTemplate(PGLITE_TEMPLATE, dir);
     client = await PGlite.create(dir);
   } catch (e) {
     unlock();

@@ -21,6 +21,7 @@ import {
   uuid,
   varchar,
 } from "drizzle-orm/pg-core";
+import type { ArtifactRef } from "../../functions/artifacts/schemas";
 
 export const smd = pgSchema("smd");
 
@@ -214,6 +215,13 @@ export const credentials = auth.table(
 
 export const eventsSchema = pgSchema("events");
 
+/** The last report of each edge of itself (`PUT /events/v1/edges/{name}`), shown by `GET /events/v1/edges`. */
+export const edges = eventsSchema.table("edges", {
+  name: varchar("name", { length: 64 }).primaryKey(),
+  reportedAt: timestamp("reported_at", { withTimezone: true, precision: 3 }).notNull(),
+  report: jsonb("report").notNull(),
+});
+
 /**
  * The transactional outbox: one CloudEvent per change, written in the
  * change's transaction under an advisory lock (control/stores/outbox.ts), so
@@ -253,6 +261,9 @@ export const bootParams = bss.table(
     kernelUri: text("kernel_uri").notNull(),
     initrdUri: text("initrd_uri").notNull().default(""),
     cmdline: text("cmdline").notNull().default(""),
+    /** An artifact (functions/artifacts/schemas.ts ArtifactRef) instead of kernel_uri, which is then empty. */
+    kernel: jsonb("kernel").$type<ArtifactRef>(),
+    initrd: jsonb("initrd").$type<ArtifactRef>(),
     ...tracked(),
   },
   (t) => [
@@ -264,6 +275,55 @@ export const bootParams = bss.table(
       sql`(${t.componentId} is not null)::int + (${t.role} is not null)::int + ${t.isDefault}::int = 1`,
     ),
   ],
+);
+
+/**
+ * Boot artifacts: kernels, initrds, images, iPXE binaries. The content is
+ * on a web server (`url`) or uploaded to the control plane's store
+ * (`stored`); never changed under a name. The name is also the id.
+ */
+export const artifacts = bss.table(
+  "artifacts",
+  {
+    name: varchar("name", { length: 128 }).primaryKey(),
+    sha256: varchar("sha256", { length: 64 }).notNull(),
+    size: bigint("size", { mode: "number" }).notNull(),
+    kind: varchar("kind", { length: 16 }).notNull(),
+    labels: jsonb("labels").$type<Record<string, string>>().notNull().default({}),
+    url: text("url"),
+    stored: boolean("stored").notNull().default(false),
+    ...tracked(),
+  },
+  (t) => [uniqueIndex("artifacts_sha256").on(t.sha256)],
+);
+
+/**
+ * The last stage each node reached in its boot (functions/progress), as the
+ * edges report it: one row per node, moved only forward (by time, then
+ * stage), so a batch resent after an outage cannot take a node back.
+ * `at` is on the control plane's clock (see ProgressBatchSchema.sentAt).
+ */
+export const bootProgress = bss.table(
+  "progress",
+  {
+    componentId: varchar("component_id", { length: 255 })
+      .primaryKey()
+      .references(() => components.id, { onDelete: "cascade" }),
+    stage: varchar("stage", { length: 16 }).notNull(),
+    at: timestamp("at", { withTimezone: true, precision: 3 }).notNull(),
+    /** The edge that saw it; null: the control plane (a phone-home sent to it directly). */
+    edge: varchar("edge", { length: 64 }),
+    /**
+     * `at` by the edge's own clock, as it sent it: events of the same edge are
+     * ordered by it, so a batch resent later (and so re-based later) is still
+     * the same events and changes nothing.
+     */
+    edgeAt: timestamp("edge_at", { withTimezone: true, precision: 3 }).notNull(),
+    retry: integer("retry"),
+    address: varchar("address", { length: 64 }),
+    receivedAt: timestamp("received_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [index("progress_stage_at_idx").on(t.stage, t.at), index("progress_edge_idx").on(t.edge)],
 );
 
 // ---------- cloud-init ----------

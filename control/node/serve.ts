@@ -5,7 +5,8 @@
  * embedded database is closed and nothing written is lost.
  */
 
-import type { ServerType } from "@hono/node-server";
+import type { Server } from "node:http";
+import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { Hono } from "hono";
@@ -18,6 +19,8 @@ import type { AuthSettings } from "../../functions/auth/settings";
 import { errorFields } from "../../shared/error-fields";
 import { createLogger, type Logger } from "../../shared/log";
 import { Registry } from "../../shared/metrics";
+import { closeGracefully } from "../../shared/node/drain";
+import { watchedStop } from "../../shared/stopping";
 import { VERSION } from "../../shared/version";
 import { createControlApp } from "../app";
 import { authSettingsOf, loadControlConfig, servingSettingsOf } from "../config";
@@ -25,6 +28,7 @@ import { openDatabase } from "../db/node";
 import { OutboxRelay } from "../events/relay";
 import { pgStores } from "../stores";
 import { PgOutbox } from "../stores/outbox";
+import { DataDirArtifacts } from "./artifact-files";
 import { DiscoveryAgent } from "./discovery-agent";
 import { DiscoveryScheduler } from "./discovery-scheduler";
 import { resolveMasterKey } from "./master-key";
@@ -43,14 +47,15 @@ export interface RunningControl {
 
 type FetchHandler = Parameters<typeof serve>[0]["fetch"];
 
-function listen(fetch: FetchHandler, hostname: string, port: number): Promise<ServerType> {
+function listen(fetch: FetchHandler, hostname: string, port: number): Promise<Server> {
   return new Promise((resolveServer, reject) => {
-    const s = serve({ fetch, hostname, port }, () => resolveServer(s));
+    // Plain HTTP/1.1: no createServer option is passed.
+    const s = serve({ fetch, hostname, port }, () => resolveServer(s)) as Server;
     s.once("error", reject);
   });
 }
 
-function urlOf(host: string, server: ServerType): string {
+function urlOf(host: string, server: Server): string {
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : 0;
   const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
@@ -231,6 +236,8 @@ export async function startControl(
     logger: log,
     registry,
     runtime: "node",
+    // Uploaded artifacts beside the embedded database (or alone, with DATABASE_URL).
+    artifacts: { files: new DataDirArtifacts(join(config.CHAMICORE_DATA_DIR, "artifacts")) },
     power: {
       maxNodes: config.CHAMICORE_POWER_MAX_NODES,
       wake: () => {
@@ -270,7 +277,7 @@ export async function startControl(
   const url = urlOf(host, server);
   log.info("chamicore control plane listening", { version: VERSION, url, docs: `${url}/api/docs` });
 
-  let metricsServer: ServerType | undefined;
+  let metricsServer: Server | undefined;
   let metricsUrl: string | undefined;
   if (config.CHAMICORE_METRICS_LISTEN) {
     const m = config.CHAMICORE_METRICS_LISTEN;
@@ -290,11 +297,18 @@ export async function startControl(
     close: () =>
       (closing ??= (async () => {
         clearInterval(prune);
-        await Promise.all([powerAgent.stop(), discoveryAgent.stop(), dispatcher?.stop(), scheduler.stop()]);
-        await relay?.stop();
-        if (metricsServer) await new Promise<void>((r) => metricsServer!.close(() => r()));
-        await new Promise<void>((r) => server.close(() => r()));
-        await database.close();
+        const { step, end } = watchedStop(log);
+        await Promise.all([
+          step("power agent", powerAgent.stop()),
+          step("discovery agent", discoveryAgent.stop()),
+          step("work dispatcher", dispatcher?.stop()),
+          step("discovery scheduler", scheduler.stop()),
+        ]);
+        await step("outbox relay", relay?.stop());
+        if (metricsServer) await step("metrics listener", closeGracefully(metricsServer));
+        await step("HTTP connections", closeGracefully(server));
+        await step("database", database.close());
+        end();
         log.info("stopped");
       })()),
   };

@@ -5,7 +5,12 @@
  * indexes on bss.boot_params stay the last word under races.
  */
 import { and, eq, ne, or, type SQL } from "drizzle-orm";
-import { BOOT_API_VERSION, BOOT_PARAMS_KIND, type BootParams } from "../../functions/boot/schemas";
+import {
+  BOOT_API_VERSION,
+  BOOT_PARAMS_KIND,
+  type BootParams,
+  type BootParamsDraft,
+} from "../../functions/boot/schemas";
 import type { BootNode, BootStore, ParamsCandidates } from "../../functions/boot/store";
 import type { Page } from "../../functions/inventory/store";
 import type { Role } from "../../shared/enums";
@@ -15,6 +20,7 @@ import type { ListQuery } from "../../shared/list-query";
 import { ApiError, notFound } from "../../shared/problem";
 import { bootParams, components, ethernetInterfaces } from "../db/schema";
 import type { Db } from "../db/types";
+import { resolveArtifactRef } from "./artifacts";
 import { appendEvents } from "./outbox";
 import { newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
 
@@ -39,6 +45,8 @@ const specOf = (r: Row): BootParams => ({
   kernelUri: r.kernelUri,
   initrdUri: r.initrdUri,
   cmdline: r.cmdline,
+  kernel: r.kernel,
+  initrd: r.initrd,
 });
 
 /** A boot_params row as the API shows it (also used by the edge snapshot feed). */
@@ -60,7 +68,18 @@ const values = (p: BootParams) => ({
   kernelUri: p.kernelUri,
   initrdUri: p.initrdUri,
   cmdline: p.cmdline,
+  kernel: p.kernel,
+  initrd: p.initrd,
 });
+
+/** The draft with its artifacts resolved (422 naming the field when one cannot be used). */
+async function resolved(tx: Tx, p: BootParamsDraft): Promise<BootParams> {
+  return {
+    ...p,
+    kernel: p.kernel && (await resolveArtifactRef(tx, "kernel", p.kernel)),
+    initrd: p.initrd && (await resolveArtifactRef(tx, "initrd", p.initrd)),
+  };
+}
 
 const changed = (action: "created" | "updated", row: Stored<BootParams>): NewEvent => ({
   service: "bss",
@@ -117,9 +136,10 @@ export class PgBootStore implements BootStore {
     return row ? bootParamsOf(row) : undefined;
   }
 
-  async createParams(p: BootParams) {
+  async createParams(draft: BootParamsDraft) {
     try {
       return await this.db.transaction(async (tx) => {
+        const p = await resolved(tx, draft);
         const [same] = await tx.select({ id: bootParams.id }).from(bootParams).where(eq(bootParams.id, p.id));
         if (same)
           throw new ApiError("conflict", `boot parameters '${p.id}' already exist`, {
@@ -140,9 +160,10 @@ export class PgBootStore implements BootStore {
     }
   }
 
-  async updateParams(p: BootParams, ifMatch: string) {
+  async updateParams(draft: BootParamsDraft, ifMatch: string) {
     try {
       return await this.db.transaction(async (tx) => {
+        const p = await resolved(tx, draft);
         // Locked, so that the target check and the write see the same row.
         const [current] = await tx
           .select({ etag: bootParams.etag })

@@ -1,5 +1,6 @@
 import type { Stores } from "../../functions/stores";
 import type { Db } from "../db/types";
+import { PgArtifactStore } from "./artifacts";
 import { PgAuditStore } from "./audit";
 import { PgAccountStore } from "./auth/accounts";
 import { PgCredentialStore } from "./auth/credentials";
@@ -12,6 +13,7 @@ import { PgDiscoveryStore } from "./discovery";
 import { PgFeedStore } from "./feed";
 import { PgInventoryStore } from "./inventory";
 import { PgPowerStore } from "./power";
+import { PgProgressStore } from "./progress";
 import { PgSystemStore } from "./system";
 
 /** All Postgres-backed stores over one database handle. */
@@ -23,6 +25,8 @@ export const pgStores = (db: Db): Stores => ({
   power: new PgPowerStore(db),
   discovery: new PgDiscoveryStore(db),
   audit: new PgAuditStore(db),
+  progress: new PgProgressStore(db),
+  artifacts: new PgArtifactStore(db),
   feed: new PgFeedStore(db, async (tx) => ({
     bootparams: await allBootParams(tx),
     payloads: await payloadResources(tx),

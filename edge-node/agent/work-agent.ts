@@ -121,6 +121,8 @@ export class WorkAgent {
         continue;
       }
       this.batch = await consumer.fetch({ max_messages: max - this.running.size, expires: 5000 });
+      // A stop that came while the fetch was being made found no batch to close.
+      if (this.stopped) await this.batch.close().catch(() => {});
       for await (const msg of this.batch) this.begin(msg);
       this.batch = undefined;
     }

@@ -5,8 +5,10 @@
  *
  * 1. Plain PXE firmware gets an iPXE binary by client architecture (DHCP
  *    option 93): BIOS `undionly.kpxe`, x86-64 UEFI `ipxe.efi`, ARM64 UEFI
- *    `ipxe-arm64.efi`, over TFTP from `next-server`; UEFI HTTP boot clients
- *    (93 = 16, 19) get the binary's URL when an HTTP location is given.
+ *    `ipxe-arm64.efi`, over TFTP from `next-server` (the edge's own TFTP by
+ *    default: edgeTftpAddress); UEFI HTTP boot clients (93 = 16, 19) get the
+ *    binary's URL when an HTTP location is given (the edge's
+ *    `/boot/v1/ipxe/` by default: edgeIpxeBase).
  * 2. iPXE itself (user class, option 77, "iPXE") gets option 67 pointing at
  *    the edge's boot script for its own MAC. The URL depends on the client,
  *    which a client class cannot express in Kea 2.2, so the flex_option
@@ -28,6 +30,25 @@ export interface SiteConfigOptions {
   /** Where Kea's hook libraries are (Debian: /usr/lib/x86_64-linux-gnu/kea/hooks). */
   hooksDir?: string;
 }
+
+/** A dotted-quad IPv4 address. */
+export const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * The edge's address for BOOTP next-server (an IPv4 address, nothing else
+ * fits the field): the host of its TFTP listen address (`tftpListen`,
+ * CHAMICORE_EDGE_TFTP_LISTEN) when that is one address, otherwise the
+ * host of its URL; undefined when neither is an IPv4 address.
+ */
+export function edgeTftpAddress(edgeUrl: string, tftpListen?: string): string | undefined {
+  const listenHost = tftpListen?.slice(0, tftpListen.lastIndexOf(":"));
+  if (listenHost && IPV4.test(listenHost) && listenHost !== "0.0.0.0") return listenHost;
+  const host = new URL(edgeUrl).hostname;
+  return IPV4.test(host) ? host : undefined;
+}
+
+/** Where the edge serves the iPXE binaries over HTTP. */
+export const edgeIpxeBase = (edgeUrl: string) => `${edgeUrl.replace(/\/+$/, "")}/boot/v1/ipxe`;
 
 export const DEFAULT_HOOKS_DIR = "/usr/lib/x86_64-linux-gnu/kea/hooks";
 export const IPXE_CLASS = "chamicore-ipxe";

@@ -8,7 +8,7 @@
  * Ordering follows Postgres with the C collation (what embedded PGlite
  * uses): SQLite compares text bytewise, which is the same for ids.
  */
-import type Database from "better-sqlite3";
+
 import type { BootParams } from "../../functions/boot/schemas";
 import type { BootNode, BootReadStore, ParamsCandidates } from "../../functions/boot/store";
 import type { Payload } from "../../functions/cloud-init/schemas";
@@ -17,6 +17,7 @@ import type { Interface } from "../../functions/inventory/schemas";
 import type { Role } from "../../shared/enums";
 import type { Resource } from "../../shared/envelope";
 import { addressKey } from "./addresses";
+import type { SqliteDatabase, SqliteStatement } from "./sqlite";
 
 interface NodeRow {
   id: string;
@@ -35,15 +36,15 @@ const nodeOf = (r: NodeRow): BootNode => ({
 const specOf = <T>(doc: string): T => (JSON.parse(doc) as Resource<T>).spec;
 
 export class ReplicaBootStore implements BootReadStore {
-  private readonly byMac: Database.Statement<[string], NodeRow>;
-  private readonly byId: Database.Statement<[string], NodeRow>;
-  private readonly byNid: Database.Statement<[number, number], NodeRow>;
-  private readonly params: Database.Statement<
+  private readonly byMac: SqliteStatement<[string], NodeRow>;
+  private readonly byId: SqliteStatement<[string], NodeRow>;
+  private readonly byNid: SqliteStatement<[number, number], NodeRow>;
+  private readonly params: SqliteStatement<
     [string, string | null],
     { component_id: string | null; role: string | null; doc: string }
   >;
 
-  constructor(db: Database.Database) {
+  constructor(db: SqliteDatabase) {
     // The MAC is unique at the control plane, which takes the first row too.
     this.byMac = db.prepare(
       `select c.id, c.nid, c.role, c.enabled from interfaces i join components c on c.id = i.component_id
@@ -86,20 +87,14 @@ export class ReplicaBootStore implements BootReadStore {
 }
 
 export class ReplicaCloudInitStore implements CloudInitReadStore {
-  private readonly byId: Database.Statement<
-    [string],
-    { id: string; nid: number | null; role: string | null }
-  >;
-  private readonly byMac: Database.Statement<
-    [string],
-    { id: string; nid: number | null; role: string | null }
-  >;
-  private readonly interfacesOf: Database.Statement<[string], { doc: string }>;
-  private readonly groupsOf: Database.Statement<[string], string>;
-  private readonly withAddress: Database.Statement<[string], string>;
-  private readonly payloads: Database.Statement<[string, string, string | null], { doc: string }>;
+  private readonly byId: SqliteStatement<[string], { id: string; nid: number | null; role: string | null }>;
+  private readonly byMac: SqliteStatement<[string], { id: string; nid: number | null; role: string | null }>;
+  private readonly interfacesOf: SqliteStatement<[string], { doc: string }>;
+  private readonly groupsOf: SqliteStatement<[string], string>;
+  private readonly withAddress: SqliteStatement<[string], string>;
+  private readonly payloads: SqliteStatement<[string, string, string | null], { doc: string }>;
 
-  constructor(db: Database.Database) {
+  constructor(db: SqliteDatabase) {
     this.byId = db.prepare("select id, nid, role from components where id = ?");
     this.byMac = db.prepare(
       `select id, nid, role from components

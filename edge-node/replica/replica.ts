@@ -1,6 +1,6 @@
 /**
  * The edge node's replica of what booting nodes depend on: a SQLite database
- * (better-sqlite3) filled from the control plane's snapshot and change
+ * (better-sqlite3 on Node, bun:sqlite in the executable: ./sqlite.ts) filled from the control plane's snapshot and change
  * events, and read by the same boot and cloud-init handlers as the control
  * plane through `boot` and `cloudInit`.
  *
@@ -27,18 +27,14 @@
  * roll the batch back (see events.ts).
  */
 import { mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
-import { drizzle } from "drizzle-orm/better-sqlite3";
-import { migrate } from "drizzle-orm/better-sqlite3/migrator";
-import type { BootReadStore } from "../../functions/boot/store";
-import type { CloudInitReadStore } from "../../functions/cloud-init/store";
+import { join } from "node:path";
 import type { Snapshot } from "../../functions/events/store";
 import type { Interface } from "../../functions/inventory/schemas";
 import type { Resource } from "../../shared/envelope";
 import type { ChangeEvent } from "../../shared/events";
 import type { DhcpHost } from "../kea/reservations";
+import { BootIndex } from "./boot-index";
+import { CloudInitIndex } from "./cloud-init-index";
 import {
   envelopeOf,
   parseEventType,
@@ -46,14 +42,12 @@ import {
   ReplicaEventError,
   type ReplicatedResource,
 } from "./events";
-import { ReplicaBootStore, ReplicaCloudInitStore } from "./read-stores";
+import { replicaMigrations } from "./migrations";
 import { MalformedSnapshot, type SnapshotSource, snapshotSource } from "./snapshot-document";
+import type { OpenSqlite, SqliteDatabase, SqliteStatement } from "./sqlite";
 import { ReplicaWriter } from "./writer";
 
-export const REPLICA_MIGRATIONS_DIR = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  "../../migrations/sqlite",
-);
+export { REPLICA_MIGRATIONS_DIR } from "./migrations";
 
 /** The replica database's file name inside the data directory. */
 export const REPLICA_FILE = "replica.db";
@@ -72,7 +66,9 @@ export interface ReplicaStatus {
 }
 
 export interface ReplicaOptions {
-  /** Where the SQL migrations are (a single-executable build ships them elsewhere). */
+  /** The runtime's SQLite: edge-node/node/sqlite.ts or edge-node/bun/sqlite.ts. */
+  sqlite: OpenSqlite;
+  /** Where the SQL migrations are (default: built into the executable, else the checkout's). */
   migrationsFolder?: string;
   /**
    * Keep the WAL index in this process's memory instead of a `-shm` file
@@ -101,34 +97,32 @@ interface StateRow {
 }
 
 export class Replica {
-  readonly boot: BootReadStore;
-  readonly cloudInit: CloudInitReadStore;
+  /** Kept in memory, in step with every applied snapshot, batch and reset (./boot-index.ts, ./cloud-init-index.ts). */
+  readonly boot: BootIndex;
+  readonly cloudInit: CloudInitIndex;
   private readonly writer: ReplicaWriter;
   private readonly stmt: {
-    state: Database.Statement<[], StateRow>;
-    setState: Database.Statement<[number, string | null, string | null, string | null]>;
-    applied: Database.Statement<[number, string, string | null]>;
+    state: SqliteStatement<[], StateRow>;
+    setState: SqliteStatement<[number, string | null, string | null, string | null]>;
+    applied: SqliteStatement<[number, string, string | null]>;
     docs: Record<ReplicatedResource, (now: number) => string[]>;
-    counts: Database.Statement<[{ now: number }], Record<ReplicatedResource, number>>;
-    revoked: Database.Statement<
+    counts: SqliteStatement<[{ now: number }], Record<ReplicatedResource, number>>;
+    revoked: SqliteStatement<
       [{ jti: string; sub: string | null; issuedAt: number | null; now: number }],
       number
     >;
-    pruneRevocations: Database.Statement<[number]>;
-    interfaces: Database.Statement<
-      [],
-      { component_id: string; id: string; mac_address: string; doc: string }
-    >;
+    pruneRevocations: SqliteStatement<[number]>;
+    interfaces: SqliteStatement<[], { component_id: string; id: string; mac_address: string; doc: string }>;
   };
 
   private constructor(
-    private readonly db: Database.Database,
+    private readonly db: SqliteDatabase,
     /** The directory holding replica.db (and the snapshot spool while one is taken). */
     readonly dataDir: string,
   ) {
     this.writer = new ReplicaWriter(db);
-    this.boot = new ReplicaBootStore(db);
-    this.cloudInit = new ReplicaCloudInitStore(db);
+    this.boot = new BootIndex(db);
+    this.cloudInit = new CloudInitIndex(db);
     // Revocations only while in force, as the snapshot has them (`@now`: epoch milliseconds).
     const active = (r: ReplicatedResource) => (r === "revocations" ? "where expires_at > @now" : "");
     const docs = (r: ReplicatedResource) => {
@@ -162,16 +156,20 @@ export class Replica {
   }
 
   /** Opens (creating when absent) `<dataDir>/replica.db` and brings its schema up to date. */
-  static open(dataDir: string, opts: ReplicaOptions = {}): Replica {
+  static open(dataDir: string, opts: ReplicaOptions): Replica {
     mkdirSync(dataDir, { recursive: true });
-    const db = new Database(join(dataDir, REPLICA_FILE));
+    const db = opts.sqlite(join(dataDir, REPLICA_FILE));
     try {
-      if (opts.exclusive) db.pragma("locking_mode = EXCLUSIVE");
-      db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = FULL");
+      if (opts.exclusive) db.exec("pragma locking_mode = EXCLUSIVE");
+      db.exec("pragma journal_mode = WAL");
+      db.exec("pragma synchronous = FULL");
       // A second reader (a CLI status command) waits for a commit instead of failing.
-      db.pragma("busy_timeout = 5000");
-      migrate(drizzle(db), { migrationsFolder: opts.migrationsFolder ?? REPLICA_MIGRATIONS_DIR });
+      db.exec("pragma busy_timeout = 5000");
+      // SQLite's own default page cache (2 MB), which bun:sqlite keeps but better-sqlite3 raises to
+      // 16 MB: requests are answered from the in-memory indexes, and loading them reads every
+      // row, which would fill the larger cache for nothing.
+      db.exec("pragma cache_size = -2000");
+      db.migrate(replicaMigrations(opts.migrationsFolder));
       db.prepare("insert or ignore into replica_state (id, position) values (1, 0)").run();
       return new Replica(db, dataDir);
     } catch (e) {
@@ -229,6 +227,8 @@ export class Replica {
         this.stmt.setState.run(position, now, now, null);
       })
       .immediate();
+    this.boot.reload();
+    this.cloudInit.reload();
   }
 
   /**
@@ -239,7 +239,7 @@ export class Replica {
    * were applied (not skipped).
    */
   applyEvents(events: ChangeEvent[]): number {
-    return this.db
+    const applied = this.db
       .transaction(() => {
         const start = this.position();
         let top: { position: number; time: string | null } | undefined;
@@ -284,6 +284,16 @@ export class Replica {
         return applied;
       })
       .immediate();
+    // In the same synchronous step as the commit: no request is answered from half a batch.
+    // A batch that changed no row (events the replica already has, e.g. the minute a new
+    // stream consumer repeats) leaves the indexes as they are: re-reading its rows would only
+    // replace index entries with equal ones, and at 100,000 repeated events that garbage
+    // grew the process by over 100 MiB.
+    if (applied > 0) {
+      this.boot.refresh(events);
+      this.cloudInit.refresh(events);
+    }
+    return applied;
   }
 
   /** Everything, as the control plane's snapshot has it (same shape, same order), for comparison. */
@@ -303,6 +313,8 @@ export class Replica {
         this.stmt.setState.run(0, null, null, null);
       })
       .immediate();
+    this.boot.reload();
+    this.cloudInit.reload();
   }
 
   /** Every interface with its addresses, for the DHCP reservations (edge-node/kea). */

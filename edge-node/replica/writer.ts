@@ -5,10 +5,11 @@
  * replica compares events against. Statements are prepared once; callers
  * run these inside their own transaction.
  */
-import type Database from "better-sqlite3";
+
 import type { Resource } from "../../shared/envelope";
 import { addressKey } from "./addresses";
 import { ReplicaEventError, type ReplicatedResource } from "./events";
+import type { SqliteDatabase, SqliteStatement } from "./sqlite";
 
 type Envelope = Resource<Record<string, unknown>>;
 type Spec = Record<string, unknown>;
@@ -70,19 +71,19 @@ interface Table {
   write(id: string, env: Envelope, f: Fields, position: number): void;
   /** Deletes the row and its side rows. */
   remove(id: string): void;
-  version: Database.Statement<[string], { position: number }>;
+  version: SqliteStatement<[string], { position: number }>;
 }
 
 export class ReplicaWriter {
   private readonly tables: Record<ReplicatedResource, Table>;
-  private readonly tombstone: Database.Statement<[string, string], { position: number }>;
-  private readonly bury: Database.Statement<[string, string, number]>;
-  private readonly unbury: Database.Statement<[string, string]>;
+  private readonly tombstone: SqliteStatement<[string, string], { position: number }>;
+  private readonly bury: SqliteStatement<[string, string, number]>;
+  private readonly unbury: SqliteStatement<[string, string]>;
   private readonly clearAll: () => void;
 
-  constructor(db: Database.Database) {
+  constructor(db: SqliteDatabase) {
     const st = <P extends unknown[] = unknown[], R = unknown>(sql: string) =>
-      db.prepare<P, R>(sql) as Database.Statement<P, R>;
+      db.prepare<P, R>(sql) as SqliteStatement<P, R>;
     const versionOf = (table: string, key: string) =>
       st<[string], { position: number }>(`select position from ${table} where ${key} = ?`);
     const del = (sql: string) => st<[string]>(sql);

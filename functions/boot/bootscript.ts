@@ -7,12 +7,19 @@
 import { type RouteHandler, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { isValidId } from "../../shared/ids";
+import type { Logger } from "../../shared/log";
 import { MAC_RULE, normalizeMac } from "../../shared/mac";
 import { ApiError, type FieldError } from "../../shared/problem";
 import { baseUrlOf } from "../base-url";
-import type { AppEnv } from "../env";
+import type { AppEnv, ServingSettings } from "../env";
 import { defineRoute, problems } from "../route";
-import { BOOTSCRIPT_PATH, MAX_RETRIES, renderBootScript, renderWaitScript } from "./render";
+import {
+  BOOTSCRIPT_PATH,
+  MAX_RETRIES,
+  renderBootScript,
+  renderWaitScript,
+  type ScriptContext,
+} from "./render";
 import { type BootDecision, decideBoot, type Lookup, lookupQuery } from "./resolve";
 import type { BootNode, BootReadStore } from "./store";
 
@@ -60,9 +67,10 @@ export function parseBootQuery(params: URLSearchParams): { lookup: Lookup; retry
   return { lookup, retry };
 }
 
+const one = (n: BootNode | undefined) => (n ? [n] : []);
+
 /** Reads what the decision needs: the node, then (for one enabled node) the params that could apply. */
 export async function resolveBoot(store: BootReadStore, lookup: Lookup): Promise<BootDecision> {
-  const one = (n: BootNode | undefined) => (n ? [n] : []);
   const nodes =
     lookup.by === "mac"
       ? one(await store.nodeByMac(lookup.mac))
@@ -74,10 +82,49 @@ export async function resolveBoot(store: BootReadStore, lookup: Lookup): Promise
   return decideBoot(lookup, nodes, candidates);
 }
 
+/** The headers of a boot script; X-Chamicore-Boot says which kind it is, for metrics and operators (both answer 200). */
+const scriptHeaders = (kind: BootDecision["kind"]) =>
+  Object.freeze({
+    "Content-Type": "text/plain; charset=utf-8",
+    "Cache-Control": "no-store",
+    "X-Chamicore-Boot": kind,
+  });
+export const BOOT_SCRIPT_HEADERS: Readonly<Record<BootDecision["kind"], Readonly<Record<string, string>>>> = {
+  boot: scriptHeaders("boot"),
+  wait: scriptHeaders("wait"),
+};
+
 /**
- * Answers a node: its boot script, or why it cannot boot yet as a script
- * that retries (`unknownMac: "retry"`, the default) or as a 404 problem.
+ * The script for a decision: the boot script, or why the node cannot boot
+ * yet as a script that retries (`unknownMac: "retry"`, the default) or as a
+ * 404 problem (thrown). `base` is asked for only when a script is rendered.
  */
+export function bootScriptOf(
+  decision: BootDecision,
+  q: { lookup: Lookup; retry: number },
+  opts: {
+    base: () => string;
+    unknownMac: ServingSettings["unknownMac"];
+    logger: Logger;
+    artifactUrl?: ScriptContext["artifactUrl"];
+  },
+): { kind: BootDecision["kind"]; script: string } {
+  if (decision.kind === "wait") {
+    opts.logger.warn("node cannot boot", { lookup: lookupQuery(q.lookup), reason: decision.reason });
+    if (opts.unknownMac === "404") throw new ApiError("not-found", `Cannot boot: ${decision.reason}`);
+  }
+  const ctx: ScriptContext = {
+    lookup: q.lookup,
+    base: opts.base(),
+    retry: q.retry,
+    artifactUrl: opts.artifactUrl,
+  };
+  const script =
+    decision.kind === "boot" ? renderBootScript(ctx, decision) : renderWaitScript(ctx, decision.reason);
+  return { kind: decision.kind, script };
+}
+
+/** Answers a node with `bootScriptOf` its decision. */
 export async function answerBootScript(
   c: Context<AppEnv>,
   store: BootReadStore,
@@ -85,20 +132,20 @@ export async function answerBootScript(
   retry: number,
 ): Promise<Response> {
   const decision = await resolveBoot(store, lookup);
-  if (decision.kind === "wait") {
-    c.var.deps.logger.warn("node cannot boot", { lookup: lookupQuery(lookup), reason: decision.reason });
-    if (c.var.deps.serving.unknownMac === "404")
-      throw new ApiError("not-found", `Cannot boot: ${decision.reason}`);
-  }
-  const ctx = { lookup, base: baseUrlOf(c), retry };
-  const script =
-    decision.kind === "boot" ? renderBootScript(ctx, decision) : renderWaitScript(ctx, decision.reason);
-  // X-Chamicore-Boot says which kind of script this is, for metrics and operators (both answer 200).
-  return c.text(script, 200, {
-    "Content-Type": "text/plain; charset=utf-8",
-    "Cache-Control": "no-store",
-    "X-Chamicore-Boot": decision.kind,
-  });
+  const { serving, logger, artifacts } = c.var.deps;
+  const { kind, script } = bootScriptOf(
+    decision,
+    { lookup, retry },
+    {
+      base: () => baseUrlOf(c),
+      unknownMac: serving.unknownMac,
+      logger,
+      artifactUrl: artifacts?.urlFor && ((ref, base) => artifacts.urlFor!(ref, base)),
+    },
+  );
+  if (decision.kind === "boot")
+    c.var.deps.progress?.seen({ node: decision.node.id, stage: "bootscript", retry });
+  return c.text(script, 200, BOOT_SCRIPT_HEADERS[kind]);
 }
 
 const EXAMPLE = `#!ipxe

@@ -11,6 +11,7 @@
  * (unknown MAC, no params, disabled) gets the same retry loop around an
  * explanation instead of a kernel.
  */
+import { type ArtifactRef, artifactPath } from "../artifacts/schemas";
 import { type BootDecision, type Lookup, lookupQuery } from "./resolve";
 
 /** Retries after the first attempt before the script gives up and reboots. */
@@ -26,6 +27,20 @@ export interface ScriptContext {
   base: string;
   /** Which retry this script serves: 0 for the first fetch, at most MAX_RETRIES. */
   retry: number;
+  /**
+   * Where nodes fetch an artifact; default: its origin URL, or this server's
+   * own content route for an upload (an edge names its cached copy once it
+   * has one).
+   */
+  artifactUrl?: (ref: ArtifactRef, base: string) => string;
+}
+
+/** The URL of the kernel or initrd: the params' URI, or where the artifact is served. */
+function imageUrl(ctx: ScriptContext, uri: string, ref: ArtifactRef | null): string {
+  if (!ref) return uri;
+  if (ctx.artifactUrl) return ctx.artifactUrl(ref, ctx.base);
+  // The control plane: straight to where a registered artifact lives, else its own upload.
+  return ref.url ?? `${ctx.base}${artifactPath(ref)}`;
 }
 
 type Boot = Extract<BootDecision, { kind: "boot" }>;
@@ -62,6 +77,7 @@ export function retryDelay(retry: number, key: string): number {
  * command separator or comment, no `${` it would expand, balanced quotes.
  */
 export function echo(text: string): string {
+  if (plainWords(text)) return `echo ${text}`;
   const words = text
     .replaceAll("${", "$ {")
     .replaceAll('"', "'")
@@ -69,6 +85,32 @@ export function echo(text: string): string {
     .filter(Boolean)
     .map((w) => (w === "||" || w === "&&" || w === ";" || w.startsWith("#") ? `'${w}'` : w));
   return `echo ${words.join(" ")}`;
+}
+
+/**
+ * Whether `echo` would print `text` as it is: printable ASCII words
+ * separated by single spaces, none of them special to iPXE. Nearly every
+ * line is, and checking costs less than splitting it.
+ */
+function plainWords(text: string): boolean {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20) {
+      if (i === 0 || i === n - 1 || text.charCodeAt(i - 1) === 0x20) return false;
+    } else if (
+      c < 0x21 ||
+      c > 0x7e ||
+      c === 0x22 || // "
+      c === 0x26 || // &
+      c === 0x3b || // ;
+      c === 0x7c || // |
+      (c === 0x23 && (i === 0 || text.charCodeAt(i - 1) === 0x20)) || // # starting a word
+      (c === 0x24 && text.charCodeAt(i + 1) === 0x7b) // ${
+    )
+      return false;
+  }
+  return true;
 }
 
 /** Words that start with `key` (e.g. `ds=`) are the node's own setting; leave them alone. */
@@ -94,7 +136,7 @@ export function kernelArgs(d: Boot, ctx: ScriptContext): string[] {
   if (!hasKey(words, "ds=")) add.push(`ds=nocloud-net;s=${cloudInitUrl(ctx.base, d.node.id)}`);
   const end = words.indexOf("--");
   const args = end < 0 ? [...words, ...add] : [...words.slice(0, end), ...add, ...words.slice(end)];
-  return d.initrdUri && !hasKey(words, "initrd=") ? ["initrd=initrd", ...args] : args;
+  return (d.initrdUri || d.initrd) && !hasKey(words, "initrd=") ? ["initrd=initrd", ...args] : args;
 }
 
 /**
@@ -137,8 +179,10 @@ export function renderBootScript(ctx: ScriptContext, d: Boot): string {
     "#!ipxe",
     `# Chamicore boot script for ${d.node.id}: boot parameters ${d.paramsId} (${d.target}), ${attempt(ctx)}`,
     echo(`Chamicore: booting ${d.node.id} with the boot parameters of ${d.target}`),
-    `kernel --name kernel ${d.kernelUri} ${kernelArgs(d, ctx).join(" ")} || goto ${onFail}`,
-    ...(d.initrdUri ? [`initrd --name initrd ${d.initrdUri} || goto ${onFail}`] : []),
+    `kernel --name kernel ${imageUrl(ctx, d.kernelUri, d.kernel)} ${kernelArgs(d, ctx).join(" ")} || goto ${onFail}`,
+    ...(d.initrdUri || d.initrd
+      ? [`initrd --name initrd ${imageUrl(ctx, d.initrdUri, d.initrd)} || goto ${onFail}`]
+      : []),
     `boot || goto ${onFail}`,
     `:${onFail}`,
     ...retryLines(ctx, `booting ${d.node.id} failed`, true),

@@ -4,6 +4,7 @@
  * cluster default (most specific wins). Everything that stops a node from
  * booting is a reason in words, shown on the node's console or in a 404.
  */
+import type { ArtifactRef } from "../artifacts/schemas";
 import type { BootParams } from "./schemas";
 import type { BootNode, ParamsCandidates } from "./store";
 import { checkCmdline, checkUri, type Substitution, substitute } from "./text";
@@ -27,10 +28,13 @@ export type BootDecision =
       target: string;
       /** Id of the params row used. */
       paramsId: string;
-      /** The params with the node's facts substituted. */
+      /** The params with the node's facts substituted; kernelUri empty when `kernel` names an artifact. */
       kernelUri: string;
       initrdUri: string;
       cmdline: string;
+      /** Artifacts, whose URL depends on where the script is served (render.ts). */
+      kernel: ArtifactRef | null;
+      initrd: ArtifactRef | null;
     }
   | { kind: "wait"; reason: string };
 
@@ -64,6 +68,30 @@ export const targetLabel = (source: ParamsSource, p: Pick<BootParams, "component
       ? `role ${p.role}`
       : "the cluster default";
 
+/** What was found wrong with frozen params (null: nothing): they cannot change, so once is enough. */
+const checkedParams = new WeakMap<BootParams, string | null>();
+
+/**
+ * What is wrong with params, as "<field> <problem>", or undefined. Rows are
+ * checked when written; checking again keeps a row written some other way
+ * from breaking a script. Params a store hands out frozen (the edge's boot
+ * index, one object per version) are checked once, not on every request.
+ */
+function paramsProblem(params: BootParams): string | undefined {
+  const known = checkedParams.get(params);
+  if (known !== undefined) return known ?? undefined;
+  const invalid: [string, string | undefined][] = [
+    // Rows written before artifacts (an edge's older replica) have no kernel field at all.
+    ["kernelUri", params.kernel ? undefined : checkUri(params.kernelUri)],
+    ["initrdUri", params.initrdUri === "" ? undefined : checkUri(params.initrdUri)],
+    ["cmdline", checkCmdline(params.cmdline)],
+  ];
+  const bad = invalid.find(([, problem]) => problem);
+  const problem = bad ? `${bad[0]} ${bad[1]}` : undefined;
+  if (Object.isFrozen(params)) checkedParams.set(params, problem ?? null);
+  return problem;
+}
+
 /**
  * Decides what a node gets. `nodes` are the components the lookup found
  * (up to two: more than one is ambiguous), `candidates` the params read for
@@ -94,14 +122,8 @@ export function decideBoot(
   const target = targetLabel(source, params);
   const where = `the boot parameters ${params.id} (${target})`;
 
-  // Rows are checked when written; checking again keeps a row written some other way from breaking a script.
-  const invalid: [string, string | undefined][] = [
-    ["kernelUri", checkUri(params.kernelUri)],
-    ["initrdUri", params.initrdUri === "" ? undefined : checkUri(params.initrdUri)],
-    ["cmdline", checkCmdline(params.cmdline)],
-  ];
-  const bad = invalid.find(([, problem]) => problem);
-  if (bad) return { kind: "wait", reason: `${where} are not valid: ${bad[0]} ${bad[1]}` };
+  const bad = paramsProblem(params);
+  if (bad) return { kind: "wait", reason: `${where} are not valid: ${bad}` };
 
   const facts: Record<Substitution, string | undefined> = {
     id: node.id,
@@ -120,5 +142,14 @@ export function decideBoot(
       return { kind: "wait", reason: `${where} use {${r.missing}} but ${node.id} has no ${r.missing}` };
     out[field] = r.text;
   }
-  return { kind: "boot", node, source, target, paramsId: params.id, ...out };
+  return {
+    kind: "boot",
+    node,
+    source,
+    target,
+    paramsId: params.id,
+    ...out,
+    kernel: params.kernel ?? null,
+    initrd: params.initrd ?? null,
+  };
 }

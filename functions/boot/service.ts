@@ -4,7 +4,13 @@
  */
 import { generateId } from "../../shared/ids";
 import { ApiError } from "../../shared/problem";
-import type { BootParams, BootParamsCreate, BootParamsPatch, BootParamsReplace } from "./schemas";
+import type {
+  BootParams,
+  BootParamsCreate,
+  BootParamsDraft,
+  BootParamsPatch,
+  BootParamsReplace,
+} from "./schemas";
 
 const TARGET_FIELDS = ["componentId", "role", "isDefault"] as const;
 const TARGET_RULE = "give exactly one of componentId, role or isDefault: true";
@@ -13,8 +19,12 @@ const TARGET_RULE = "give exactly one of componentId, role or isDefault: true";
 const targetsOf = (p: Pick<BootParams, "componentId" | "role" | "isDefault">) =>
   TARGET_FIELDS.filter((f) => (f === "isDefault" ? p.isDefault === true : p[f] !== null));
 
-/** Throws a 422 naming the target fields unless exactly one target is set. */
-export function checkOneTarget(p: BootParams): BootParams {
+/**
+ * Throws a 422 naming the fields unless exactly one target is set, the kernel
+ * is given one way (kernelUri or a `kernel` artifact) and the initrd at most one way.
+ */
+export function checkOneTarget(p: BootParamsDraft): BootParamsDraft {
+  checkImages(p);
   const set = targetsOf(p);
   if (set.length === 1) return p;
   const fields = set.length === 0 ? [...TARGET_FIELDS] : set;
@@ -27,38 +37,73 @@ export function checkOneTarget(p: BootParams): BootParams {
   );
 }
 
+function checkImages(p: BootParamsDraft) {
+  if (p.kernelUri !== "" && p.kernel !== null)
+    throw new ApiError("validation", "Give the kernel one way: kernelUri or kernel (an artifact), not both", {
+      errors: ["kernelUri", "kernel"].map((field) => ({
+        field,
+        message: "give exactly one of kernelUri and kernel",
+      })),
+    });
+  if (p.kernelUri === "" && p.kernel === null)
+    throw new ApiError(
+      "validation",
+      "Boot parameters need a kernel: kernelUri, or kernel: {artifact: <name>}",
+      {
+        errors: ["kernelUri", "kernel"].map((field) => ({
+          field,
+          message: "give exactly one of kernelUri and kernel",
+        })),
+      },
+    );
+  if (p.initrdUri !== "" && p.initrd !== null)
+    throw new ApiError("validation", "Give the initrd one way: initrdUri or initrd (an artifact), not both", {
+      errors: ["initrdUri", "initrd"].map((field) => ({
+        field,
+        message: "give at most one of initrdUri and initrd",
+      })),
+    });
+}
+
 /** Full params from a create or replace body; without an id the server generates `bp-<8 hex>`. */
-export function buildBootParams(input: BootParamsCreate | BootParamsReplace, id?: string): BootParams {
+export function buildBootParams(input: BootParamsCreate | BootParamsReplace, id?: string): BootParamsDraft {
   return checkOneTarget({
     id: id ?? input.id ?? generateId("bp"),
     componentId: input.componentId ?? null,
     role: input.role ?? null,
     isDefault: input.isDefault ?? false,
-    kernelUri: input.kernelUri,
+    kernelUri: input.kernelUri ?? "",
     initrdUri: input.initrdUri ?? "",
     cmdline: input.cmdline ?? "",
+    kernel: input.kernel ?? null,
+    initrd: input.initrd ?? null,
   });
 }
 
-/** RFC 7396 over boot params: absent keeps, null clears a target or resets a text to empty. */
-export function mergeBootParams(current: BootParams, patch: BootParamsPatch): BootParams {
+/**
+ * RFC 7396 over boot params: absent keeps, null clears a target or resets a
+ * text to empty. Setting the kernel (or initrd) one way clears the other way.
+ */
+export function mergeBootParams(current: BootParams, patch: BootParamsPatch): BootParamsDraft {
   checkPathId(patch.id, current.id);
-  if (patch.kernelUri === null)
-    throw new ApiError("validation", "Boot parameters need a kernel", {
-      errors: [{ field: "kernelUri", message: "cannot be null" }],
-    });
-  const keep = <K extends keyof BootParams>(k: K, cleared: BootParams[K]): BootParams[K] => {
-    const v = patch[k as keyof BootParamsPatch] as BootParams[K] | null | undefined;
+  const keep = <K extends keyof BootParamsDraft>(k: K, cleared: BootParamsDraft[K]): BootParamsDraft[K] => {
+    const v = patch[k as keyof BootParamsPatch] as BootParamsDraft[K] | null | undefined;
     return v === undefined ? current[k] : v === null ? cleared : v;
   };
+  const newKernelUri = patch.kernelUri !== undefined && patch.kernelUri !== null && patch.kernelUri !== "";
+  const newKernel = patch.kernel !== undefined && patch.kernel !== null;
+  const newInitrdUri = patch.initrdUri !== undefined && patch.initrdUri !== null && patch.initrdUri !== "";
+  const newInitrd = patch.initrd !== undefined && patch.initrd !== null;
   return checkOneTarget({
     id: current.id,
     componentId: keep("componentId", null),
     role: keep("role", null),
     isDefault: keep("isDefault", false),
-    kernelUri: keep("kernelUri", current.kernelUri),
-    initrdUri: keep("initrdUri", ""),
+    kernelUri: newKernel && !newKernelUri ? "" : keep("kernelUri", ""),
+    initrdUri: newInitrd && !newInitrdUri ? "" : keep("initrdUri", ""),
     cmdline: keep("cmdline", ""),
+    kernel: newKernelUri && !newKernel ? null : keep("kernel", null),
+    initrd: newInitrdUri && !newInitrd ? null : keep("initrd", null),
   });
 }
 

@@ -10,7 +10,7 @@ import type { Role } from "../../shared/enums";
 import type { Stored } from "../../shared/envelope";
 import type { ListQuery } from "../../shared/list-query";
 import type { Page } from "../inventory/store";
-import type { BootParams } from "./schemas";
+import type { BootParams, BootParamsDraft } from "./schemas";
 
 /** What the boot script needs to know about a component. */
 export interface BootNode {
@@ -45,9 +45,10 @@ export interface BootReadStore {
 export interface BootParamsStore {
   listParams(q: ListQuery): Promise<Page<BootParams>>;
   getParams(id: string): Promise<Stored<BootParams> | undefined>;
-  createParams(p: BootParams): Promise<Stored<BootParams>>;
+  /** Resolves the artifacts `p` names (422 naming the field when one is missing or has no content yet). */
+  createParams(p: BootParamsDraft): Promise<Stored<BootParams>>;
   /** Replaces the params whose stored etag is `ifMatch` (412 otherwise, 404 when absent). */
-  updateParams(p: BootParams, ifMatch: string): Promise<Stored<BootParams>>;
+  updateParams(p: BootParamsDraft, ifMatch: string): Promise<Stored<BootParams>>;
   deleteParams(id: string): Promise<void>;
 }
 

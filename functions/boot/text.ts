@@ -131,6 +131,8 @@ export function substitute(
   s: string,
   facts: Record<Substitution, string | undefined>,
 ): { text: string } | { missing: Substitution } {
+  // Most fields have no placeholder at all: no regular expression for them.
+  if (!s.includes("{")) return { text: s };
   let missing: Substitution | undefined;
   const text = s.replace(PLACEHOLDER, (whole, k: Substitution) => {
     const v = facts[k];

@@ -90,11 +90,41 @@ export function layersOf(node: NodeFacts, payloads: readonly Payload[]): Payload
   return [...role, ...byGroup, ...own];
 }
 
+/** Merged documents, by their sources: at most MEMO_ENTRIES of them, MEMO_CHARS characters of sources in all. */
+const singles = new Map<string, Served>();
+const joins = new Map<string, Served>();
+const MEMO_ENTRIES = 512;
+const MEMO_CHARS = 8 * 2 ** 20;
+let memoChars = 0;
+
 /**
  * user-data or vendor-data documents, least specific first, merged into one;
- * undefined when there are none.
+ * undefined when there are none. Remembered by its sources (below): the
+ * answer depends on the texts alone, and in a storm every node of a role
+ * asks for the same merge.
  */
 export function mergeDocuments(texts: readonly string[]): Served | undefined {
+  if (texts.length === 0) return undefined;
+  // One source is keyed by its own text, which a store that keeps its payloads hands over as the
+  // same string every time (its hash already known); several by an unambiguous length-prefixed join.
+  const key = texts.length === 1 ? texts[0]! : texts.map((t) => `${t.length}:${t}`).join("");
+  const memo = texts.length === 1 ? singles : joins;
+  const known = memo.get(key);
+  if (known !== undefined) return known;
+  // Shared by every caller from now on, so nobody may change it.
+  const served = Object.freeze(mergeNow(texts)!);
+  memo.set(key, served);
+  memoChars += key.length;
+  // Over its bounds, the memo starts again rather than track each entry's use.
+  if (singles.size + joins.size > MEMO_ENTRIES || memoChars > MEMO_CHARS) {
+    singles.clear();
+    joins.clear();
+    memoChars = 0;
+  }
+  return served;
+}
+
+function mergeNow(texts: readonly string[]): Served | undefined {
   let acc: { config: Mapping; sources: number; text: string } | { opaque: string } | undefined;
   for (const text of texts) {
     if (kindOf(text) !== "cloud-config") acc = { opaque: text };

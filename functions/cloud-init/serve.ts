@@ -15,7 +15,8 @@ import { ApiError, notFound } from "../../shared/problem";
 import type { AppEnv } from "../env";
 import { IdSchema, MacInputSchema } from "../inventory/schemas";
 import { defineRoute, problems } from "../route";
-import { layersOf, renderDocument } from "./merge";
+import { layersOf, renderDocument, type Served } from "./merge";
+import { phoneHome, phoneHomeRoute } from "./phone-home";
 import type { DocumentName } from "./schemas";
 import { DOCUMENTS } from "./schemas";
 import { bindingAllows } from "./service";
@@ -75,12 +76,13 @@ const CallerQuery = z.object({
 });
 
 /** The caller's address after trusted proxies (canonical), or undefined when unknown. */
-function callerOf(c: Context<AppEnv>): string | undefined {
+export function callerOf(c: Context<AppEnv>): string | undefined {
   const s = c.var.deps.serving;
   return clientAddress(s.peerAddress(c), c.req.header("X-Forwarded-For"), s.trustedProxies);
 }
 
-async function nodeAt(store: CloudInitReadStore, address: string | undefined): Promise<NodeFacts> {
+/** The node holding `address` (the caller's): 404 when none or unknown, 409 when several. */
+export async function nodeAt(store: CloudInitReadStore, address: string | undefined): Promise<NodeFacts> {
   if (address === undefined)
     throw new ApiError(
       "not-found",
@@ -97,8 +99,17 @@ async function nodeAt(store: CloudInitReadStore, address: string | undefined): P
   return node;
 }
 
-async function serve(c: Context<AppEnv>, name: DocumentName, node: NodeFacts, caller: string | undefined) {
-  const store: CloudInitReadStore = c.var.stores.cloudInit;
+/**
+ * Document `name` of `node` for `caller` (its canonical address, undefined
+ * when unknown): the node's payloads merged; a 403 ApiError when a payload
+ * bound to the node's addresses contributes and the caller is not at one.
+ */
+export async function cloudInitDocument(
+  store: CloudInitReadStore,
+  name: DocumentName,
+  node: NodeFacts,
+  caller: string | undefined,
+): Promise<Served> {
   const layers = layersOf(
     node,
     await store.payloadsFor({ componentId: node.id, groups: node.groups, role: node.role }),
@@ -108,12 +119,20 @@ async function serve(c: Context<AppEnv>, name: DocumentName, node: NodeFacts, ca
       "forbidden",
       `The ${name} of '${node.id}' is served only to the node's own addresses, and the caller is not at one of them`,
     );
-  const doc = renderDocument(name, node, layers);
-  // no-store: user-data often carries secrets (keys, tokens) that no cache should keep.
-  return c.body(doc.body, 200, { "Content-Type": doc.contentType, "Cache-Control": "no-store" });
+  return renderDocument(name, node, layers);
+}
+
+/** no-store: user-data often carries secrets (keys, tokens) that no cache should keep. */
+export const DOCUMENT_CACHE_CONTROL = "no-store";
+
+async function serve(c: Context<AppEnv>, name: DocumentName, node: NodeFacts, caller: string | undefined) {
+  const doc = await cloudInitDocument(c.var.stores.cloudInit, name, node, caller);
+  c.var.deps.progress?.seen({ node: node.id, stage: name, address: caller });
+  return c.body(doc.body, 200, { "Content-Type": doc.contentType, "Cache-Control": DOCUMENT_CACHE_CONTROL });
 }
 
 export function registerServing(app: OpenAPIHono<AppEnv>) {
+  app.openapi(phoneHomeRoute, phoneHome);
   for (const name of DOCUMENTS) {
     const { summary, description } = DESCRIPTIONS[name];
     const byId = defineRoute("public", {

@@ -2720,6 +2720,1231 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/boot/v1/artifacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List boot artifacts */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Sparse fieldset: spec fields to return, among name, sha256, size, kind, labels, url, stored */
+                    fields?: string;
+                    /** @description kernel, initrd, image or ipxe; comma-separated values match any of them */
+                    kind?: string;
+                    /** @description A label, as key=value (an edge mirrors those labelled site=<its site>); comma-separated values match any of them */
+                    label?: string;
+                    /** @description Page size, 1–10000 (default 100) */
+                    limit?: string;
+                    /** @description Artifact name; comma-separated values match any of them */
+                    name?: string;
+                    /** @description Items to skip (default 0) */
+                    offset?: string;
+                    /** @description Content digest; comma-separated values match any of them */
+                    sha256?: string;
+                    /** @description One of name, kind, size, createdAt, updatedAt; prefix - for descending (default name) */
+                    sort?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of artifacts */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ArtifactList"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Register a boot artifact
+         * @description With `url`: the content stays on that web or S3-compatible server, and edges fetch it from there (verified against `sha256` and `size`). Without: upload the content next with `PUT /boot/v1/artifacts/{name}/content`; until then boot parameters cannot name it. Names and digests are unique (409): a new build is a new artifact.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ArtifactCreate"];
+                };
+            };
+            responses: {
+                /** @description Registered; Location set */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Artifact"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with existing data */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/boot/v1/artifacts/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a boot artifact by name or sha256 */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The artifact */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Artifact"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * Delete a boot artifact
+         * @description Refused (409, naming them) while boot parameters name it. Uploaded content is removed from the control plane's store; edges drop their copies when they next need the space.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with existing data */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/boot/v1/artifacts/{name}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Upload the content of a registered artifact
+         * @description The raw bytes (`Content-Type: application/octet-stream`), exactly the registered `size` with the registered `sha256` (422 otherwise, and nothing is kept). Sending the same bytes again is harmless. `chamicore bss artifacts upload` registers and uploads in one step.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            responses: {
+                /** @description Stored and verified */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Artifact"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with existing data */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/boot/v1/artifacts/{name}/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start uploading an artifact's content in parts
+         * @description For content larger than one request may carry (a Worker takes 100 MB on most plans). Send every part with `PUT …/uploads/{uploadId}/parts/{n}` (1-based; each `partSize` bytes, the last the rest; in any order, again if one failed), then `POST …/uploads/{uploadId}/complete`. No body.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Started */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ArtifactUploadStarted"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with existing data */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/boot/v1/artifacts/{name}/uploads/{uploadId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Abandon an upload in parts
+         * @description Drops the parts sent so far. Abandoned uploads are also dropped after a while (R2: 7 days).
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                    /** @description As `POST …/uploads` answered */
+                    uploadId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Dropped (or already gone) */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with existing data */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/boot/v1/artifacts/{name}/uploads/{uploadId}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish an upload in parts
+         * @description Names every part with the etag its upload answered. The assembled content must be the registered `size` and `sha256` (422 otherwise, and nothing is kept: start again). Checking the digest reads the whole content back, so a large artifact takes a while.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                    /** @description As `POST …/uploads` answered */
+                    uploadId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ArtifactUploadComplete"];
+                };
+            };
+            responses: {
+                /** @description Stored and verified */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Artifact"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with existing data */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/boot/v1/artifacts/{name}/uploads/{uploadId}/parts/{partNumber}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Upload one part of an artifact's content
+         * @description Raw bytes (`Content-Type: application/octet-stream`): exactly `partSize` bytes, or the rest for the last part (422 otherwise, and the part is not kept). Answers the part's `etag`, which `complete` takes back.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                    partNumber: number;
+                    /** @description As `POST …/uploads` answered */
+                    uploadId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            responses: {
+                /** @description Stored; keep the etag for completion */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ArtifactUploadedPart"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with existing data */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Valid JSON that breaks a rule (enum, pattern, reference) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/boot/v1/artifacts/{sha256}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Fetch an artifact's bytes (nodes, edges)
+         * @description Public: iPXE carries no token. The ETag is the sha256; one `Range: bytes=a-b` is answered with 206, several with the whole content. A server that does not hold the bytes redirects (302) to where they live, or answers 404. `name` is for the node's console: the digest alone says what is served.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                    sha256: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The content */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/octet-stream": string;
+                    };
+                };
+                /** @description The range asked for */
+                206: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Held elsewhere: Location says where */
+                302: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not modified (If-None-Match matched) */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The range starts past the end; Content-Range says the size */
+                416: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/boot/v1/bootparams": {
         parameters: {
             query?: never;
@@ -2736,7 +3961,7 @@ export interface paths {
                 query?: {
                     /** @description Target component id (also spelled component_id); comma-separated values match any of them */
                     componentId?: string;
-                    /** @description Sparse fieldset: spec fields to return, among id, componentId, role, isDefault, kernelUri, initrdUri, cmdline */
+                    /** @description Sparse fieldset: spec fields to return, among id, componentId, role, isDefault, kernelUri, initrdUri, cmdline, kernel, initrd */
                     fields?: string;
                     /** @description Boot params id; comma-separated values match any of them */
                     id?: string;
@@ -3485,6 +4710,235 @@ export interface paths {
                 };
                 /** @description Not found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/boot/v1/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record the boot stages an edge saw
+         * @description Sent by edges every second or so (and after an uplink outage, what they kept). Per node only the latest stage counts, and a node only moves forward: an event no later (by time, then stage order) than the recorded one changes nothing, so resending a batch is harmless. Events for components not in the inventory are ignored. See docs/boot-progress.md.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["BootProgressBatch"];
+                };
+            };
+            responses: {
+                /** @description How many events moved a node */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BootProgressReceipt"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/boot/v1/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where each node is in its boot
+         * @description Per node: the last stage an edge (or the control plane) saw, when, which edge, the retry of its last boot script, and for how long it has been there (`stuckSeconds`, null once it phoned home). `metadata.counts` gives the nodes at each stage among those the group, rack and edge filters select. Oldest first by default, so the longest stuck lead. See docs/boot-progress.md.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Seen last by this edge; comma-separated values match any of them */
+                    edge?: string;
+                    /** @description Sparse fieldset: spec fields to return, among id, stage, at, edge, retry, address, rack, stuckSeconds */
+                    fields?: string;
+                    /** @description Member of this group; comma-separated values match any of them */
+                    group?: string;
+                    /** @description Component id; comma-separated values match any of them */
+                    id?: string;
+                    /** @description Page size, 1–10000 (default 100) */
+                    limit?: string;
+                    /** @description Items to skip (default 0) */
+                    offset?: string;
+                    /** @description The component's rack (by default the cabinet of its xname, e.g. x1000); comma-separated values match any of them */
+                    rack?: string;
+                    /** @description One of at, id, stage; prefix - for descending (default at) */
+                    sort?: string;
+                    /** @description The node's last stage: bootscript, artifacts, meta-data, user-data, vendor-data, phone-home; comma-separated values match any of them */
+                    stage?: string;
+                    /** @description Only nodes that have not phoned home and have been at their stage at least this many seconds (also spelled stuck-for); comma-separated values match any of them */
+                    stuckFor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of nodes and the counts per stage */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BootStatusList"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4716,6 +6170,109 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/cloud-init/phone-home": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A node says its boot finished (cloud-init phone_home)
+         * @description Public, like the documents: the node is the one named by `?mac=`, else the one holding the caller's source address (404 when none, 409 when several). The body (cloud-init posts a form: instance_id, hostname, pub keys) is accepted and not kept. Recorded as the node's `phone-home` stage in `GET /boot/v1/status`: by an edge in its next batch, by the control plane at once.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description Identify the node by this MAC instead of by the source address. */
+                    mac?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Recorded */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with existing data */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/cloud-init/user-data": {
@@ -6673,6 +8230,214 @@ export interface paths {
             };
         };
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/events/v1/edges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The edges and their last reports
+         * @description Every edge that has reported, by name, with its last report; `stale` when none came for over 30 s (the edge is down, or cut off from the control plane).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The edges */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EdgeList"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/events/v1/edges/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * An edge's report of itself
+         * @description Sent by each edge every 5 s: its replica position and lag, feed mode, Kea sync and boot-progress buffer. Replaces its previous report.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["EdgeReport"];
+                };
+            };
+            responses: {
+                /** @description Recorded */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         post?: never;
         delete?: never;
         options?: never;
@@ -12674,6 +14439,100 @@ export interface components {
     schemas: {
         /** @enum {string|null} */
         Arch: "X86" | "ARM" | "Other" | "UNKNOWN" | null;
+        Artifact: {
+            apiVersion: string;
+            /** @enum {string} */
+            kind: "Artifact";
+            metadata: components["schemas"]["ResourceMetadata"];
+            spec: components["schemas"]["ArtifactSpec"];
+        };
+        ArtifactCreate: {
+            /**
+             * @example kernel
+             * @enum {string}
+             */
+            kind: "kernel" | "initrd" | "image" | "ipxe";
+            /**
+             * @example {
+             *       "site": "rack1"
+             *     }
+             */
+            labels?: {
+                [key: string]: string;
+            };
+            /** @example vmlinuz-6.1.0-compute */
+            name: string;
+            /** @example 5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03 */
+            sha256: string;
+            /** @example 12345678 */
+            size: number;
+            /**
+             * @description Register content that already lives on a web or S3-compatible server. Without it, upload the content with PUT /boot/v1/artifacts/{name}/content.
+             * @example http://images.example/compute/vmlinuz-6.1.0
+             */
+            url?: string;
+        };
+        ArtifactList: {
+            apiVersion: string;
+            items: {
+                apiVersion: string;
+                /** @enum {string} */
+                kind: "Artifact";
+                metadata: components["schemas"]["ResourceMetadata"];
+                spec: {
+                    /** @enum {string} */
+                    kind?: "kernel" | "initrd" | "image" | "ipxe";
+                    labels?: {
+                        [key: string]: string;
+                    };
+                    name?: string;
+                    sha256?: string;
+                    size?: number;
+                    /** @description Whether the control plane holds the content (uploaded). An artifact registered by URL is served from there. */
+                    stored?: boolean;
+                    /** @description Where the content lives when it was registered by URL; null: uploaded to the control plane. */
+                    url?: string | null;
+                };
+            }[];
+            /** @enum {string} */
+            kind: "ArtifactList";
+            metadata: components["schemas"]["ListMetadata"];
+        };
+        /** @description The kernel as a boot artifact (instead of kernelUri): nodes fetch it from their edge's copy. */
+        ArtifactRef: {
+            artifact: string;
+            sha256: string;
+            size: number;
+            url: string | null;
+        } | null;
+        ArtifactSpec: {
+            /** @enum {string} */
+            kind: "kernel" | "initrd" | "image" | "ipxe";
+            labels: {
+                [key: string]: string;
+            };
+            name: string;
+            sha256: string;
+            size: number;
+            /** @description Whether the control plane holds the content (uploaded). An artifact registered by URL is served from there. */
+            stored: boolean;
+            /** @description Where the content lives when it was registered by URL; null: uploaded to the control plane. */
+            url: string | null;
+        };
+        ArtifactUploadComplete: {
+            parts: components["schemas"]["ArtifactUploadedPart"][];
+        };
+        ArtifactUploadedPart: {
+            etag: string;
+            partNumber: number;
+        };
+        ArtifactUploadStarted: {
+            /** @description How many parts the content takes */
+            parts: number;
+            /** @description Bytes in every part but the last */
+            partSize: number;
+            uploadId: string;
+        };
         AuditEventList: {
             apiVersion: string;
             items: {
@@ -12899,6 +14758,14 @@ export interface components {
              * @example x1000c0s0b0n0
              */
             id?: string;
+            /** @description The initrd as a boot artifact: at most one of initrdUri and initrd. */
+            initrd?: {
+                /** @description The artifact's name or its sha256 */
+                artifact: string;
+                sha256?: string;
+                size?: number;
+                url?: string | null;
+            } | null;
             /**
              * @description Default: empty (no initrd).
              * @example http://images.example/compute/initramfs-6.1.img
@@ -12906,11 +14773,19 @@ export interface components {
             initrdUri?: string | null;
             /** @description true: the cluster default. Exactly one of componentId, role, isDefault: true. */
             isDefault?: boolean | null;
+            /** @description The kernel as a boot artifact, `{artifact: "<name or sha256>"}`: exactly one of kernelUri and kernel. The artifact must exist with its content available. */
+            kernel?: {
+                /** @description The artifact's name or its sha256 */
+                artifact: string;
+                sha256?: string;
+                size?: number;
+                url?: string | null;
+            } | null;
             /**
-             * @description Absolute http, https, tftp, ftp or nfs URI of the kernel. Placeholders {id}, {nid}, {role} and {mac} are replaced by the booting component's id, nid, role and MAC; any other {name} is refused. ${…} is an iPXE setting reference, left for iPXE to expand.
+             * @description Exactly one of kernelUri and kernel.
              * @example http://images.example/compute/vmlinuz-6.1
              */
-            kernelUri: string;
+            kernelUri?: string;
             /**
              * @description Target: components of this role. Exactly one of componentId, role, isDefault: true.
              * @enum {string|null}
@@ -12936,9 +14811,12 @@ export interface components {
                      * @example x1000c0s0b0n0
                      */
                     id?: string;
+                    initrd?: components["schemas"]["ArtifactRef"] & unknown;
                     initrdUri?: string;
                     /** @description Target: every component without params of its own or its role's. */
                     isDefault?: boolean;
+                    kernel?: components["schemas"]["ArtifactRef"];
+                    /** @description Empty when `kernel` names an artifact. */
                     kernelUri?: string;
                     role?: components["schemas"]["Role"] & unknown;
                 };
@@ -12963,6 +14841,14 @@ export interface components {
              * @example x1000c0s0b0n0
              */
             id?: string;
+            /** @description The initrd as a boot artifact: at most one of initrdUri and initrd. */
+            initrd?: {
+                /** @description The artifact's name or its sha256 */
+                artifact: string;
+                sha256?: string;
+                size?: number;
+                url?: string | null;
+            } | null;
             /**
              * @description Default: empty (no initrd).
              * @example http://images.example/compute/initramfs-6.1.img
@@ -12970,8 +14856,16 @@ export interface components {
             initrdUri?: string | null;
             /** @description true: the cluster default. Exactly one of componentId, role, isDefault: true. */
             isDefault?: boolean | null;
+            /** @description The kernel as a boot artifact, `{artifact: "<name or sha256>"}`: exactly one of kernelUri and kernel. The artifact must exist with its content available. */
+            kernel?: {
+                /** @description The artifact's name or its sha256 */
+                artifact: string;
+                sha256?: string;
+                size?: number;
+                url?: string | null;
+            } | null;
             /**
-             * @description Cannot be null: a kernel is required.
+             * @description Setting it clears `kernel`; null only together with a `kernel` artifact.
              * @example http://images.example/compute/vmlinuz-6.1
              */
             kernelUri?: string | null;
@@ -12997,6 +14891,14 @@ export interface components {
              * @example x1000c0s0b0n0
              */
             id?: string;
+            /** @description The initrd as a boot artifact: at most one of initrdUri and initrd. */
+            initrd?: {
+                /** @description The artifact's name or its sha256 */
+                artifact: string;
+                sha256?: string;
+                size?: number;
+                url?: string | null;
+            } | null;
             /**
              * @description Default: empty (no initrd).
              * @example http://images.example/compute/initramfs-6.1.img
@@ -13004,11 +14906,19 @@ export interface components {
             initrdUri?: string | null;
             /** @description true: the cluster default. Exactly one of componentId, role, isDefault: true. */
             isDefault?: boolean | null;
+            /** @description The kernel as a boot artifact, `{artifact: "<name or sha256>"}`: exactly one of kernelUri and kernel. The artifact must exist with its content available. */
+            kernel?: {
+                /** @description The artifact's name or its sha256 */
+                artifact: string;
+                sha256?: string;
+                size?: number;
+                url?: string | null;
+            } | null;
             /**
-             * @description Absolute http, https, tftp, ftp or nfs URI of the kernel. Placeholders {id}, {nid}, {role} and {mac} are replaced by the booting component's id, nid, role and MAC; any other {name} is refused. ${…} is an iPXE setting reference, left for iPXE to expand.
+             * @description Exactly one of kernelUri and kernel.
              * @example http://images.example/compute/vmlinuz-6.1
              */
-            kernelUri: string;
+            kernelUri?: string;
             /**
              * @description Target: components of this role. Exactly one of componentId, role, isDefault: true.
              * @enum {string|null}
@@ -13027,11 +14937,107 @@ export interface components {
              * @example x1000c0s0b0n0
              */
             id: string;
+            initrd: components["schemas"]["ArtifactRef"] & unknown;
             initrdUri: string;
             /** @description Target: every component without params of its own or its role's. */
             isDefault: boolean;
+            kernel: components["schemas"]["ArtifactRef"];
+            /** @description Empty when `kernel` names an artifact. */
             kernelUri: string;
             role: components["schemas"]["Role"] & unknown;
+        };
+        BootProgressBatch: {
+            /** @description Events the edge has dropped since it started (its buffer was full) */
+            dropped?: number;
+            /** @example rack1-edge */
+            edge: string;
+            events: components["schemas"]["BootProgressEvent"][];
+            /**
+             * Format: date-time
+             * @description When the edge sent the batch, by its clock: each event's time is taken as this long before the batch arrived, so an edge's clock that is off does not shift its nodes' times
+             */
+            sentAt: string;
+        };
+        BootProgressEvent: {
+            /** @description The node's address as seen */
+            address?: string | null;
+            /**
+             * Format: date-time
+             * @description When the edge saw it, by the edge's clock
+             */
+            at: string;
+            /**
+             * @description Component id
+             * @example x1000c0s0b0n0
+             */
+            node: string;
+            /** @description The `retry` of the node's last boot script (0: the first attempt) */
+            retry?: number | null;
+            /**
+             * @description bootscript (iPXE fetched its boot script), artifacts (it started fetching a boot artifact: kernel, initrd, image), meta-data / user-data / vendor-data (cloud-init fetched that NoCloud document), phone-home (cloud-init's phone_home posted: the boot finished)
+             * @example user-data
+             * @enum {string}
+             */
+            stage: "bootscript" | "artifacts" | "meta-data" | "user-data" | "vendor-data" | "phone-home";
+        };
+        BootProgressReceipt: {
+            /** @description Events in the batch */
+            accepted: number;
+            /** @description Events that moved a node forward (later than what was recorded) */
+            applied: number;
+        };
+        /** @description Nodes at each stage among those the group, rack and edge filters select (the stage and stuck filters do not narrow them) */
+        BootStageCounts: {
+            artifacts: number;
+            bootscript: number;
+            "meta-data": number;
+            "phone-home": number;
+            "user-data": number;
+            "vendor-data": number;
+        };
+        BootStatusList: {
+            apiVersion: string;
+            items: {
+                address?: string | null;
+                /**
+                 * Format: date-time
+                 * @description When the node reached it
+                 */
+                at?: string;
+                /** @description The edge that saw it; null: the control plane */
+                edge?: string | null;
+                /**
+                 * @description Component id
+                 * @example x1000c0s0b0n0
+                 */
+                id?: string;
+                /** @description The component's rack (by default its xname cabinet) */
+                rack?: string | null;
+                /** @description The `retry` of its last boot script */
+                retry?: number | null;
+                /**
+                 * @description bootscript (iPXE fetched its boot script), artifacts (it started fetching a boot artifact: kernel, initrd, image), meta-data / user-data / vendor-data (cloud-init fetched that NoCloud document), phone-home (cloud-init's phone_home posted: the boot finished)
+                 * @example user-data
+                 * @enum {string}
+                 */
+                stage?: "bootscript" | "artifacts" | "meta-data" | "user-data" | "vendor-data" | "phone-home";
+                /** @description Seconds since it reached `stage`; null once it phoned home */
+                stuckSeconds?: number | null;
+            }[];
+            /** @enum {string} */
+            kind: "BootStatusList";
+            metadata: {
+                /**
+                 * Format: date-time
+                 * @description The time `stuckSeconds` count to
+                 */
+                asOf: string;
+                counts: components["schemas"]["BootStageCounts"];
+                limit: number;
+                offset: number;
+                /** @description Matching nodes across all pages */
+                total: number;
+            };
         };
         BulkImport: {
             components: components["schemas"]["ComponentCreate"][];
@@ -13731,6 +15737,53 @@ export interface components {
             };
             schedule: components["schemas"]["DiscoverySchedule"];
             site: string | null;
+        };
+        Edge: components["schemas"]["EdgeReport"] & {
+            /** @example rack1-edge */
+            name: string;
+            /** Format: date-time */
+            reportedAt: string;
+            /** @description No report for over 30 s */
+            stale: boolean;
+        };
+        EdgeList: {
+            apiVersion: string;
+            items: components["schemas"]["Edge"][];
+            /** @enum {string} */
+            kind: "EdgeList";
+            metadata: {
+                total: number;
+            };
+        };
+        EdgeReport: {
+            /** @description false: its replica cannot take changes (see the edge) */
+            applyOk: boolean;
+            head: number;
+            /** @description Its Kea sync; null when off */
+            kea: {
+                problems: number;
+                reservations: number | null;
+                state: string;
+            } | null;
+            lagEvents: number;
+            lagSeconds: number;
+            lastContact: string | null;
+            /** @description stream (NATS) or poll (the change feed) */
+            mode: string;
+            /** @description Outbox position its replica reflects */
+            position: number;
+            /** @description Its boot progress buffer */
+            progress: {
+                dropped: number;
+                /** @description Nodes whose latest stage is not sent yet */
+                pending: number;
+                sent: number;
+            };
+            stalled: {
+                reason: string;
+                since: string;
+            } | null;
+            version: string;
         };
         EmbeddedInterfaceInput: {
             description?: string;

@@ -10,13 +10,25 @@ import { secureHeaders } from "hono/secure-headers";
 import type { Logger } from "../log";
 import type { HttpMetrics } from "../metrics";
 import { createErrorHandler, type FaultClassifier, notFoundHandler, validationHook } from "./errors";
-import { bodyLimits, DEFAULT_BODY_LIMIT, defaultHeaders, observe, requireJson } from "./middleware";
+import {
+  bodyLimits,
+  DEFAULT_BODY_LIMIT,
+  defaultHeaders,
+  finishBody,
+  observe,
+  requireJson,
+} from "./middleware";
 
 export interface BaseAppOptions {
   logger: Logger;
   metrics: HttpMetrics;
   /** Paths that accept bodies larger than the 1 MiB default (bulk import). */
   largeBodies?: Record<string, number>;
+  /**
+   * Paths whose bodies are raw bytes streamed by the handler (artifact
+   * uploads): no JSON rule and no size limit here; the handler checks both.
+   */
+  streamedBodies?: RegExp;
   /** Paths that accept application/x-www-form-urlencoded besides JSON (OAuth token endpoint). */
   formPaths?: readonly string[];
   /** Log successful requests at debug level (the edge's hot path). */
@@ -49,8 +61,9 @@ export function createBaseApp<E extends Env>(opts: BaseAppOptions): OpenAPIHono<
     }),
   );
   app.use(defaultHeaders);
-  app.use(requireJson(opts.formPaths));
-  app.use(bodyLimits(DEFAULT_BODY_LIMIT, opts.largeBodies ?? {}));
+  app.use(finishBody);
+  app.use(requireJson(opts.formPaths, opts.streamedBodies));
+  app.use(bodyLimits(DEFAULT_BODY_LIMIT, opts.largeBodies ?? {}, opts.streamedBodies));
   app.onError(createErrorHandler(opts.logger, opts.classifyFault));
   app.notFound(notFoundHandler);
   return app;

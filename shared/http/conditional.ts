@@ -32,13 +32,14 @@ export function ifMatch(c: Context, opts: { required: boolean }): string | "*" |
  * Without one the write is still atomic: it is guarded by the etag just read
  * and redone (up to 3 times) if another writer got in between.
  */
-export async function guardedUpdate<S extends { etag: string; spec: unknown }>(opts: {
+export async function guardedUpdate<S extends { etag: string; spec: unknown }, D = S["spec"]>(opts: {
   what: string;
   id: string;
   wanted: string | undefined;
   read: () => Promise<S | undefined>;
-  change: (current: S["spec"]) => S["spec"];
-  write: (next: S["spec"], etag: string) => Promise<S>;
+  /** The next spec, or a draft of it the store completes (boot params' artifacts). */
+  change: (current: S["spec"]) => D;
+  write: (next: D, etag: string) => Promise<S>;
 }): Promise<S> {
   for (let attempt = 0; ; attempt++) {
     const current = await opts.read();

@@ -2,8 +2,7 @@
  * Cross-cutting HTTP behaviour shared by the control plane and the edge:
  * media types, API-Version, Cache-Control, body limits, access logs and metrics.
  */
-import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { Logger } from "../log";
 import type { HttpMetrics } from "../metrics";
@@ -46,10 +45,10 @@ async function carriesBody(req: Request): Promise<boolean> {
  * no Content-Type: some actions take no input.
  */
 export const requireJson =
-  (formPaths: readonly string[] = []): MiddlewareHandler =>
+  (formPaths: readonly string[] = [], streamed?: RegExp): MiddlewareHandler =>
   async (c, next) => {
     const m = c.req.method;
-    if (m === "POST" || m === "PUT" || m === "PATCH") {
+    if ((m === "POST" || m === "PUT" || m === "PATCH") && !streamed?.test(c.req.path)) {
       const ct = c.req.header("Content-Type");
       const ok =
         ct !== undefined && (JSON_TYPES.test(ct) || (FORM_TYPE.test(ct) && formPaths.includes(c.req.path)));
@@ -129,44 +128,110 @@ export const defaultHeaders: MiddlewareHandler = async (c, next) => {
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
+const DRAIN_CAP = 64 * 1024 * 1024;
+
 /**
- * Reads and drops what is left of a refused body (up to `cap` bytes) before
- * answering. Many HTTP clients (undici's fetch among them) report "other side
- * closed" instead of the 413 when the server answers and closes while they
- * are still sending.
+ * Refuses a body over `maxSize` with a 413, after reading and dropping what
+ * is left of it (up to DRAIN_CAP bytes). Many HTTP clients (undici's fetch
+ * among them) report "other side closed" instead of the 413 when the server
+ * answers and closes while they are still sending, and workerd resets a
+ * connection whose unread upload is over its small grace. A body without a
+ * Content-Length (chunked) is counted as it is read, and drained from the
+ * same reader when it goes over: hono's own limit left it locked and unread.
  */
-async function drain(req: Request, cap: number) {
-  const body = req.bodyUsed ? null : req.body;
-  if (!body) return;
-  try {
-    const reader = body.getReader();
-    for (let n = 0; n < cap; ) {
+function limitBody(maxSize: number): MiddlewareHandler {
+  return async (c, next) => {
+    const req = c.req.raw;
+    if (!req.body) return next();
+    const length = req.headers.get("content-length");
+    if (length !== null && !req.headers.has("transfer-encoding")) {
+      if (Number.parseInt(length, 10) > maxSize) return tooLarge(req.body.getReader(), 0);
+      return next();
+    }
+    const reader = req.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      n += value.byteLength;
+      size += value.byteLength;
+      if (size > maxSize) return tooLarge(reader, size);
+      chunks.push(value);
+    }
+    const body = new Uint8Array(size);
+    let at = 0;
+    for (const chunk of chunks) {
+      body.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    c.req.raw = new Request(req, { body });
+    return next();
+  };
+}
+
+/** What tooLarge needs of a body's reader (Node's and the web's types differ in name only). */
+interface BodyReader {
+  read(): Promise<{ done: boolean; value?: Uint8Array }>;
+  cancel(): Promise<void>;
+}
+
+async function tooLarge(reader: BodyReader, read: number): Promise<never> {
+  try {
+    for (let n = read; n < DRAIN_CAP; ) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      n += value?.byteLength ?? 0;
     }
     await reader.cancel();
   } catch {
-    // The stream may already be locked or errored by the limit check: nothing left to drain.
+    // The client went away: nothing left to drain.
   }
+  throw new ApiError("payload-too-large", "The request body is larger than this endpoint accepts");
 }
-const DRAIN_CAP = 64 * 1024 * 1024;
+
+/**
+ * Reads what a handler left of the request body before the answer goes out.
+ * A route that refuses early (401, 404, 415, 422 before reading) leaves the
+ * body on the wire; @hono/node-server then drains it for half a second and
+ * destroys the socket, with no `Connection: close` to tell the client, which
+ * may already have the connection back in its pool: its next request there
+ * fails with "other side closed" (a 404 to an 11 MB part did this under
+ * load). Past DRAIN_CAP the connection is closed, and said so.
+ */
+export const finishBody: MiddlewareHandler = async (c, next) => {
+  await next();
+  const m = c.req.method;
+  if (m === "GET" || m === "HEAD") return;
+  const req = c.req.raw;
+  if (req.bodyUsed || !req.body || req.body.locked) return;
+  const reader = req.body.getReader();
+  let read = 0;
+  try {
+    while (read <= DRAIN_CAP) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // The client went away: nothing left to drain.
+  }
+  c.header("Connection", "close");
+};
 
 /** Body limit by route: a larger one for the listed paths (bulk import). */
-export function bodyLimits(defaultMax: number, larger: Record<string, number>): MiddlewareHandler {
-  const onError = async (c: Context) => {
-    await drain(c.req.raw, DRAIN_CAP);
-    throw new ApiError("payload-too-large", "The request body is larger than this endpoint accepts");
-  };
-  const def = bodyLimit({ maxSize: defaultMax, onError });
-  const by = Object.fromEntries(
-    Object.entries(larger).map(([p, max]) => [p, bodyLimit({ maxSize: max, onError })] as const),
-  );
+export function bodyLimits(
+  defaultMax: number,
+  larger: Record<string, number>,
+  streamed?: RegExp,
+): MiddlewareHandler {
+  const def = limitBody(defaultMax);
+  const by = Object.fromEntries(Object.entries(larger).map(([p, max]) => [p, limitBody(max)] as const));
   return (c, next) => {
-    // GET and HEAD carry no body. Asking hono's limit would make @hono/node-server build a full
+    // GET and HEAD carry no body. Reading it would make @hono/node-server build a full
     // Request (its body stream) for every boot script, a tenth of the edge's time in a storm.
     const m = c.req.method;
-    if (m === "GET" || m === "HEAD") return next();
+    if (m === "GET" || m === "HEAD" || streamed?.test(c.req.path)) return next();
     return (by[c.req.path] ?? def)(c, next);
   };
 }

@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, unwrap } from "../../shared/client";
 import {
   type CliHome,
-  type CliResult,
   cliAsserts,
   cliHome,
   loginAsAdmin,
@@ -54,7 +53,7 @@ afterAll(async () => {
 });
 
 home = cliHome();
-const { cli, ok, json, yaml, piped, ids, table, fails } = cliAsserts(home);
+const { ok, json, yaml, piped, ids, table, fails, helpWithExamples } = cliAsserts(home);
 
 describe("chamicore bss", () => {
   it("boot parameters round-trip, and the boot script shows what the node boots", async () => {
@@ -325,20 +324,6 @@ describe("chamicore bss and cloud-init --help", () => {
       ...verbs.map((v) => ["cloud-init", "payloads", v]),
       ["cloud-init", "preview"],
     ];
-    // A few at a time: each is a process start.
-    const results: [string[], CliResult][] = [];
-    const queue = [...commands];
-    await Promise.all(
-      Array.from({ length: 3 }, async () => {
-        for (let c = queue.shift(); c; c = queue.shift()) results.push([c, await cli([...c, "--help"])]);
-      }),
-    );
-    expect(results).toHaveLength(commands.length);
-    for (const [c, r] of results) {
-      expect(r.code, `${c.join(" ")} --help: ${r.stderr}`).toBe(0);
-      expect(r.stdout.split("\n")[0], c.join(" ")).toMatch(new RegExp(`^chamicore ${c.join(" ")}\\b`));
-      expect(r.stdout, c.join(" ")).toContain("Examples:");
-      expect(r.stdout, c.join(" ")).toMatch(new RegExp(`\\n  chamicore ${c.join(" ")} `));
-    }
+    await helpWithExamples(commands);
   });
 });

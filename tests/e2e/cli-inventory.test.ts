@@ -12,7 +12,6 @@ import { parse as parseYaml } from "yaml";
 import { type ApiClient, createClient, unwrap } from "../../shared/client";
 import {
   type CliHome,
-  type CliResult,
   cliAsserts,
   cliHome,
   loginAsAdmin,
@@ -38,7 +37,7 @@ afterAll(async () => {
 });
 
 home = cliHome();
-const { cli, ok, json, yaml, piped, ids, table, fails } = cliAsserts(home);
+const { ok, json, yaml, piped, ids, table, fails, helpWithExamples } = cliAsserts(home);
 
 describe("chamicore smd components", () => {
   it("create, get, list with filters, update and delete round-trip through the API", async () => {
@@ -310,20 +309,6 @@ describe("chamicore smd --help", () => {
         ["smd", r, "remove-member"],
       ]),
     ];
-    // A few at a time: each is a process start.
-    const results: [string[], CliResult][] = [];
-    const queue = [...commands];
-    await Promise.all(
-      Array.from({ length: 3 }, async () => {
-        for (let c = queue.shift(); c; c = queue.shift()) results.push([c, await cli([...c, "--help"])]);
-      }),
-    );
-    expect(results).toHaveLength(commands.length);
-    for (const [c, r] of results) {
-      expect(r.code, `${c.join(" ")} --help: ${r.stderr}`).toBe(0);
-      expect(r.stdout.split("\n")[0], c.join(" ")).toMatch(new RegExp(`^chamicore ${c.join(" ")}\\b`));
-      expect(r.stdout, c.join(" ")).toContain("Examples:");
-      expect(r.stdout, c.join(" ")).toMatch(new RegExp(`\\n  chamicore ${c.join(" ")} `));
-    }
+    await helpWithExamples(commands);
   });
 });

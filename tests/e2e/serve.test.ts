@@ -110,6 +110,50 @@ describe("chamicore serve on the embedded database", () => {
   });
 });
 
+describe("stopping chamicore serve", () => {
+  it("ends cleanly on a SIGTERM that comes while it is still starting, and starts again on the same data", async () => {
+    const dataDir = tmp();
+    const env = { CHAMICORE_DATA_DIR: dataDir, CHAMICORE_LISTEN: `127.0.0.1:${await freePort()}` };
+    const p = run(["serve"], env);
+    // Logged before the migrations: the start is under way.
+    while (!p.output().includes('"database opened"') && p.child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 10));
+    p.child.kill("SIGTERM");
+    expect(await p.exited, p.output()).toEqual({ code: 0, signal: null });
+    expect(p.output()).toContain('"stopped"');
+    const again = await serve(env);
+    expect((await fetch(`${again.url}/readiness`)).status).toBe(200);
+    again.child.kill("SIGTERM");
+    expect((await again.exited).code).toBe(0);
+  });
+
+  it("stops within seconds while clients keep asking over kept-alive connections", async () => {
+    const srv = await serve({ CHAMICORE_DATA_DIR: tmp(), CHAMICORE_LISTEN: `127.0.0.1:${await freePort()}` });
+    // Edges ask every second or so (progress, the feed), so at any moment one of their
+    // requests may be in flight; fetch keeps each connection alive for the next.
+    let asking = true;
+    const ask = async () => {
+      while (asking)
+        await fetch(`${srv.url}/health`).then(
+          (r) => r.text(),
+          () => undefined,
+        );
+    };
+    const askers = Promise.all([ask(), ask()]);
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    srv.child.kill("SIGTERM");
+    const exit = await Promise.race([
+      srv.exited,
+      new Promise((r) => setTimeout(() => r("still running 8 s after SIGTERM"), 8_000)),
+    ]);
+    asking = false;
+    await askers;
+    expect(exit, srv.output()).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(3_000);
+  });
+});
+
 describe("chamicore with DATABASE_URL", () => {
   it("migrate prepares a fresh database, then serve is ready on it", async () => {
     const db = await createTestDatabase("e2e");

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openBetterSqlite } from "../../edge-node/node/sqlite";
 import { Replica } from "../../edge-node/replica";
 import type { Snapshot } from "../../functions/events/store";
 import {
@@ -71,7 +72,7 @@ for (const [name, start] of [
     beforeAll(async () => {
       t = await start();
       dir = mkdtempSync(join(tmpdir(), "chamicore-auth-edge-"));
-      edge = Replica.open(dir);
+      edge = Replica.open(dir, { sqlite: openBetterSqlite });
       edge.applySnapshot(await snapshotOf(t.call));
     }, 120_000);
     afterAll(async () => {
@@ -154,7 +155,7 @@ for (const [name, start] of [
     it("an edge following the feed, or starting from a snapshot, refuses the same tokens", async () => {
       expect(ended).toHaveLength(3);
       await follow(t.call, edge);
-      const fromSnapshot = Replica.open(mkdtempSync(join(dir, "snap-")));
+      const fromSnapshot = Replica.open(mkdtempSync(join(dir, "snap-")), { sqlite: openBetterSqlite });
       try {
         fromSnapshot.applySnapshot(await snapshotOf(t.call));
         for (const replica of [edge, fromSnapshot]) {

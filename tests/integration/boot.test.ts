@@ -151,6 +151,8 @@ function suite(name: string, start: () => Promise<Target>) {
           kernelUri: body.kernelUri,
           initrdUri: body.initrdUri,
           cmdline: body.cmdline,
+          kernel: null,
+          initrd: null,
         });
         await expectEvents([{ action: "created", subject: body.id, data: a.json }]);
       }
@@ -184,7 +186,7 @@ function suite(name: string, start: () => Promise<Target>) {
         ["two targets", { role: "Storage", isDefault: true, kernelUri }, 422, ["isDefault", "role"]],
         ["isDefault false alone", { isDefault: false, kernelUri }, 422, ["componentId", "isDefault", "role"]],
         ["a role outside the enum", { role: "Gaming", kernelUri }, 422, ["role"]],
-        ["no kernel", { role: "Storage" }, 422, ["kernelUri"]],
+        ["no kernel", { role: "Storage" }, 422, ["kernel", "kernelUri"]],
         ["a relative kernel URI", { role: "Storage", kernelUri: "vmlinuz" }, 422, ["kernelUri"]],
         ["an unknown placeholder", { role: "Storage", kernelUri: "http://x/{hostname}" }, 422, ["kernelUri"]],
         [
@@ -299,7 +301,7 @@ function suite(name: string, start: () => Promise<Target>) {
         [{ role: null }, 422, ["componentId", "isDefault", "role"]],
         [{ isDefault: true }, 422, ["isDefault", "role"]],
         [{ role: null, isDefault: true }, 409, ["isDefault"]],
-        [{ kernelUri: null }, 422, ["kernelUri"]],
+        [{ kernelUri: null }, 422, ["kernel", "kernelUri"]],
         [{ cmdline: "a && b" }, 422, ["cmdline"]],
         [{ id: "bp-other" }, 422, ["id"]],
         [{ cmdline: "x" }, 412, [], { "If-Match": '"stale"' }],

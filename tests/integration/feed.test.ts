@@ -218,12 +218,16 @@ describe("snapshot + changes", () => {
         Authorization: `Basic ${btoa(`${edge.json.spec.id}:${edge.json.spec.clientSecret}`)}`,
       },
     });
-    // The edge role: the feed, revocations, and the agent endpoints of its site's power and discovery work.
+    // The edge role: the feed, revocations, the agent endpoints of its site's power and discovery
+    // work, reporting its nodes' boot progress and its own status, and the artifacts staged for its site.
     expect(edgeTok.json.scope.split(" ").sort()).toEqual([
       "admin:discovery-agent",
       "admin:power-agent",
+      "read:artifacts",
       "read:feed",
       "read:revocations",
+      "write:boot-progress",
+      "write:edges",
     ]);
     expect(
       (await t.call("GET", "/events/v1/changes?after=0", { token: edgeTok.json.access_token })).status,

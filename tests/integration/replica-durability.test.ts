@@ -2,22 +2,43 @@
  * `kill -9` of a process in the middle of applying batches: every batch it
  * reported as committed (what the edge acks to NATS) is there after a
  * reopen, no batch is there in part, and rows match the recorded position
- * exactly. A second run resumes from that position.
+ * exactly. A second run resumes from that position. Run for both SQLite
+ * drivers: better-sqlite3 under Node, and bun:sqlite under Bun as in the
+ * single executable, each replica reopened and checked by better-sqlite3.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openBetterSqlite } from "../../edge-node/node/sqlite";
 import { Replica } from "../../edge-node/replica";
 
 const BATCH = 10;
 
+const BUN = join(process.cwd(), "node_modules/.bin/bun");
+
+/** How each driver's writer is started, and where its driver is. */
+const DRIVERS = {
+  "better-sqlite3": {
+    run: (script: string) => [process.execPath, "--import", "tsx", script],
+    module: "edge-node/node/sqlite.ts",
+    open: "openBetterSqlite",
+  },
+  "bun:sqlite": {
+    run: (script: string) => [BUN, script],
+    module: "edge-node/bun/sqlite.ts",
+    open: "openBunSqlite",
+  },
+} as const;
+type Driver = keyof typeof DRIVERS;
+
 /** Applies batches of component creations forever, printing each committed position. */
-const WRITER = `
+const writer = (driver: Driver) => `
 import { writeSync } from "node:fs";
 import { Replica } from ${JSON.stringify(join(process.cwd(), "edge-node/replica/index.ts"))};
-const r = Replica.open(process.argv[2]);
+import { ${DRIVERS[driver].open} as sqlite } from ${JSON.stringify(join(process.cwd(), DRIVERS[driver].module))};
+const r = Replica.open(process.argv[2], { sqlite });
 let p = r.position();
 writeSync(1, "start " + p + "\\n");
 const T = "2026-01-01T00:00:00.000Z";
@@ -40,8 +61,9 @@ for (;;) {
 `;
 
 /** Runs the writer until it has reported `until` committed positions past its start, then SIGKILLs it. */
-async function runAndKill(script: string, dataDir: string, batches: number) {
-  const child = spawn(process.execPath, ["--import", "tsx", script, dataDir], {
+async function runAndKill(driver: Driver, script: string, dataDir: string, batches: number) {
+  const [cmd, ...args] = DRIVERS[driver].run(script);
+  const child = spawn(cmd!, [...args, dataDir], {
     cwd: process.cwd(),
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -76,13 +98,13 @@ async function runAndKill(script: string, dataDir: string, batches: number) {
   return { start: start!, committed: committed! };
 }
 
-describe("replica durability", () => {
+describe.each(Object.keys(DRIVERS) as Driver[])("replica durability with %s", (driver) => {
   let dir: string;
   let script: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "chamicore-replica-kill-"));
     script = join(dir, "writer.ts");
-    writeFileSync(script, WRITER);
+    writeFileSync(script, writer(driver));
   });
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
@@ -91,9 +113,9 @@ describe("replica durability", () => {
   it("keeps every reported commit across kill -9, whole batches only, and resumes from the position", async () => {
     const data = join(dir, "edge");
     for (const round of [1, 2]) {
-      const { start, committed } = await runAndKill(script, data, 40);
+      const { start, committed } = await runAndKill(driver, script, data, 40);
       if (round === 2) expect(start).toBeGreaterThan(0);
-      const r = Replica.open(data);
+      const r = Replica.open(data, { sqlite: openBetterSqlite });
       try {
         const position = r.position();
         expect(position, `round ${round}`).toBeGreaterThanOrEqual(committed);

@@ -14,12 +14,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createHotPath, withHotPath } from "../../edge-node/hot-path";
+import { openBetterSqlite } from "../../edge-node/node/sqlite";
 import { Replica, registerReplicaServing, replicaStores } from "../../edge-node/replica";
 import type { AppDeps, AppEnv } from "../../functions/env";
 import type { Snapshot } from "../../functions/events/store";
 import { createBaseApp } from "../../shared/http/app";
 import { silentLogger } from "../../shared/log";
-import { httpMetrics, Registry } from "../../shared/metrics";
+import { Counter, httpMetrics, Registry } from "../../shared/metrics";
 import { type Answer, type Call, nodePgliteTarget, type Target } from "../support/targets";
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers are inspected freely.
@@ -44,8 +46,11 @@ const VOLATILE_HEADERS = new Set([
 
 const C = "/hsm/v2/State/Components";
 
-/** The edge side: the shared handlers over the replica, configured as the control target is. */
-function edgeApp(replica: Replica): OpenAPIHono<AppEnv> {
+/**
+ * The edge side: the shared handlers over the replica, configured as the
+ * control target is; `hot`: with the edge's hot routes in front (edge-node/hot-path.ts).
+ */
+function edgeApp(replica: Replica, hot = false): OpenAPIHono<AppEnv> {
   const registry = new Registry();
   const app = createBaseApp<AppEnv>({ logger: silentLogger, metrics: httpMetrics(registry) });
   const deps: AppDeps = {
@@ -70,7 +75,19 @@ function edgeApp(replica: Replica): OpenAPIHono<AppEnv> {
   app.use("/boot/*", deps.stores);
   app.use("/cloud-init/*", deps.stores);
   registerReplicaServing(app);
-  return app;
+  if (!hot) return app;
+  return withHotPath(
+    app,
+    createHotPath({
+      boot: replica.boot,
+      cloudInit: replica.cloudInit,
+      serving: deps.serving,
+      logger: silentLogger,
+      metrics: httpMetrics(registry),
+      answers: new Counter("chamicore_edge_answers_total", "answers"),
+      peerOf: () => "127.0.0.1",
+    }),
+  );
 }
 
 interface Seen {
@@ -150,13 +167,15 @@ async function requestsFor(call: Call): Promise<[string, Record<string, string>]
   return out;
 }
 
-/** Asserts that the edge answers every request exactly as the control plane does; returns how many. */
-async function expectParity(call: Call, app: OpenAPIHono<AppEnv>): Promise<Map<number, number>> {
+/** Asserts that the edge apps answer every request exactly as the control plane does; returns how many. */
+async function expectParity(call: Call, ...apps: OpenAPIHono<AppEnv>[]): Promise<Map<number, number>> {
   const statuses = new Map<number, number>();
   for (const [path, headers] of await requestsFor(call)) {
     const control = await fromControl(call, path, headers);
-    const edge = await fromEdge(app, path, headers);
-    expect(edge, `${path} ${JSON.stringify(headers)}`).toEqual(control);
+    for (const app of apps) {
+      const edge = await fromEdge(app, path, headers);
+      expect(edge, `${path} ${JSON.stringify(headers)}`).toEqual(control);
+    }
     statuses.set(control.status, (statuses.get(control.status) ?? 0) + 1);
   }
   return statuses;
@@ -336,12 +355,14 @@ describe("replica parity with the control plane", () => {
   let dir: string;
   let replica: Replica;
   let app: OpenAPIHono<AppEnv>;
+  let hot: OpenAPIHono<AppEnv>;
 
   beforeAll(async () => {
     t = await nodePgliteTarget({ CHAMICORE_PUBLIC_URL: PUBLIC_URL, CHAMICORE_TRUSTED_PROXIES: TRUSTED });
     dir = mkdtempSync(join(tmpdir(), "chamicore-replica-parity-"));
-    replica = Replica.open(dir);
+    replica = Replica.open(dir, { sqlite: openBetterSqlite });
     app = edgeApp(replica);
+    hot = edgeApp(replica, true);
   });
   afterAll(async () => {
     replica?.close();
@@ -354,7 +375,7 @@ describe("replica parity with the control plane", () => {
     const snap = await snapshotOf(t.call);
     replica.applySnapshot(snap);
     expect(replica.dump()).toEqual(snap);
-    const statuses = await expectParity(t.call, app);
+    const statuses = await expectParity(t.call, app, hot);
     // The comparison covered boot scripts, documents, and the refusals (400, 403, 404, 409, 422).
     expect([...statuses.keys()].sort()).toEqual([200, 400, 403, 404, 409, 422]);
     expect(statuses.get(200)).toBeGreaterThan(150);
@@ -389,7 +410,7 @@ describe("replica parity with the control plane", () => {
     expect(replica.position()).toBe(snap.position);
     expect(replica.dump()).toEqual(snap);
     expect(replica.isRevoked("jti-parity", new Date())).toBe(true);
-    await expectParity(call, app);
+    await expectParity(call, app, hot);
     // The feed again: nothing new, nothing changes.
     expect(await follow(call, replica, 1000)).toBe(0);
     expect(replica.dump()).toEqual(snap);
@@ -407,7 +428,7 @@ describe("replica parity with the control plane", () => {
       expect(replica.dump(), `round ${round}`).toEqual(await snapshotOf(t.call));
     }
     expect(changed).toBeGreaterThan(30);
-    await expectParity(t.call, app);
+    await expectParity(t.call, app, hot);
   });
 
   it("rebuilds from a fresh snapshot after reset, to the same state", async () => {

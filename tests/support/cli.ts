@@ -174,6 +174,24 @@ export function cliAsserts(home: CliHome) {
       const split = (l: string) => l.trim().split(/\s{2,}/);
       return { header: split(lines[0]!), rows: lines.slice(1).map(split) };
     },
+    /** Each command's --help answers 0, names the command and shows an example of it. */
+    async helpWithExamples(commands: string[][]) {
+      // A few at a time: each is a process start.
+      const results: [string[], CliResult][] = [];
+      const queue = [...commands];
+      await Promise.all(
+        Array.from({ length: 3 }, async () => {
+          for (let c = queue.shift(); c; c = queue.shift()) results.push([c, await cli([...c, "--help"])]);
+        }),
+      );
+      expect(results).toHaveLength(commands.length);
+      for (const [c, r] of results) {
+        expect(r.code, `${c.join(" ")} --help: ${r.stderr}`).toBe(0);
+        expect(r.stdout.split("\n")[0], c.join(" ")).toMatch(new RegExp(`^chamicore ${c.join(" ")}\\b`));
+        expect(r.stdout, c.join(" ")).toContain("Examples:");
+        expect(r.stdout, c.join(" ")).toMatch(new RegExp(`\\n  chamicore ${c.join(" ")} `));
+      }
+    },
     /** Runs a command that must fail with `code`; returns its stderr. */
     async fails(code: number, args: string[]): Promise<string> {
       const r = await cli(args);

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect } from "vitest";
+import { openBetterSqlite } from "../../edge-node/node/sqlite";
 import { Replica } from "../../edge-node/replica/replica";
 import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
 import { eventually, type PrivateNats, privateNats } from "./nats";
@@ -45,6 +46,8 @@ export interface ControlPlane {
   control: Proc & { url: string };
   /** The control API as the bootstrap operator `ops`. */
   api: Api;
+  /** That operator's token, for requests `api` cannot make (raw uploads). */
+  token: string;
 }
 
 /**
@@ -73,7 +76,7 @@ export async function startControlPlane(
   };
   const control = await startServe(cleanup, env);
   const token = await tokenFor(urlCall(control.url), "ops", secret);
-  return { nats, env, control, api: bearerApi(control.url, token) };
+  return { nats, env, control, api: bearerApi(control.url, token), token };
 }
 
 /** `chamicore serve` with `env`, killed at cleanup. */
@@ -146,7 +149,7 @@ const RESOURCES = [
 
 /** Compares the (stopped) edge's replica in `dir`, row for row, with the control plane's snapshot. */
 export async function expectReplicaEqualsSnapshot(api: Api, dir: string) {
-  const replica = Replica.open(dir);
+  const replica = Replica.open(dir, { sqlite: openBetterSqlite });
   try {
     const snap = (await api("GET", "/events/v1/snapshot")).json;
     const dump = replica.dump();

@@ -24,9 +24,24 @@ export interface Proc {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * The edge under test: the single executable when CHAMICORE_TEST_EDGE_EXE
+ * names it (`npm run test:edge-exe` builds it and runs the edge suites so),
+ * else `chamicore edge` on Node.
+ */
+export const EDGE_EXE = process.env.CHAMICORE_TEST_EDGE_EXE || undefined;
+
 /** `nodeArgs` go to node itself, before the bin (e.g. `--cpu-prof`). */
 export function run(args: string[], env: Record<string, string>, nodeArgs: string[] = []): Proc {
-  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
+  // `chamicore-edge …` is `chamicore edge …`.
+  return EDGE_EXE && args[0] === "edge"
+    ? spawnProc(EDGE_EXE, args.slice(1), env)
+    : spawnProc(process.execPath, [...nodeArgs, BIN, ...args], env);
+}
+
+/** Spawns `file` with only `env` (and PATH, HOME), collecting what it prints. */
+export function spawnProc(file: string, args: string[], env: Record<string, string>): Proc {
+  const child = spawn(file, args, {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -59,14 +74,27 @@ export function edge(
 }
 
 /** Starts the bin with `args` and waits for the JSON log line containing `ready`; its `url` is returned. */
-export async function startBin(
+export function startBin(
   args: string[],
   env: Record<string, string>,
   ready: string,
   timeoutMs = 60_000,
   nodeArgs: string[] = [],
 ): Promise<Proc & { url: string }> {
-  const p = run(args, env, nodeArgs);
+  return untilLogged(run(args, env, nodeArgs), args[0]!, ready, timeoutMs);
+}
+
+/**
+ * Waits for `p`'s JSON log line containing `ready` and returns its `url`;
+ * `name` says which process in errors. Polls every `everyMs`.
+ */
+export async function untilLogged(
+  p: Proc,
+  name: string,
+  ready: string,
+  timeoutMs = 60_000,
+  everyMs = 100,
+): Promise<Proc & { url: string }> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const line = p
@@ -74,9 +102,9 @@ export async function startBin(
       .split("\n")
       .find((l) => l.includes(ready));
     if (line) return { ...p, url: JSON.parse(line).url };
-    if (p.child.exitCode !== null) throw new Error(`${args[0]} exited early:\n${p.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
+    if (p.child.exitCode !== null) throw new Error(`${name} exited early:\n${p.output()}`);
+    await new Promise((r) => setTimeout(r, everyMs));
   }
   p.child.kill("SIGKILL");
-  throw new Error(`${args[0]} did not start in ${timeoutMs} ms:\n${p.output()}`);
+  throw new Error(`${name} did not start in ${timeoutMs} ms:\n${p.output()}`);
 }

@@ -38,6 +38,12 @@ export type Call = (
 export interface Target {
   name: string;
   call: Call;
+  /**
+   * A raw request to the target (`path` on its origin), for bodies `call`
+   * does not carry (streamed bytes) and answers it does not read (ranges,
+   * redirects: never followed).
+   */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
   /** A token of the bootstrap admin (every scope). */
   adminToken: string;
   /** What the target was started with, for tests that sign their own tokens. */
@@ -142,6 +148,7 @@ export async function nodePgliteTarget(extra: Record<string, string> = {}): Prom
   return withAdmin({
     name: "node+pglite",
     rawCall: callVia(fetch, running.url),
+    fetch: (path, init) => fetch(running.url + path, { redirect: "manual", ...init }),
     url: running.url,
     env,
     async stop() {
@@ -164,6 +171,7 @@ export async function nodePostgresTarget(extra: Record<string, string> = {}): Pr
   return withAdmin({
     name: "node+postgres",
     rawCall: callVia(fetch, running.url),
+    fetch: (path, init) => fetch(running.url + path, { redirect: "manual", ...init }),
     url: running.url,
     env,
     databaseUrl: db.url,
@@ -218,6 +226,8 @@ export interface WorkerTargetOptions {
   databaseUrl?: string;
   /** Hyperdrive only: put a TCP relay between the binding and Postgres (see ws-proxy.ts). */
   relay?: boolean;
+  /** Bind a local R2 bucket as ARTIFACTS (uploads); true by default. */
+  artifacts?: boolean;
 }
 
 export async function workerTarget(
@@ -240,25 +250,33 @@ export async function workerTarget(
     if (driver === "neon") {
       const proxy = await startWsProxy();
       hop = proxy;
-      mf = await startMiniflare(script, db.url, env, { neonWsProxy: proxy.url });
+      mf = await startMiniflare(script, db.url, env, { neonWsProxy: proxy.url, artifacts: opts.artifacts });
     } else if (opts.relay) {
       const url = new URL(db.url);
       const relay = await startTcpRelay({ host: url.hostname, port: Number(url.port || 5432) });
       hop = relay;
       url.host = `127.0.0.1:${relay.port}`;
-      mf = await startMiniflare(script, url.toString(), env);
-    } else mf = await startMiniflare(script, db.url, env);
+      mf = await startMiniflare(script, url.toString(), env, { artifacts: opts.artifacts });
+    } else mf = await startMiniflare(script, db.url, env, { artifacts: opts.artifacts });
   } catch (e) {
     await hop?.close();
     await db.drop();
     throw e;
   }
+  // Miniflare also listens on loopback: processes (an edge) reach the Worker there.
+  const url = (await mf.ready).toString().replace(/\/$/, "");
   return withAdmin({
     name: driver === "neon" ? "workerd+neon" : "workerd+postgres",
+    url,
     rawCall: callVia(
       (url, init) => mf.dispatchFetch(url, init as never) as unknown as Promise<Response>,
       "http://control.test",
     ),
+    fetch: (path, init) =>
+      mf.dispatchFetch(`http://control.test${path}`, {
+        redirect: "manual",
+        ...init,
+      } as never) as unknown as Promise<Response>,
     env,
     databaseUrl: db.url,
     hop,
@@ -284,19 +302,21 @@ export const workerNeonTarget = (extra: Record<string, string> = {}, opts: Worke
 /**
  * The Worker bundle in workerd. With `neonWsProxy` it reaches `databaseUrl`
  * through Neon's driver (DATABASE_URL, no Hyperdrive binding); otherwise
- * through a Hyperdrive binding to it.
+ * through a Hyperdrive binding to it. An in-memory R2 bucket is bound as
+ * ARTIFACTS unless `artifacts` is false.
  */
 export async function startMiniflare(
   script: string,
   databaseUrl: string,
   env: Record<string, string>,
-  opts: { neonWsProxy?: string } = {},
+  opts: { neonWsProxy?: string; artifacts?: boolean } = {},
 ) {
   const mf = new Miniflare({
     modules: true,
     scriptPath: script,
     compatibilityDate: "2026-04-26",
     compatibilityFlags: ["nodejs_compat"],
+    ...(opts.artifacts === false ? {} : { r2Buckets: ["ARTIFACTS"] }),
     ...(opts.neonWsProxy
       ? {
           bindings: {

@@ -12,6 +12,7 @@ import Database from "better-sqlite3";
 import { drizzle } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openBetterSqlite } from "../../edge-node/node/sqlite";
 import { Replica, ReplicaEventError } from "../../edge-node/replica";
 import { REPLICA_FILE, REPLICA_MIGRATIONS_DIR } from "../../edge-node/replica/replica";
 import type { ChangeEvent } from "../../shared/events";
@@ -59,7 +60,7 @@ afterEach(() => {
 
 describe("subject revocations in the replica", () => {
   it("refuses the account's tokens issued before the cutoff, to the millisecond, and no others", () => {
-    const replica = Replica.open(join(dir, "edge"));
+    const replica = Replica.open(join(dir, "edge"), { sqlite: openBetterSqlite });
     try {
       replica.applySnapshot(empty(1));
       // Half a second into the current second, so that tokens on either side share one `iat`.
@@ -93,7 +94,7 @@ describe("subject revocations in the replica", () => {
   });
 
   it("refuses a subject without issuedBefore, and the other way round, applying nothing", () => {
-    const replica = Replica.open(join(dir, "edge"));
+    const replica = Replica.open(join(dir, "edge"), { sqlite: openBetterSqlite });
     try {
       replica.applySnapshot(empty(1));
       for (const spec of [
@@ -129,7 +130,7 @@ describe("subject revocations in the replica", () => {
     );
     db.close();
 
-    const after = Replica.open(join(dir, "edge"));
+    const after = Replica.open(join(dir, "edge"), { sqlite: openBetterSqlite });
     try {
       expect(after.position()).toBe(2);
       expect(after.isRevoked("kept-jti", new Date())).toBe(true);

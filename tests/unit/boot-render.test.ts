@@ -8,6 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { registerBoot } from "../../functions/boot";
 import { parseBootQuery } from "../../functions/boot/bootscript";
@@ -61,6 +62,8 @@ const params = (over: Partial<BootParams>): BootParams => ({
   kernelUri: "http://images.example/vmlinuz",
   initrdUri: "http://images.example/initramfs.img",
   cmdline: "",
+  kernel: null,
+  initrd: null,
   ...over,
 });
 
@@ -100,6 +103,35 @@ describe("boot scripts (golden)", () => {
     const d = boot(byMac, node(), { component: OWN, role: COMPUTE, default: DEFAULT });
     expect(d.source).toBe("component");
     golden("mac-match.ipxe", renderBootScript(ctx(byMac), d));
+  });
+
+  it("artifacts: an upload from this server, a registered one from its origin, or where an edge says", () => {
+    const KERNEL = { artifact: "vmlinuz-6.1", sha256: "a".repeat(64), size: 9_000_000, url: null };
+    const INITRD = {
+      artifact: "initrd-6.1",
+      sha256: "b".repeat(64),
+      size: 70_000_000,
+      url: "http://images.example/initrd-6.1.img",
+    };
+    const withArtifacts = params({
+      id: "bp-artifacts",
+      role: "Compute",
+      kernelUri: "",
+      initrdUri: "",
+      kernel: KERNEL,
+      initrd: INITRD,
+      cmdline: "console=ttyS0",
+    });
+    const d = boot(byMac, node(), { role: withArtifacts });
+    golden("artifacts.ipxe", renderBootScript(ctx(byMac), d));
+    const edge = renderBootScript(
+      { ...ctx(byMac), artifactUrl: (ref, base) => `${base}/cached/${ref.sha256}` },
+      d,
+    );
+    expect(edge).toContain(
+      `kernel --name kernel ${BASE}/cached/${KERNEL.sha256} initrd=initrd console=ttyS0`,
+    );
+    expect(edge).toContain(`initrd --name initrd ${BASE}/cached/${INITRD.sha256} || goto retry`);
   });
 
   it("role fallback: no params of its own, its role's win over the default", () => {
@@ -258,6 +290,21 @@ describe("resolution", () => {
       expect(decideBoot(lookup, nodes, candidates)).toEqual({ kind: "wait", reason });
       assertValidIpxe(renderWaitScript(ctx(lookup), reason), { requireFallbacks: true });
     });
+
+  it("checks params each time, and frozen params (the edge's index) once with the same verdict", () => {
+    const bad =
+      "the boot parameters bp-0 (the cluster default) are not valid: kernelUri must not contain whitespace";
+    const mutable = params({ isDefault: true, kernelUri: "http://images.example/vmlinuz" });
+    expect(decideBoot(byMac, [node()], { default: mutable }).kind).toBe("boot");
+    mutable.kernelUri = "http://images.example/a b";
+    expect(decideBoot(byMac, [node()], { default: mutable })).toEqual({ kind: "wait", reason: bad });
+    const frozen = Object.freeze(params({ isDefault: true, kernelUri: "http://images.example/a b" }));
+    for (let i = 0; i < 2; i++)
+      expect(decideBoot(byMac, [node()], { default: frozen })).toEqual({ kind: "wait", reason: bad });
+    const good = Object.freeze(params({ isDefault: true, kernelUri: "http://images.example/{role}" }));
+    for (let i = 0; i < 2; i++)
+      expect(boot(byMac, node(), { default: good }).kernelUri).toBe("http://images.example/Compute");
+  });
 });
 
 describe("retry timing and echo", () => {
@@ -283,6 +330,50 @@ describe("retry timing and echo", () => {
     const line = echo(`a || b && c ; #d \${e} "f`);
     expect(line).toBe("echo a '||' b '&&' c ';' '#d' $ {e} 'f");
     assertValidIpxe(`#!ipxe\n${line}\n`);
+  });
+
+  it("echoes any text as splitting it into words would (the plain-text shortcut changes nothing)", () => {
+    const split = (text: string) =>
+      `echo ${text
+        .replaceAll("${", "$ {")
+        .replaceAll('"', "'")
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((w) => (w === "||" || w === "&&" || w === ";" || w.startsWith("#") ? `'${w}'` : w))
+        .join(" ")}`;
+    const piece = fc.constantFrom(
+      " ",
+      "  ",
+      "\t",
+      "\u00a0",
+      "\u2028",
+      "#",
+      "${",
+      "$",
+      "{",
+      '"',
+      "||",
+      "&&",
+      ";",
+      "|",
+      "&",
+      "é",
+      "a",
+      "b1",
+      "x:y",
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.array(piece).map((xs) => xs.join("")),
+        ),
+        (text) => {
+          expect(echo(text)).toBe(split(text));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 

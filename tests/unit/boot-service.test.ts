@@ -18,6 +18,8 @@ const base: BootParams = {
   kernelUri: "http://x/vmlinuz",
   initrdUri: "http://x/initrd",
   cmdline: "quiet",
+  kernel: null,
+  initrd: null,
 };
 
 /** The 422's field names, or a failure when `fn` does not throw one. */
@@ -64,6 +66,8 @@ describe("boot params: build and merge", () => {
       kernelUri: "http://x/v",
       initrdUri: "",
       cmdline: "",
+      kernel: null,
+      initrd: null,
     });
     expect(buildBootParams({ role: "Service", kernelUri: "http://x/v" }, "bp-path").id).toBe("bp-path");
   });
@@ -85,7 +89,7 @@ describe("boot params: build and merge", () => {
   });
 
   it("refuses a patch that removes the kernel, changes the id or leaves no single target", () => {
-    expect(fieldsOf(() => mergeBootParams(base, { kernelUri: null }))).toEqual(["kernelUri"]);
+    expect(fieldsOf(() => mergeBootParams(base, { kernelUri: null }))).toEqual(["kernelUri", "kernel"]);
     expect(fieldsOf(() => mergeBootParams(base, { id: "bp-2" }))).toEqual(["id"]);
     expect(fieldsOf(() => mergeBootParams(base, { role: null }))).toEqual([
       "componentId",

@@ -1,5 +1,7 @@
+import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadControlConfig } from "../../control/config";
+import { DEBIAN_IPXE_DIR, loadEdgeConfig } from "../../edge-node/config";
 import { generateMasterKey } from "../../shared/auth/crypto";
 
 /** The ConfigError that loading `env` throws. */
@@ -244,5 +246,31 @@ describe("serving configuration", () => {
       loadControlConfig({ CHAMICORE_TRUSTED_PROXIES: "10.0.0.0/8, 192.168.1.5 ,::1" })
         .CHAMICORE_TRUSTED_PROXIES,
     ).toEqual(["10.0.0.0/8", "192.168.1.5", "::1"]);
+  });
+});
+
+describe("the edge's first stage (TFTP and the iPXE directory)", () => {
+  const edge = { CHAMICORE_CONTROL_URL: "http://control.example" };
+
+  it("has TFTP off by default and the iPXE binaries in Debian's place when they are there", () => {
+    const c = loadEdgeConfig(edge);
+    expect(c.CHAMICORE_EDGE_TFTP_LISTEN).toBeUndefined();
+    expect(c.CHAMICORE_EDGE_IPXE_DIR).toBe(existsSync(DEBIAN_IPXE_DIR) ? DEBIAN_IPXE_DIR : undefined);
+  });
+
+  it("takes a listen address (port 0 for a free one) and a directory", () => {
+    const c = loadEdgeConfig({
+      ...edge,
+      CHAMICORE_EDGE_TFTP_LISTEN: "127.0.0.1:0",
+      CHAMICORE_EDGE_IPXE_DIR: "/srv/ipxe",
+    });
+    expect(c.CHAMICORE_EDGE_TFTP_LISTEN).toEqual({ host: "127.0.0.1", port: 0 });
+    expect(c.CHAMICORE_EDGE_IPXE_DIR).toBe("/srv/ipxe");
+  });
+
+  it("names the variable when the listen address is wrong", () => {
+    expect(() => loadEdgeConfig({ ...edge, CHAMICORE_EDGE_TFTP_LISTEN: "69" })).toThrow(
+      /CHAMICORE_EDGE_TFTP_LISTEN: must be host:port/,
+    );
   });
 });

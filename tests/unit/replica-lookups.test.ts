@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openBetterSqlite } from "../../edge-node/node/sqlite";
 import { Replica, registerReplicaServing, replicaStores } from "../../edge-node/replica";
 import type { AppDeps, AppEnv } from "../../functions/env";
 import type { Snapshot } from "../../functions/events/store";
@@ -118,7 +119,7 @@ describe("replica lookups at 50,000 components", () => {
   let replica: Replica;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "chamicore-replica-lookups-"));
-    replica = Replica.open(dir);
+    replica = Replica.open(dir, { sqlite: openBetterSqlite });
     const s = bigSnapshot();
     const t0 = performance.now();
     replica.applySnapshot(s);

@@ -1,17 +1,25 @@
 /**
  * The boot service commands: `bss bootparams` (the usual verbs over
- * /boot/v1/bootparams) and `bss script`, the iPXE script a node would get.
+ * /boot/v1/bootparams), `bss artifacts` (./artifacts.ts) and `bss script`,
+ * the iPXE script a node would get.
  */
 import { createClient, unwrap } from "../../../shared/client";
 import { type GlobalOptions, run } from "../app";
 import { CliError, EXIT } from "../errors";
 import type { CommandModule } from "../main";
 import { resourceCommand } from "../resource";
+import { artifactCommands } from "./artifacts";
 import { type Args, col, commandGroup, filter, idColumn, newKey, picked, ROLES, sortFilter } from "./smd";
 
 /** Where the params apply: `component=ID`, `role=ROLE` or `default`. */
 const target = (s: Record<string, unknown>) =>
   s.componentId ? `component=${s.componentId}` : s.role ? `role=${s.role}` : s.isDefault ? "default" : "";
+
+/** The kernel or initrd cell: its URI, or the artifact named instead. */
+const image = (uri: string, ref: string) => (s: Record<string, unknown>) => {
+  const artifact = (s[ref] as { artifact?: string } | null | undefined)?.artifact;
+  return s[uri] || (artifact ? `artifact:${artifact}` : "");
+};
 
 /**
  * Flags to body. A target flag clears the other targets, so that
@@ -19,9 +27,12 @@ const target = (s: Record<string, unknown>) =>
  * target, and a merge patch keeps what it is not told to clear).
  */
 const bootParamsBody = (a: Args) => {
-  const body = {
+  const body: Record<string, unknown> = {
     ...newKey(a),
     ...picked(a, { kernel: "kernelUri", initrd: "initrdUri", params: "cmdline" }),
+    // By name or digest; the API resolves it (and clears the URI it replaces on update).
+    ...(a["kernel-artifact"] === undefined ? {} : { kernel: { artifact: String(a["kernel-artifact"]) } }),
+    ...(a["initrd-artifact"] === undefined ? {} : { initrd: { artifact: String(a["initrd-artifact"]) } }),
   };
   if (a.component !== undefined || a.role !== undefined || a.default === true)
     Object.assign(body, {
@@ -45,6 +56,10 @@ export const bssCommands: CommandModule = (y, cli) =>
         "$0 bss bootparams create --role Compute --kernel http://img/vmlinuz --initrd http://img/initrd",
         "boot every compute node",
       ],
+      [
+        "$0 bss artifacts upload ./vmlinuz-6.1.0 --kind kernel",
+        "upload a kernel for boot parameters to name",
+      ],
       ["$0 bss script --mac a4:bf:01:38:ee:65", "the boot script that node gets"],
     ],
     (g) => {
@@ -57,8 +72,8 @@ export const bssCommands: CommandModule = (y, cli) =>
         columns: [
           idColumn,
           col("TARGET", target),
-          col("KERNEL", "kernelUri"),
-          col("INITRD", "initrdUri"),
+          col("KERNEL", image("kernelUri", "kernel")),
+          col("INITRD", image("initrdUri", "initrd")),
           col("PARAMS", "cmdline"),
         ],
         verbs: ["list", "get", "create", "update", "delete"],
@@ -95,8 +110,22 @@ export const bssCommands: CommandModule = (y, cli) =>
             type: "string",
             describe:
               "kernel URI (http, https, tftp, ftp or nfs); {id}, {nid}, {role}, {mac} are substituted",
+            conflicts: ["kernel-artifact"],
           },
-          initrd: { type: "string", describe: "initrd URI, like --kernel (empty: none)" },
+          initrd: {
+            type: "string",
+            describe: "initrd URI, like --kernel (empty: none)",
+            conflicts: ["initrd-artifact"],
+          },
+          "kernel-artifact": {
+            type: "string",
+            describe:
+              "the kernel as a boot artifact, by name or SHA-256 (bss artifacts list), instead of --kernel",
+          },
+          "initrd-artifact": {
+            type: "string",
+            describe: "the initrd as a boot artifact, instead of --initrd",
+          },
           params: {
             type: "string",
             alias: "cmdline",
@@ -124,10 +153,15 @@ export const bssCommands: CommandModule = (y, cli) =>
               "$0 bss bootparams create --component x1000c0s0b0n0 --kernel 'http://img/{role}/vmlinuz'",
               "for one node, with substitution",
             ],
+            [
+              "$0 bss bootparams create --role Compute --kernel-artifact vmlinuz-6.1.0 --initrd-artifact initrd-6.1.0",
+              "boot artifacts (bss artifacts upload) instead of URIs",
+            ],
             ["$0 bss bootparams create -f params.yaml", "from a YAML or JSON document"],
           ],
           update: [
             ["$0 bss bootparams update bp-3f2a9c1d --kernel http://img/vmlinuz-6.2", "a new kernel"],
+            ["$0 bss bootparams update bp-3f2a9c1d --kernel-artifact vmlinuz-6.2.0", "a new kernel artifact"],
             ["$0 bss bootparams update bp-3f2a9c1d --role Service", "move them to another target"],
             ["$0 bss bootparams update bp-3f2a9c1d --set initrdUri=null", "boot without an initrd"],
           ],
@@ -136,6 +170,7 @@ export const bssCommands: CommandModule = (y, cli) =>
           ],
         },
       });
+      artifactCommands(g, cli);
       g.command(
         "script",
         "print the iPXE boot script a node gets, as it is served (-o json or yaml: {kind, script}, kind being boot or wait)",

@@ -42,9 +42,13 @@ export interface Outcome {
   elapsedMs: number;
   /** Most requests in flight at once. */
   peakInFlight: number;
+  /** Requests made, counted or not (what the server's CPU time is divided by). */
+  requests: number;
+  /** With `steps` > 1: from when each arrival was due to its last correct answer, in ms, sorted. */
+  sequences?: Float64Array;
 }
 
-export const errorCount = (o: Outcome) => [...o.errors.values()].reduce((a, b) => a + b, 0);
+export const errorCount = (o: Pick<Outcome, "errors">) => [...o.errors.values()].reduce((a, b) => a + b, 0);
 
 /** Percentile `p` (0–100) of sorted values; NaN when there are none. */
 export function percentile(sorted: Float64Array | number[], p: number): number {
@@ -87,10 +91,20 @@ class Answer {
     return false;
   }
 
+  /**
+   * Whether the answer is whole now that the server closed the connection:
+   * a body with neither Content-Length nor chunked encoding ends there. (Bun
+   * closes a `Connection: close` exchange without echoing the header; the
+   * answer it sent is complete all the same.)
+   */
+  completeAtClose(): boolean {
+    return this.headerEnd >= 0 && this.length < 0 && !this.chunked;
+  }
+
   /** The body (chunked bodies de-chunked). */
   body(): string {
     const raw = Buffer.concat(this.chunks).subarray(this.headerEnd);
-    if (!this.chunked) return raw.toString("utf8", 0, this.length);
+    if (!this.chunked) return raw.toString("utf8", 0, this.length < 0 ? raw.length : this.length);
     let out = "";
     let at = 0;
     for (;;) {
@@ -112,6 +126,8 @@ class Tally {
   ok = 0;
   errors = new Map<string, number>();
   latencies: number[] = [];
+  sequences: number[] = [];
+  requests = 0;
   fail(reason: string) {
     this.errors.set(reason, (this.errors.get(reason) ?? 0) + 1);
   }
@@ -122,19 +138,81 @@ class Tally {
       latencies: Float64Array.from(this.latencies).sort(),
       elapsedMs,
       peakInFlight,
+      requests: this.requests,
+      ...(this.sequences.length ? { sequences: Float64Array.from(this.sequences).sort() } : {}),
     };
   }
 }
 
 /**
- * `count` requests arriving at `rate` per second, each on a new connection
- * (closed after the answer), timed from when it was due.
+ * Requests in flight on their own connection, by deadline: one sweep every
+ * 100 ms times them out, which costs the generator less than a timer per
+ * socket (at 10,000 new connections a second, it counts).
+ */
+const deadlines = new Map<() => void, number>();
+let sweeper: NodeJS.Timeout | undefined;
+function sweep() {
+  const now = performance.now();
+  for (const [expire, at] of deadlines) if (at <= now) expire();
+  if (deadlines.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+/**
+ * One request on a new connection (closed after the answer): calls `done`
+ * with why it failed (connection error, timeout) or with the answer.
+ */
+function exchangeOnce(
+  ep: Endpoint,
+  req: Request,
+  timeoutMs: number,
+  done: (error: string | undefined, answer: Answer) => void,
+) {
+  const answer = new Answer();
+  let settled = false;
+  const settle = (error?: string) => {
+    if (settled) return;
+    settled = true;
+    deadlines.delete(expire);
+    socket.destroy();
+    done(error, answer);
+  };
+  const expire = () => settle("timeout");
+  // No setNoDelay: the request is one write, which Nagle's algorithm never holds back.
+  const socket: Socket = connect({ host: ep.host, port: ep.port, localAddress: req.localAddress });
+  deadlines.set(expire, performance.now() + timeoutMs);
+  sweeper ??= setInterval(sweep, 100);
+  socket.once("connect", () => socket.write(requestText(ep.host, req.path, false)));
+  socket.on("data", (chunk: Buffer) => {
+    if (answer.push(chunk)) settle();
+  });
+  const closed = (reason: string) => settle(answer.completeAtClose() ? undefined : reason);
+  socket.once("error", (e: NodeJS.ErrnoException) => closed(e.code ?? e.message));
+  socket.once("close", () => closed("closed before the answer"));
+}
+
+/**
+ * `count` arrivals at `rate` per second, each making `steps` requests one
+ * after the other (default 1), each on a new connection closed after its
+ * answer. A request's latency runs from when its arrival was due (the
+ * first) or from when the answer before it came in (the next ones); an
+ * arrival stops at its first failed request.
  */
 export function openLoop(
   ep: Endpoint,
-  opts: { count: number; rate: number; request: (i: number) => Request; check?: Check; timeoutMs?: number },
+  opts: {
+    count: number;
+    rate: number;
+    steps?: number;
+    request: (i: number, step: number) => Request;
+    check?: (status: number, body: string, i: number, step: number) => string | undefined;
+    timeoutMs?: number;
+  },
 ): Promise<Outcome> {
   const { count, rate, request, check } = opts;
+  const steps = opts.steps ?? 1;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const tally = new Tally();
   let inFlight = 0;
@@ -145,43 +223,34 @@ export function openLoop(
     const finish = () => {
       if (++done === count) resolve(tally.outcome(performance.now() - start, peak));
     };
-    const fire = (i: number, due: number) => {
-      const req = request(i);
-      const answer = new Answer();
-      let settled = false;
-      const settle = (error?: string) => {
-        if (settled) return;
-        settled = true;
-        inFlight--;
-        socket.destroy();
-        if (error) tally.fail(error);
-        else {
-          const wrong = check?.(answer.status, answer.body(), i);
-          if (wrong) tally.fail(wrong);
-          else {
-            tally.ok++;
-            tally.latencies.push(performance.now() - due);
-          }
-        }
-        finish();
-      };
+    const fire = (i: number, step: number, due: number, from: number) => {
       if (++inFlight > peak) peak = inFlight;
-      const socket: Socket = connect({ host: ep.host, port: ep.port, localAddress: req.localAddress });
-      socket.setNoDelay(true);
-      socket.setTimeout(timeoutMs, () => settle("timeout"));
-      socket.once("connect", () => socket.write(requestText(ep.host, req.path, false)));
-      socket.on("data", (chunk: Buffer) => {
-        if (answer.push(chunk)) settle();
+      tally.requests++;
+      exchangeOnce(ep, request(i, step), timeoutMs, (error, answer) => {
+        inFlight--;
+        const wrong = error ?? check?.(answer.status, answer.body(), i, step);
+        if (wrong) {
+          tally.fail(wrong);
+          finish();
+          return;
+        }
+        const now = performance.now();
+        tally.ok++;
+        tally.latencies.push(now - from);
+        if (step + 1 < steps) fire(i, step + 1, due, now);
+        else {
+          if (steps > 1) tally.sequences.push(now - due);
+          finish();
+        }
       });
-      socket.once("error", (e: NodeJS.ErrnoException) => settle(e.code ?? e.message));
-      socket.once("close", () => settle("closed before the answer"));
     };
     let next = 0;
     const tick = () => {
       const now = performance.now();
       const due = Math.min(count, Math.floor(((now - start) * rate) / 1000) + 1);
       while (next < due) {
-        fire(next, start + (next * 1000) / rate);
+        const at = start + (next * 1000) / rate;
+        fire(next, 0, at, at);
         next++;
       }
       if (next < count) setTimeout(tick, 1);
@@ -191,8 +260,35 @@ export function openLoop(
 }
 
 /**
+ * Asks for `req` over and over (a new connection each, every `everyMs`)
+ * until `check` passes; resolves with performance.now() at that answer.
+ * For the time from a server's exec to its first correct answer.
+ */
+export function firstAnswer(
+  ep: Endpoint,
+  req: Request,
+  check: (status: number, body: string) => string | undefined,
+  opts: { timeoutMs?: number; everyMs?: number } = {},
+): Promise<number> {
+  const deadline = performance.now() + (opts.timeoutMs ?? 60_000);
+  return new Promise((resolve, reject) => {
+    const attempt = () =>
+      exchangeOnce(ep, req, 5000, (error, answer) => {
+        const now = performance.now();
+        const wrong = error ?? check(answer.status, answer.body());
+        if (!wrong) resolve(now);
+        else if (now > deadline) reject(new Error(`no correct answer from ${ep.host}:${ep.port}: ${wrong}`));
+        else setTimeout(attempt, opts.everyMs ?? 2);
+      });
+    attempt();
+  });
+}
+
+/**
  * `connections` kept-alive connections, each sending request after request
- * for `durationMs` (the first `warmupMs` are not counted).
+ * for `durationMs` (the first `warmupMs` are not counted). `onWindow` is
+ * called when the counted window starts and when it ends (e.g. to read the
+ * server's CPU time over exactly the requests counted).
  */
 export async function closedLoop(
   ep: Endpoint,
@@ -202,6 +298,7 @@ export async function closedLoop(
     warmupMs?: number;
     request: (i: number) => Request;
     check?: Check;
+    onWindow?: (edge: "start" | "end") => void;
   },
 ): Promise<Outcome & { rps: number }> {
   const { connections, durationMs, request, check } = opts;
@@ -211,6 +308,17 @@ export async function closedLoop(
   const t0 = performance.now();
   const measureFrom = t0 + warmupMs;
   const end = measureFrom + durationMs;
+  const window = { started: false, ended: false };
+  const mark = (edge: "start" | "end") => {
+    if (edge === "start") window.started = true;
+    else if (!window.started || window.ended) return;
+    else window.ended = true;
+    opts.onWindow?.(edge);
+  };
+  const marks = [
+    setTimeout(() => mark("start"), warmupMs),
+    setTimeout(() => mark("end"), warmupMs + durationMs),
+  ];
   const run = (k: number) =>
     new Promise<void>((resolve) => {
       const socket = connect({ host: ep.host, port: ep.port });
@@ -250,6 +358,10 @@ export async function closedLoop(
       socket.once("close", () => resolve());
     });
   await Promise.all(Array.from({ length: connections }, (_, k) => run(k)));
+  for (const m of marks) clearTimeout(m);
+  // The connections may all have seen the end before its timer ran.
+  mark("end");
+  tally.requests = tally.ok + errorCount(tally);
   const out = tally.outcome(durationMs, connections);
   return { ...out, rps: (out.ok * 1000) / durationMs };
 }

@@ -6,7 +6,7 @@
  * compute nodes seeded through the API, and edge nodes started as real
  * `chamicore edge` processes. Everything it makes it removes in `close()`.
  */
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,10 +17,13 @@ import { generateMasterKey, randomSecret } from "../../../shared/auth/crypto";
 import { silentLogger } from "../../../shared/log";
 import { deleteStream, SHARED_NATS_URL, uniqueStream } from "../../../tests/support/nats";
 import { createTestDatabase, type TestDatabase } from "../../../tests/support/postgres";
-import { edge as startEdgeProcess } from "../../../tests/support/process";
+import { type Proc, spawnProc, edge as startEdgeProcess, untilLogged } from "../../../tests/support/process";
+import { spawnOnServerCpu } from "./cpu";
 import { nodeAddress } from "./load";
 
 const BATCH = 10_000;
+/** How long an edge may take to stop after SIGTERM. */
+const STOP_MS = 15_000;
 
 /** Node `i`'s xname, MAC and (IPv4) address. */
 export const nodeId = (i: number) =>
@@ -52,6 +55,24 @@ export interface Edge {
   /** Resident memory now and its peak, in MiB, from /proc. */
   memory(): { rssMiB: number; peakMiB: number };
   stop(): Promise<void>;
+  /**
+   * Stops this edge and starts it again on the same data directory and
+   * port. `spawnedAt` is performance.now() just before the exec (the
+   * process is spawned before restart() returns); `ready` resolves once it
+   * logged that it listens.
+   */
+  restart(): Promise<{ spawnedAt: number; ready: Promise<Edge> }>;
+}
+
+/**
+ * How an edge is started: `chamicore edge` from this checkout (the default),
+ * the single executable at `exe`, or `chamicore edge` from another
+ * `checkout` (e.g. a worktree of the commit before a change, to measure
+ * before and after side by side).
+ */
+export interface EdgeCommand {
+  exe?: string;
+  checkout?: string;
 }
 
 export interface Site {
@@ -68,10 +89,30 @@ export interface Site {
   ): Promise<T>;
   /** Imports nodes [from, to) in batches of 10,000; returns the ms each batch took. */
   importNodes(from: number, to: number, progress?: (done: number) => void): Promise<number[]>;
-  startEdge(extraEnv?: Record<string, string>): Promise<Edge>;
+  startEdge(extraEnv?: Record<string, string>, command?: EdgeCommand): Promise<Edge>;
   /** Waits until the relay has published every outbox event (a bulk import's 100,000 take a while). */
   relayed(): Promise<void>;
   close(): Promise<void>;
+}
+
+type Started = Proc & { url: string };
+
+/**
+ * Spawns an edge (synchronously: the process exists when this returns) and
+ * resolves once it logged that it listens.
+ */
+function launchEdge(env: Record<string, string>, command: EdgeCommand): Promise<Started> {
+  if (!command.exe && !command.checkout) {
+    // BENCH_EDGE_NODE_ARGS: flags for the edge's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it under load.
+    const nodeArgs = (process.env.BENCH_EDGE_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    return startEdgeProcess(env, [], 60_000, nodeArgs);
+  }
+  // Either gets the environment `chamicore edge` gets from tests/support/process.ts.
+  const [file, args] = command.exe
+    ? [command.exe, []]
+    : [process.execPath, [join(command.checkout!, "control/node/bin.mjs"), "edge"]];
+  const name = command.exe ?? `chamicore edge in ${command.checkout}`;
+  return untilLogged(spawnProc(file, args, env), name, "chamicore edge listening", 60_000, 20);
 }
 
 /** Memory of a process from /proc/<pid>/status, in MiB. */
@@ -92,6 +133,8 @@ async function natsReachable(url: string) {
 }
 
 export async function openSite(opts: { label: string }): Promise<Site> {
+  // The edge runs from the bundled CLI (dist/cli): rebuilt first when a source changed since.
+  execFileSync(process.execPath, ["scripts/build-cli.mjs", "--if-stale"], { stdio: "inherit" });
   const dirs: string[] = [];
   const tmp = (p: string) => {
     const d = mkdtempSync(join(tmpdir(), p));
@@ -175,7 +218,7 @@ export async function openSite(opts: { label: string }): Promise<Site> {
       }
       return times;
     },
-    async startEdge(extraEnv = {}) {
+    async startEdge(extraEnv = {}, command = {}) {
       if (!edgeAccount) {
         const sa = await api<{ spec: { clientSecret: string } }>("POST", "/auth/v1/service-accounts", {
           id: "bench-edge",
@@ -183,37 +226,55 @@ export async function openSite(opts: { label: string }): Promise<Site> {
         });
         edgeAccount = { id: "bench-edge", secret: sa.spec.clientSecret };
       }
-      // BENCH_EDGE_NODE_ARGS: flags for the edge's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it under load.
-      const nodeArgs = (process.env.BENCH_EDGE_NODE_ARGS ?? "").split(" ").filter(Boolean);
-      const p = await startEdgeProcess(
-        {
-          CHAMICORE_CONTROL_URL: control.url,
-          CHAMICORE_EDGE_CLIENT_ID: edgeAccount.id,
-          CHAMICORE_EDGE_CLIENT_SECRET: edgeAccount.secret,
-          CHAMICORE_EDGE_DATA_DIR: tmp("chamicore-bench-edge-"),
-          CHAMICORE_EDGE_LISTEN: "127.0.0.1:0",
-          CHAMICORE_EDGE_NAME: `bench-${process.pid}-${edges.length}`,
-          ...eventsEnv,
-          ...(nats ? {} : { CHAMICORE_EDGE_POLL_SECONDS: "0.1" }),
-          ...extraEnv,
-        },
-        [],
-        60_000,
-        nodeArgs,
-      );
-      const pid = p.child.pid!;
-      const edge: Edge = {
-        url: p.url,
-        pid,
-        child: p.child,
-        memory: () => processMemory(pid),
-        async stop() {
-          if (p.child.exitCode === null) p.child.kill("SIGTERM");
-          await p.exited;
-        },
+      const env = {
+        CHAMICORE_CONTROL_URL: control.url,
+        CHAMICORE_EDGE_CLIENT_ID: edgeAccount.id,
+        CHAMICORE_EDGE_CLIENT_SECRET: edgeAccount.secret,
+        CHAMICORE_EDGE_DATA_DIR: tmp("chamicore-bench-edge-"),
+        CHAMICORE_EDGE_LISTEN: "127.0.0.1:0",
+        CHAMICORE_EDGE_NAME: `bench-${process.pid}-${edges.length}`,
+        ...eventsEnv,
+        ...(nats ? {} : { CHAMICORE_EDGE_POLL_SECONDS: "0.1" }),
+        ...extraEnv,
       };
-      edges.push(edge);
-      return edge;
+      const launch = (env: Record<string, string>) => {
+        const spawnedAt = performance.now();
+        const started = spawnOnServerCpu(() => launchEdge(env, command));
+        const ready = started.then((p) => {
+          const pid = p.child.pid!;
+          const edge: Edge = {
+            url: p.url,
+            pid,
+            child: p.child,
+            memory: () => processMemory(pid),
+            async stop() {
+              if (p.child.exitCode === null) p.child.kill("SIGTERM");
+              // An edge that does not stop must not hang the benchmark: say so, with its last words, and kill it.
+              let timer: NodeJS.Timeout | undefined;
+              const late = new Promise<"late">((r) => {
+                timer = setTimeout(() => r("late"), STOP_MS);
+              });
+              const stopped = await Promise.race([p.exited, late]);
+              clearTimeout(timer);
+              if (stopped !== "late") return;
+              console.error(
+                `(edge pid ${pid} did not stop ${STOP_MS / 1000} s after SIGTERM; killed. Its last output:\n${p.output().split("\n").slice(-8).join("\n")})`,
+              );
+              p.child.kill("SIGKILL");
+              await p.exited;
+            },
+            async restart() {
+              await edge.stop();
+              edges.splice(edges.indexOf(edge), 1);
+              return launch({ ...env, CHAMICORE_EDGE_LISTEN: new URL(p.url).host });
+            },
+          };
+          edges.push(edge);
+          return edge;
+        });
+        return { spawnedAt, ready };
+      };
+      return launch(env).ready;
     },
     async relayed() {
       if (!nats) return;
@@ -244,6 +305,35 @@ export async function openSite(opts: { label: string }): Promise<Site> {
     },
   };
   return site;
+}
+
+/**
+ * The boot benchmarks' site: `nodes` compute nodes (interfaces, addresses),
+ * the Compute role's boot params and its cloud-init payload, every event
+ * relayed.
+ */
+export async function seedBootSite(site: Site, nodes: number) {
+  const t = performance.now();
+  await site.api("POST", "/boot/v1/bootparams", {
+    id: "bp-compute",
+    role: "Compute",
+    kernelUri: "http://images.example/compute/vmlinuz-6.1",
+    initrdUri: "http://images.example/compute/initramfs-6.1.img",
+    cmdline: "console=ttyS0,115200 root=live:http://images.example/compute/rootfs.squashfs",
+  });
+  await site.api("POST", "/cloud-init/payloads", {
+    id: "compute",
+    role: "Compute",
+    userData: "#cloud-config\npackages: [chrony, munge]\nruncmd:\n  - [systemctl, enable, --now, munge]\n",
+    vendorData: "#cloud-config\nntp:\n  servers: [ntp.bench.example]\n",
+    metaData: { site: "bench" },
+  });
+  await site.importNodes(0, nodes, (n) => progress(`seeding: ${n}/${nodes} nodes`));
+  endProgress();
+  await site.relayed();
+  console.log(
+    `seeded ${nodes} nodes (interfaces, addresses, role params, role payload) in ${sec(performance.now() - t)}`,
+  );
 }
 
 /**

@@ -1,0 +1,305 @@
+/**
+ * `chamicore edge` / `chamicore-edge`: the rack-local boot server. Opens the
+ * replica, starts following the control plane, and serves boot scripts and
+ * cloud-init from the replica whatever the state of the uplink. Written
+ * once over an `EdgeRuntime`: Node's (edge-node/node/) where a checkout runs
+ * it, Bun's (edge-node/bun/) in the single executable.
+ */
+
+import type { Context } from "hono";
+import { servingSettingsOf } from "../control/config";
+import { createLogger, type Logger } from "../shared/log";
+import { Registry } from "../shared/metrics";
+import { watchedStop } from "../shared/stopping";
+import { VERSION } from "../shared/version";
+import { runDiscoveryWork } from "./agent/discovery-work";
+import { runPowerWork } from "./agent/power-work";
+import { WorkAgent } from "./agent/work-agent";
+import { createEdgeApp } from "./app";
+import { type ApplyFailed, applyFailureOf } from "./apply-state";
+import { ArtifactCache } from "./artifacts/cache";
+import { SiteArtifacts } from "./artifacts/site-labelled";
+import { artifactRefsOf, replicaBootParams } from "./artifacts/wanted";
+import { loadEdgeConfig } from "./config";
+import { ControlClient } from "./control-client";
+import { KeaClient } from "./kea/client";
+import { KeaSync } from "./kea/sync";
+import { ProgressRecorder } from "./progress/recorder";
+import { EdgeReporter } from "./progress/reporter";
+import type { RedfishCredentials } from "./redfish/client";
+import { RedfishDiscoveryExecutor } from "./redfish/discovery-executor";
+import { RedfishPowerExecutor } from "./redfish/power-executor";
+import { Replica } from "./replica/replica";
+import type { OpenSqlite } from "./replica/sqlite";
+import { EdgeSync } from "./sync";
+import { openIpxeDir, startEdgeTftp } from "./tftp/edge";
+import type { TftpServer } from "./tftp/server";
+
+/** What differs between the runtimes the edge runs on: its SQLite and its HTTP server. */
+export interface EdgeRuntime {
+  name: "node" | "bun";
+  sqlite: OpenSqlite;
+  /** Serves `fetch` on host:port; resolves once listening. */
+  listen(
+    fetch: (req: Request, env?: unknown) => Response | Promise<Response>,
+    opts: { host: string; port: number; keepAliveSeconds: number },
+  ): Promise<{ port: number; close(): Promise<void> }>;
+  /** The caller's address (cloud-init identifies a node by it). */
+  peerAddress(c: Context): string | undefined;
+}
+
+export interface RunningEdge {
+  url: string;
+  sync: EdgeSync;
+  kea: KeaSync | undefined;
+  close(): Promise<void>;
+}
+
+export async function startEdgeOn(
+  runtime: EdgeRuntime,
+  env: Record<string, string | undefined> = process.env,
+  opts: { logger?: Logger; resync?: boolean } = {},
+): Promise<RunningEdge> {
+  const config = loadEdgeConfig(env);
+  const log =
+    opts.logger ??
+    createLogger({
+      level: config.CHAMICORE_LOG_LEVEL,
+      base: { service: "chamicore-edge", edge: config.CHAMICORE_EDGE_NAME },
+    });
+  const ipxe = await openIpxeDir(config);
+  const { replica, openFailure } = openReplica(runtime.sqlite, config.CHAMICORE_EDGE_DATA_DIR, log);
+  if (opts.resync) {
+    replica.reset();
+    log.warn("--resync: replica cleared; it is rebuilt from a fresh snapshot");
+  }
+  log.info("replica opened", { dir: config.CHAMICORE_EDGE_DATA_DIR, position: replica.position() });
+  const registry = new Registry();
+  const kea = config.KEA_CONTROL_URL
+    ? new KeaSync({
+        kea: new KeaClient(config.KEA_CONTROL_URL),
+        hosts: () => replica.dhcpHosts(),
+        logger: log.child({ part: "kea" }),
+        registry,
+        reconcileMs: config.CHAMICORE_KEA_RECONCILE_SECONDS * 1000,
+      })
+    : undefined;
+  // The artifacts the boot parameters name, cached on this host (edge-node/artifacts/).
+  const artifacts = new ArtifactCache({
+    dataDir: config.CHAMICORE_EDGE_DATA_DIR,
+    controlUrl: config.CHAMICORE_CONTROL_URL,
+    budget: config.CHAMICORE_EDGE_ARTIFACT_BUDGET,
+    concurrency: config.CHAMICORE_EDGE_ARTIFACT_CONCURRENCY,
+    bandwidth: config.CHAMICORE_EDGE_ARTIFACT_BANDWIDTH,
+    registry,
+    logger: log.child({ part: "artifacts" }),
+  });
+  // At once, so that the files found on disk are checked wanted ones first; then after every
+  // applied batch, once per turn of the event loop however many batches a catch-up applies.
+  let wantQueued = false;
+  const wantArtifacts = () => {
+    if (wantQueued) return;
+    wantQueued = true;
+    setTimeout(() => {
+      wantQueued = false;
+      try {
+        if (!artifacts.stopped) artifacts.want(wantedArtifacts());
+      } catch (e) {
+        log.error("cannot list the artifacts the boot parameters name", { err: String(e) });
+      }
+    }, 0);
+  };
+  const control = new ControlClient(
+    config.CHAMICORE_CONTROL_URL.replace(/\/+$/, ""),
+    config.CHAMICORE_EDGE_CLIENT_ID && config.CHAMICORE_EDGE_CLIENT_SECRET
+      ? { id: config.CHAMICORE_EDGE_CLIENT_ID, secret: config.CHAMICORE_EDGE_CLIENT_SECRET }
+      : undefined,
+  );
+  // And what the operator labelled for this site ahead of its boot parameters.
+  const labelled = new SiteArtifacts({
+    control,
+    site: config.CHAMICORE_EDGE_SITE ?? config.CHAMICORE_EDGE_NAME,
+    everyMs: config.CHAMICORE_EDGE_SITE_ARTIFACTS_SECONDS * 1000,
+    logger: log.child({ part: "artifacts" }),
+    onChange: () => wantArtifacts(),
+  });
+  const wantedArtifacts = () => artifactRefsOf(replicaBootParams(replica), labelled.refs());
+  artifacts.want(wantedArtifacts());
+  const sync = new EdgeSync({
+    replica,
+    control,
+    logger: log,
+    registry,
+    name: config.CHAMICORE_EDGE_NAME,
+    nats: config.NATS_URL
+      ? {
+          servers: config.NATS_URL,
+          stream: config.CHAMICORE_NATS_STREAM,
+          subjectPrefix: config.CHAMICORE_NATS_SUBJECT_PREFIX,
+        }
+      : undefined,
+    pollMs: config.CHAMICORE_EDGE_POLL_SECONDS * 1000,
+    stallMs: config.CHAMICORE_EDGE_STALL_SECONDS * 1000,
+    onChange: () => {
+      kea?.nudge();
+      wantArtifacts();
+    },
+    openFailure,
+  });
+  const site = config.CHAMICORE_EDGE_SITE ?? config.CHAMICORE_EDGE_NAME;
+  const agent = config.NATS_URL
+    ? workAgentOf(config, site, control, log.child({ part: "agent", site }))
+    : undefined;
+  // Boot progress and the edge's own reports go to the control plane beside the feed (docs/boot-progress.md).
+  const name = encodeURIComponent(config.CHAMICORE_EDGE_NAME);
+  const progress = new ProgressRecorder({
+    edge: config.CHAMICORE_EDGE_NAME,
+    send: (batch) => control.post("/boot/v1/progress", batch),
+    logger: log.child({ part: "progress" }),
+    flushMs: config.CHAMICORE_EDGE_PROGRESS_SECONDS * 1000,
+  });
+  const reporter = new EdgeReporter({
+    sync,
+    kea,
+    recorder: progress,
+    send: (report) => control.put(`/events/v1/edges/${name}`, report),
+  });
+  // Assigned once the HTTP side listens (a /status before then shows TFTP as off).
+  let tftp: TftpServer | undefined;
+  const app = createEdgeApp({
+    progress,
+    replica,
+    sync,
+    kea,
+    agent,
+    logger: log,
+    registry,
+    runtime: runtime.name,
+    ipxe,
+    artifacts,
+    // Started once the HTTP side listens; /status reads it from then on.
+    tftp: () => tftp?.status() ?? null,
+    serving: servingSettingsOf(
+      { ...config, CHAMICORE_PUBLIC_URL: config.CHAMICORE_EDGE_PUBLIC_URL },
+      runtime.peerAddress,
+    ),
+  });
+  const { host, port } = config.CHAMICORE_EDGE_LISTEN;
+  const server = await runtime
+    .listen(app.fetch, { host, port, keepAliveSeconds: config.CHAMICORE_EDGE_KEEPALIVE_SECONDS })
+    .catch(async (e) => {
+      await artifacts.stop();
+      replica.close();
+      throw e;
+    });
+  tftp = await startEdgeTftp(config, ipxe, log, registry).catch(async (e) => {
+    await server.close();
+    await artifacts.stop();
+    replica.close();
+    throw e;
+  });
+  const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  const url = `http://${shown.includes(":") ? `[${shown}]` : shown}:${server.port}`;
+  sync.start();
+  labelled.start();
+  progress.start();
+  reporter.start();
+  kea?.start();
+  agent?.start();
+  log.info("chamicore edge listening", {
+    version: VERSION,
+    runtime: runtime.name,
+    url,
+    control: config.CHAMICORE_CONTROL_URL,
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    sync,
+    kea,
+    close: () =>
+      (closing ??= (async () => {
+        const { step, end } = watchedStop(log, 3_000);
+        await step("HTTP server", server.close());
+        await step("TFTP server", tftp?.close());
+        // Downloads stop at once; their partial files stay for the next start to resume.
+        labelled.stop();
+        await step("artifact downloads", artifacts.stop());
+        // Running power tasks stop and their results are reported before the uplink closes.
+        await step("work agent", agent?.stop());
+        reporter.stop();
+        // Before the uplink closes: one last try to send what the recorder keeps.
+        await step("boot progress", progress.stop());
+        await step("feed", sync.stop());
+        // After the feed: the Kea write in flight (if any) finishes before the replica closes.
+        await step("Kea sync", kea?.stop());
+        replica.close();
+        end();
+        log.info("stopped");
+      })()),
+  };
+}
+
+/**
+ * Opens the replica. On a full (or failing) disk the shared-memory index
+ * beside replica.db cannot be created, and an edge restarted then would not
+ * serve at all: it opens the replica with the index in its own memory
+ * instead, serves what it holds, and reports why it cannot take changes.
+ */
+function openReplica(
+  sqlite: OpenSqlite,
+  dir: string,
+  log: Logger,
+): { replica: Replica; openFailure?: ApplyFailed } {
+  try {
+    return { replica: Replica.open(dir, { sqlite }) };
+  } catch (e) {
+    const failed = applyFailureOf(e, dir);
+    if (!failed?.local) throw e;
+    log.warn("cannot open the replica as usual; opening it for this process alone", { err: failed.message });
+    return { replica: Replica.open(dir, { sqlite, exclusive: true }), openFailure: failed };
+  }
+}
+
+/**
+ * The agent that runs this site's power tasks and scans (edge-node/agent/):
+ * one executor, so the edge's Redfish limits hold across transitions.
+ */
+function workAgentOf(
+  config: ReturnType<typeof loadEdgeConfig>,
+  site: string,
+  control: ControlClient,
+  logger: Logger,
+): WorkAgent {
+  const credentials = new Map<string, RedfishCredentials>();
+  const power = {
+    control,
+    logger,
+    credentials,
+    executor: new RedfishPowerExecutor({
+      concurrency: config.CHAMICORE_POWER_CONCURRENCY,
+      pollMs: config.CHAMICORE_POWER_POLL_SECONDS * 1000,
+      credentials: async (id) => credentials.get(id),
+    }),
+  };
+  const discovery = {
+    control,
+    logger,
+    credentials,
+    executor: new RedfishDiscoveryExecutor({ credentials: async (id) => credentials.get(id) }),
+  };
+  return new WorkAgent({
+    site,
+    logger,
+    nats: {
+      servers: config.NATS_URL!,
+      stream: config.CHAMICORE_NATS_STREAM,
+      subjectPrefix: config.CHAMICORE_NATS_SUBJECT_PREFIX,
+    },
+    run: async (work, stopping) => {
+      if (work.kind === "power") await runPowerWork(work, power, stopping);
+      else await runDiscoveryWork(work, discovery, stopping);
+    },
+  });
+}
