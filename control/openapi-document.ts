@@ -5,11 +5,12 @@
  * generator (scripts/gen-client.ts) both read it from here.
  */
 import { Keyring } from "../functions/auth";
+import { parseEnv, ServingEnvSchema, servingSettingsOf } from "../functions/config";
 import { generateMasterKey } from "../shared/auth/crypto";
 import { silentLogger } from "../shared/log";
 import { Registry } from "../shared/metrics";
 import { createControlApp } from "./app";
-import { authSettingsOf, parseEnv, ServingEnvSchema, servingSettingsOf, WorkerAuthEnvSchema } from "./config";
+import { authSettingsOf, WorkerAuthEnvSchema } from "./config";
 
 /** The app as the document sees it (its routes are what the contract test compares against). */
 export function documentApp() {

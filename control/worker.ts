@@ -20,6 +20,13 @@ import pg from "pg";
 import { Keyring } from "../functions/auth";
 import { ensureBootstrap } from "../functions/auth/bootstrap";
 import type { RateLimitBinding } from "../functions/auth/login-throttle";
+import {
+  ConfigError,
+  EventsEnvSchema,
+  parseEnv,
+  ServingEnvSchema,
+  servingSettingsOf,
+} from "../functions/config";
 import type { AppEnv } from "../functions/env";
 import { createLogger, type Logger, type LogLevel } from "../shared/log";
 import { Registry } from "../shared/metrics";
@@ -28,12 +35,7 @@ import { createControlApp } from "./app";
 import {
   AuditEnvSchema,
   authSettingsOf,
-  ConfigError,
-  EventsEnvSchema,
   PowerEnvSchema,
-  parseEnv,
-  ServingEnvSchema,
-  servingSettingsOf,
   WorkerAuthEnvSchema,
   WorkerDbEnvSchema,
 } from "./config";

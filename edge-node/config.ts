@@ -11,7 +11,7 @@ import {
   PowerAgentEnvSchema,
   parseEnv,
   ServingEnvSchema,
-} from "../control/config";
+} from "../functions/config";
 import { ByteAmount } from "./artifacts/size";
 
 /** Where Debian's `ipxe` package puts the binaries. */

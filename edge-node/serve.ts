@@ -7,7 +7,7 @@
  */
 
 import type { Context } from "hono";
-import { servingSettingsOf } from "../control/config";
+import { servingSettingsOf } from "../functions/config";
 import { createLogger, type Logger } from "../shared/log";
 import { Registry } from "../shared/metrics";
 import { watchedStop } from "../shared/stopping";

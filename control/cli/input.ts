@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { CliError, EXIT } from "./errors";
+import { CliError, EXIT } from "../../shared/node/cli/errors";
 
 /** Reads a file, or stdin for `-`, as text (secrets and tokens: never parsed). */
 export function readText(file: string, stdin: NodeJS.ReadStream): string {

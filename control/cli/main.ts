@@ -4,8 +4,9 @@
  * completion and errors behave the same everywhere. Exit codes: errors.ts.
  */
 import yargs, { type Argv } from "yargs";
+import { type Cli, type CliIo, globalOptions } from "../../shared/node/cli/app";
+import { runTree } from "../../shared/node/cli/run";
 import { VERSION } from "../../shared/version";
-import { Cli, type CliIo, globalOptions } from "./app";
 import { auditCommands } from "./commands/audit";
 import { authAdminCommands } from "./commands/auth-admin";
 import { bootCommands } from "./commands/boot";
@@ -15,10 +16,9 @@ import { discoveryCommands } from "./commands/discovery";
 import { importCommands } from "./commands/import";
 import { nodeCommands } from "./commands/node";
 import { powerCommands } from "./commands/power";
-import { edgeExecutableCommands, rotateKeysCommand, serverCommands } from "./commands/server";
+import { rotateKeysCommand, serverCommands } from "./commands/server";
 import { sessionCommands } from "./commands/session";
 import { smdCommands } from "./commands/smd";
-import { describeError, EXIT } from "./errors";
 
 /** A command group: adds its commands to the tree. */
 export type CommandModule = (y: Argv, cli: Cli) => Argv;
@@ -73,80 +73,6 @@ export function buildCli(argv: string[], cli: Cli): Argv {
     );
 }
 
-/**
- * The single `chamicore-edge` executable's tree: `chamicore edge` as the
- * default command, its subcommands at the top (`chamicore-edge status`).
- */
-export function buildEdgeCli(argv: string[], cli: Cli): Argv {
-  const y = yargs(argv)
-    .scriptName("chamicore-edge")
-    .version(VERSION)
-    .usage(`chamicore-edge ${VERSION} — the rack-local edge node of Chamicore (docs/edge.md)`)
-    .help()
-    .alias("help", "h")
-    .strict()
-    .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns || 100) : null)
-    .exitProcess(false);
-  return edgeExecutableCommands(globalOptions(y), cli);
-}
-
-/**
- * `--file -` as `--file=-`: yargs does not take a lone `-` as a long
- * option's value, and `-` is how every Unix tool says "standard input".
- */
-function stdinValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a.startsWith("--") && !a.includes("=") && argv[i + 1] === "-") {
-      out.push(`${a}=-`);
-      i++;
-    } else out.push(a);
-  }
-  return out;
-}
-
-/** The names (and aliases) of the top-level commands. */
-function topLevelCommands(y: Argv): string[] {
-  const internal = (
-    y as unknown as { getInternalMethods(): { getCommandInstance(): { getCommands(): string[] } } }
-  )
-    .getInternalMethods()
-    .getCommandInstance();
-  return internal.getCommands();
-}
-
-/** Runs the CLI (`edge`: the edge executable's tree); resolves to the exit code. */
-export async function runCli(rawArgv: string[], io: CliIo, opts: { edge?: boolean } = {}): Promise<number> {
-  const argv = stdinValues(rawArgv);
-  const cli = new Cli(io);
-  const program = opts.edge ? "chamicore-edge" : "chamicore";
-  let usage: string | undefined;
-  const y = (opts.edge ? buildEdgeCli : buildCli)(argv, cli).fail((msg, err) => {
-    if (err) throw err;
-    usage = msg;
-    // Throwing stops yargs here: a command with a bad flag must not run.
-    throw new Error(msg);
-  });
-  const known = topLevelCommands(y);
-  try {
-    await y.parseAsync();
-  } catch (e) {
-    if (usage === undefined) {
-      const { code, text } = describeError(e);
-      io.stderr.write(`${text}\n`);
-      return code;
-    }
-  }
-  if (usage !== undefined) {
-    const first = argv.find((a) => !a.startsWith("-"));
-    if (first !== undefined && !known.includes(first)) {
-      io.stderr.write(`${program}: unknown command '${first}'. Run '${program} --help' for the list.\n`);
-      return EXIT.usage;
-    }
-    const words = argv.filter((a) => !a.startsWith("-")).slice(0, 2);
-    io.stderr.write(`${program}: ${usage} (see '${program} ${[...words, ""].join(" ")}--help')\n`);
-    return EXIT.usage;
-  }
-  return cli.exitCode;
-}
+/** Runs `chamicore` with `argv`; resolves to the exit code. */
+export const runCli = (argv: string[], io: CliIo): Promise<number> =>
+  runTree("chamicore", buildCli, argv, io);

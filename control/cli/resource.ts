@@ -12,10 +12,10 @@
  */
 import type { Argv, Options } from "yargs";
 import { type ApiClient, unwrap } from "../../shared/client";
-import type { Cli, GlobalOptions } from "./app";
-import { CliError, EXIT } from "./errors";
+import type { Cli, GlobalOptions } from "../../shared/node/cli/app";
+import { CliError, EXIT } from "../../shared/node/cli/errors";
+import type { Column } from "../../shared/node/cli/output";
 import { readDocument, setPairs } from "./input";
-import type { Column } from "./output";
 
 type Args = GlobalOptions & Record<string, unknown>;
 

@@ -2,7 +2,7 @@
  * The single `chamicore-edge` executable (scripts/build-edge.mjs): the
  * edge's commands, with the edge served by Bun.
  */
-import { main } from "../../control/node/main";
+import { edgeMain } from "../cli/main";
 import { startEdge } from "./serve";
 
-main({ edge: true, startEdge });
+edgeMain(startEdge);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 /** The `chamicore-edge` executable's entry under Node (bundled into dist/cli/edge.js). */
-import { main } from "../../control/node/main";
+import { edgeMain } from "../cli/main";
 
-main({ edge: true });
+edgeMain();

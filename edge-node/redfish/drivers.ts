@@ -5,15 +5,19 @@
  *
  *   - `redfish`: scans a BMC (discovery.ts);
  *   - `import`: reads a CSV, JSON or YAML file (also OpenCHAMI nodes.yaml)
- *     with the CLI's importer (control/cli/workflows/import-rows.ts), so
+ *     with the CLI's importer (functions/inventory/import-file.ts), so
  *     that a file gives the same components through either path.
  *
  * Both give a DiscoveryResult: import items checked with the API's schema,
  * and problems naming where (a Redfish path, or `file:line`).
  */
 import { z } from "zod";
-import { CliError } from "../../control/cli/errors";
-import { formatOf, type ImportFormat, parseImport } from "../../control/cli/workflows/import-rows";
+import {
+  formatOf,
+  ImportFileError,
+  type ImportFormat,
+  parseImport,
+} from "../../functions/inventory/import-file";
 import { ComponentCreateSchema } from "../../functions/inventory/schemas";
 import type { ComponentImportItem, DiscoveryProblem, DiscoveryResult } from "./discovery";
 import { NamingSchema } from "./naming";
@@ -89,7 +93,7 @@ export function importDriver(text: string, format?: ImportFormat, name = "the fi
   try {
     parsed = parseImport(text, formatOf(name, text, format), name);
   } catch (e) {
-    if (e instanceof CliError)
+    if (e instanceof ImportFileError)
       return { components: [], problems: [{ path: name, message: e.message }], groups: {} };
     throw e;
   }

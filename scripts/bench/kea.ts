@@ -18,11 +18,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { requestToken } from "../../control/cli/session";
 import { startControl } from "../../control/node/serve";
 import { startEdge } from "../../edge-node/node/serve";
 import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
 import { createLogger, silentLogger } from "../../shared/log";
+import { requestToken } from "../../shared/node/cli/session";
 import { startKea } from "../../tests/support/kea";
 
 const N = Number(process.env.BENCH_RESERVATIONS ?? 10_000);

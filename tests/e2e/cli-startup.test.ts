@@ -4,6 +4,8 @@
  * or the edge (that is what keeps them quick), while `migrate` does load
  * its driver, which shows the check sees what it looks for. Also: a bin
  * without its bundle says how to build it, rather than failing obscurely.
+ * The edge's bundle can load nothing of the control plane: that is what
+ * keeps the rack appliance small.
  */
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -63,7 +65,7 @@ describe("the bundled chamicore at start", () => {
     for (const run of [help, version, list]) {
       expect(run.sources).toContain("control/cli/main.ts");
       expect(run.sources.filter((s) => HEAVY.test(s))).toEqual([]);
-      // zod alone would be a third of what they parse (control/cli/config.ts checks by hand).
+      // zod alone would be a third of what they parse (shared/node/cli/config.ts checks by hand).
       expect(run.sources.filter((s) => s.startsWith("node_modules/zod/"))).toEqual([]);
       // Everything comes from the bundle: no TypeScript, no package loaded beside it.
       expect(run.outside).toEqual([]);
@@ -88,5 +90,31 @@ describe("the bundled chamicore at start", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("npm run build:cli");
     expect(r.stderr).toContain(join(root, "dist/cli/cli.js"));
+  });
+});
+
+describe("the bundled chamicore-edge", () => {
+  it("can load nothing of the control plane or the operator CLI, and answers --help", () => {
+    // Every file edge.js can load, statically or on demand, and the sources they hold.
+    const seen = new Set<string>();
+    const queue = ["edge.js"];
+    while (queue.length) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const text = readFileSync(join(DIST, file), "utf8");
+      for (const m of text.matchAll(/(?:from|import)\s*\(?\s*["']\.\/([\w.-]+\.js)["']/g)) queue.push(m[1]!);
+    }
+    const sources = [...seen].flatMap((f) => contents[f] ?? [`? ${f}`]);
+    expect(sources).toContain("edge-node/cli/main.ts");
+    expect(sources).toContain("edge-node/node/serve.ts");
+    expect(sources.filter((s) => s.startsWith("control/") || s.startsWith("?"))).toEqual([]);
+    expect(sources.filter((s) => /^node_modules\/(@electric-sql|casbin|pg|pg-protocol)\//.test(s))).toEqual([]);
+
+    const help = spawnSync(process.execPath, [join(process.cwd(), "edge-node/node/bin.mjs"), "--help"], {
+      encoding: "utf8",
+    });
+    expect(help.status).toBe(0);
+    for (const command of ["list", "kea-config", "status"]) expect(help.stdout).toContain(command);
   });
 });

@@ -12,17 +12,12 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createControlApp } from "../../control/app";
-import {
-  authSettingsOf,
-  parseEnv,
-  ServingEnvSchema,
-  servingSettingsOf,
-  WorkerAuthEnvSchema,
-} from "../../control/config";
+import { authSettingsOf, WorkerAuthEnvSchema } from "../../control/config";
 import { type NodeDatabase, openDatabase } from "../../control/db/node";
 import { pgStores } from "../../control/stores";
 import { Keyring } from "../../functions/auth";
 import type { AuthSettings } from "../../functions/auth/settings";
+import { parseEnv, ServingEnvSchema, servingSettingsOf } from "../../functions/config";
 import type { AppEnv } from "../../functions/env";
 import type { SecretKey } from "../../shared/auth/crypto";
 import { generateMasterKey } from "../../shared/auth/crypto";

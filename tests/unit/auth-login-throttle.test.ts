@@ -6,8 +6,9 @@
  * forgetting the keys that failed longest ago.
  */
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadControlConfig } from "../../control/config";
+import { loadControlConfig } from "../../control/config";
 import { type LoginAttempt, MemoryLoginThrottle } from "../../functions/auth/login-throttle";
+import { ConfigError } from "../../functions/config";
 
 const T0 = 1_000_000;
 const limits = { perClient: 3, perAddress: 5, windowSeconds: 10 };

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadConfig, loadTokens, saveConfig, saveTokens } from "../../control/cli/config";
-import { CliError, EXIT } from "../../control/cli/errors";
+import { loadConfig, loadTokens, saveConfig, saveTokens } from "../../shared/node/cli/config";
+import { CliError, EXIT } from "../../shared/node/cli/errors";
 
 let dir: string;
 let env: Record<string, string>;

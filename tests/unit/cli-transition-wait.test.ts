@@ -4,7 +4,6 @@
  * loop's stop conditions, on a fake clock.
  */
 import { describe, expect, it } from "vitest";
-import { EXIT } from "../../control/cli/errors";
 import {
   exitOf,
   failureSummary,
@@ -13,6 +12,7 @@ import {
   type TransitionSpec,
   waitForTransition,
 } from "../../control/cli/workflows/transition-wait";
+import { EXIT } from "../../shared/node/cli/errors";
 
 const counts = (c: Partial<TransitionSpec["taskCounts"]>): TransitionSpec["taskCounts"] => ({
   total: 0,

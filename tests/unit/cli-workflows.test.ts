@@ -5,18 +5,6 @@
  * with its exit-code rules, and what `node provision` decides to change.
  */
 import { describe, expect, it } from "vitest";
-import { CliError } from "../../control/cli/errors";
-import {
-  batches,
-  type Entry,
-  formatOf,
-  itemErrors,
-  jsonLines,
-  parseCsv,
-  parseImport,
-  progressLine,
-  seconds,
-} from "../../control/cli/workflows/import-rows";
 import {
   bootParamsChanges,
   componentCreateBody,
@@ -27,6 +15,7 @@ import {
   payloadChanges,
   typeLabel,
 } from "../../control/cli/workflows/node-plan";
+import { batches, progressLine, seconds } from "../../control/cli/workflows/progress";
 import {
   exitCodeOf,
   runSteps,
@@ -35,7 +24,17 @@ import {
   stepError,
   summaryLine,
 } from "../../control/cli/workflows/steps";
+import {
+  type Entry,
+  formatOf,
+  ImportFileError,
+  itemErrors,
+  jsonLines,
+  parseCsv,
+  parseImport,
+} from "../../functions/inventory/import-file";
 import { ApiProblem } from "../../shared/client";
+import { CliError } from "../../shared/node/cli/errors";
 
 const usageError = (f: () => unknown) => {
   try {
@@ -44,6 +43,17 @@ const usageError = (f: () => unknown) => {
     expect(e).toBeInstanceOf(CliError);
     expect((e as CliError).code).toBe(2);
     return (e as CliError).message;
+  }
+  throw new Error("did not throw");
+};
+
+/** A file the importer cannot use at all: the CLI says so with exit code 2 (usage). */
+const fileError = (f: () => unknown) => {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ImportFileError);
+    return (e as Error).message;
   }
   throw new Error("did not throw");
 };
@@ -63,7 +73,7 @@ describe("parseCsv", () => {
       { line: 1, fields: ["a", "b"] },
       { line: 2, fields: ["1", "2"] },
     ]);
-    expect(usageError(() => parseCsv('a\n"open'))).toContain("line 2");
+    expect(fileError(() => parseCsv('a\n"open'))).toContain("line 2");
   });
 });
 
@@ -143,9 +153,9 @@ describe("parseImport: CSV", () => {
   });
 
   it("refuses a header it does not know, or one without an id", () => {
-    expect(usageError(() => parseImport("id,colour\n", "csv", "f.csv"))).toContain("unknown column 'colour'");
-    expect(usageError(() => parseImport("type,role\n", "csv", "f.csv"))).toContain("needs an id");
-    expect(usageError(() => parseImport("", "csv", "f.csv"))).toContain("empty");
+    expect(fileError(() => parseImport("id,colour\n", "csv", "f.csv"))).toContain("unknown column 'colour'");
+    expect(fileError(() => parseImport("type,role\n", "csv", "f.csv"))).toContain("needs an id");
+    expect(fileError(() => parseImport("", "csv", "f.csv"))).toContain("empty");
   });
 });
 
@@ -286,17 +296,17 @@ nodes:
     );
     // Not JSON after all: the YAML parser reads it, or says where it fails.
     expect(parseImport("components:\n  - id: y1\n", "json").entries[0]!.line).toBe(2);
-    expect(
-      usageError(() => parseImport('{"components": [\n  {"id": "a" "b"}\n]}', "json", "f.json")),
-    ).toMatch(/f\.json line 2: not valid JSON or YAML/);
-    expect(usageError(() => parseImport('{"components": 3}', "json", "f.json"))).toContain(
+    expect(fileError(() => parseImport('{"components": [\n  {"id": "a" "b"}\n]}', "json", "f.json"))).toMatch(
+      /f\.json line 2: not valid JSON or YAML/,
+    );
+    expect(fileError(() => parseImport('{"components": 3}', "json", "f.json"))).toContain(
       "expected {components",
     );
   });
 
   it("refuses documents of another shape and YAML it cannot parse, with the line", () => {
-    expect(usageError(() => parseImport("things: []\n", "yaml", "f.yaml"))).toContain("expected {components");
-    expect(usageError(() => parseImport("a: [\n", "yaml", "f.yaml"))).toMatch(/f\.yaml line \d+: not valid/);
+    expect(fileError(() => parseImport("things: []\n", "yaml", "f.yaml"))).toContain("expected {components");
+    expect(fileError(() => parseImport("a: [\n", "yaml", "f.yaml"))).toMatch(/f\.yaml line \d+: not valid/);
   });
 });
 

@@ -6,11 +6,12 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { beforeEach, describe, expect, it } from "vitest";
-import { authSettingsOf, parseEnv, WorkerAuthEnvSchema } from "../../control/config";
+import { authSettingsOf, WorkerAuthEnvSchema } from "../../control/config";
 import { Keyring } from "../../functions/auth";
 import { registerCloudInit } from "../../functions/cloud-init";
 import type { Payload } from "../../functions/cloud-init/schemas";
 import type { CloudInitStore, NodeFacts } from "../../functions/cloud-init/store";
+import { parseEnv } from "../../functions/config";
 import type { AppDeps, AppEnv } from "../../functions/env";
 import type { Stores } from "../../functions/stores";
 import { generateMasterKey } from "../../shared/auth/crypto";

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadControlConfig } from "../../control/config";
+import { loadControlConfig } from "../../control/config";
 import { DEBIAN_IPXE_DIR, loadEdgeConfig } from "../../edge-node/config";
+import { ConfigError } from "../../functions/config";
 import { generateMasterKey } from "../../shared/auth/crypto";
 
 /** The ConfigError that loading `env` throws. */

@@ -14,11 +14,11 @@ import { constants } from "node:os";
 import { basename } from "node:path";
 import type { Argv } from "yargs";
 import { ApiProblem, type Schemas, unwrap } from "../../../shared/client";
-import { type Cli, type GlobalOptions, run } from "../app";
-import { CliError, EXIT } from "../errors";
-import type { Column } from "../output";
+import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
+import { CliError, EXIT } from "../../../shared/node/cli/errors";
+import type { Column } from "../../../shared/node/cli/output";
+import type { Session } from "../../../shared/node/cli/session";
 import { resourceCommand } from "../resource";
-import type { Session } from "../session";
 import { col, filter, sortFilter } from "./smd";
 
 type Artifact = Schemas["ArtifactSpec"];

@@ -6,10 +6,10 @@
  */
 import type { Argv } from "yargs";
 import { unwrap } from "../../../shared/client";
-import { type Cli, type GlobalOptions, run } from "../app";
-import { CliError, EXIT } from "../errors";
+import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
+import { CliError, EXIT } from "../../../shared/node/cli/errors";
+import type { Column } from "../../../shared/node/cli/output";
 import type { CommandModule } from "../main";
-import type { Column } from "../output";
 import { col, commandGroup, filter } from "./smd";
 
 type ListArgs = GlobalOptions & {

@@ -16,14 +16,14 @@
 
 import type { Argv } from "yargs";
 import { ApiProblem, type Schemas, unwrap } from "../../../shared/client";
-import { type Cli, type GlobalOptions, run } from "../app";
-import { loadTokens, saveTokens } from "../config";
-import { CliError, EXIT } from "../errors";
+import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
+import { loadTokens, saveTokens } from "../../../shared/node/cli/config";
+import { CliError, EXIT } from "../../../shared/node/cli/errors";
+import type { Column } from "../../../shared/node/cli/output";
+import { claimsOf } from "../../../shared/node/cli/session";
 import { readText } from "../input";
 import type { CommandModule } from "../main";
-import type { Column } from "../output";
 import { bodyOf } from "../resource";
-import { claimsOf } from "../session";
 
 type Args = GlobalOptions & Record<string, unknown>;
 type Res<S> = { metadata: { id: string }; spec: S };

@@ -4,8 +4,8 @@
  * the iPXE script a node would get.
  */
 import { createClient, unwrap } from "../../../shared/client";
-import { type GlobalOptions, run } from "../app";
-import { CliError, EXIT } from "../errors";
+import { type GlobalOptions, run } from "../../../shared/node/cli/app";
+import { CliError, EXIT } from "../../../shared/node/cli/errors";
 import type { CommandModule } from "../main";
 import { resourceCommand } from "../resource";
 import { artifactCommands } from "./artifacts";

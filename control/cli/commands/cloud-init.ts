@@ -4,8 +4,8 @@
  * would be served (the public NoCloud endpoints, as the node reads them).
  */
 import { createClient, unwrap } from "../../../shared/client";
-import { type Cli, type GlobalOptions, run } from "../app";
-import { CliError, EXIT } from "../errors";
+import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
+import { CliError, EXIT } from "../../../shared/node/cli/errors";
 import { readDocument, readText, setPairs } from "../input";
 import type { CommandModule } from "../main";
 import { resourceCommand } from "../resource";

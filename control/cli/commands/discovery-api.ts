@@ -16,10 +16,10 @@
 import type { Argv, Options } from "yargs";
 import { type ApiClient, type Schemas, unwrap } from "../../../shared/client";
 import { applyMergePatch } from "../../../shared/http/merge-patch";
-import { type Cli, type GlobalOptions, run } from "../app";
-import { CliError, EXIT, type ExitCode } from "../errors";
+import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
+import { CliError, EXIT, type ExitCode } from "../../../shared/node/cli/errors";
+import type { Column } from "../../../shared/node/cli/output";
 import { readDocument, setPairs } from "../input";
-import type { Column } from "../output";
 import { loose, resourceCommand } from "../resource";
 import { followUntilFinal, progressOn } from "../workflows/follow";
 import { type Args, filter, idColumn, sortFilter } from "./smd";

@@ -1,6 +1,6 @@
 /**
  * `chamicore import FILE`: bulk enrolment through POST /hsm/v2/import.
- * Rows are read and checked locally first (../workflows/import-rows.ts),
+ * Rows are read and checked locally first (functions/inventory/import-file.ts),
  * then sent in batches; the API takes a batch whole or not at all, so a
  * refused batch is sent again without the items it named, and the named
  * ones are reported on their file lines. Groups are filled last, with the
@@ -8,17 +8,19 @@
  */
 
 import type { Argv } from "yargs";
+// Types only: the module itself (with the API's schemas) is loaded when the command runs.
+import type { Entry, ImportFormat, RowError } from "../../../functions/inventory/import-file";
 import { type ApiClient, ApiProblem, type Schemas, unwrap } from "../../../shared/client";
+import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
+import { CliError, EXIT, type ExitCode } from "../../../shared/node/cli/errors";
+import type { Column } from "../../../shared/node/cli/output";
 import type { FieldError } from "../../../shared/problem";
-import { type Cli, type GlobalOptions, run } from "../app";
-import { CliError, EXIT, type ExitCode } from "../errors";
 import { readText } from "../input";
 import type { CommandModule } from "../main";
-import type { Column } from "../output";
-// Types only: the module itself (with the API's schemas) is loaded when the command runs.
-import type { Entry, ImportFormat, RowError } from "../workflows/import-rows";
 
-type Rows = typeof import("../workflows/import-rows");
+type Rows = typeof import("../../../functions/inventory/import-file");
+
+import { batches, progressLine } from "../workflows/progress";
 
 import { failureText, stepError } from "../workflows/steps";
 
@@ -234,14 +236,20 @@ async function importFile(cli: Cli, a: ImportArgs) {
   const t0 = performance.now();
   if (!Number.isInteger(a.batch) || a.batch < 1 || a.batch > MAX_BATCH)
     throw new CliError(EXIT.usage, `--batch must be a whole number from 1 to ${MAX_BATCH}, not ${a.batch}`);
-  const rows: Rows = await import("../workflows/import-rows");
-  const { parseImport, formatOf, batches, progressLine } = rows;
+  const rows: Rows = await import("../../../functions/inventory/import-file");
+  const { parseImport, formatOf, ImportFileError } = rows;
   // yargs hands a lone `-` positional on as "" (yargs-parser reads it as a flag without a name).
   const file = a.file === "" ? "-" : a.file;
   const name = file === "-" ? "standard input" : file;
   const text = readText(file, cli.io.stdin);
   const format = formatOf(file, text, a.format);
-  const parsed = parseImport(text, format, name);
+  let parsed: ReturnType<typeof parseImport>;
+  try {
+    parsed = parseImport(text, format, name);
+  } catch (e) {
+    if (e instanceof ImportFileError) throw new CliError(EXIT.usage, e.message);
+    throw e;
+  }
   if (parsed.items === 0) throw new CliError(EXIT.usage, `${name} holds no components`);
 
   const dryRun = !!a["dry-run"];

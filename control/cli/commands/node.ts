@@ -7,8 +7,8 @@
  */
 import type { Argv } from "yargs";
 import { type ApiClient, ApiProblem, type Schemas, unwrap } from "../../../shared/client";
-import { type Cli, type GlobalOptions, run } from "../app";
-import { CliError, EXIT } from "../errors";
+import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
+import { CliError, EXIT } from "../../../shared/node/cli/errors";
 import { readDocument, readText, setPairs } from "../input";
 import type { CommandModule } from "../main";
 import {

@@ -4,11 +4,17 @@
  */
 import { createInterface } from "node:readline";
 import type { Argv } from "yargs";
-import { type Cli, type GlobalOptions, run } from "../app";
-import { type Context, loadConfig, loadTokens, saveConfig, saveTokens } from "../config";
-import { CliError, EXIT } from "../errors";
+import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
+import {
+  type Context,
+  loadConfig,
+  loadTokens,
+  saveConfig,
+  saveTokens,
+} from "../../../shared/node/cli/config";
+import { CliError, EXIT } from "../../../shared/node/cli/errors";
+import { claimsOf, contextOf, requestToken } from "../../../shared/node/cli/session";
 import { readText } from "../input";
-import { claimsOf, contextOf, requestToken } from "../session";
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt";

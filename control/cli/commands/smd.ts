@@ -9,10 +9,10 @@
  */
 import type { Argv, Options } from "yargs";
 import { type Schemas, unwrap } from "../../../shared/client";
-import { type Cli, type GlobalOptions, run } from "../app";
-import { CliError, EXIT } from "../errors";
+import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
+import { CliError, EXIT } from "../../../shared/node/cli/errors";
+import type { Column } from "../../../shared/node/cli/output";
 import type { CommandModule } from "../main";
-import type { Column } from "../output";
 import { type ResourceSpec, resourceCommand } from "../resource";
 
 // ---------- helpers shared by the command groups of smd, bss and cloud-init ----------

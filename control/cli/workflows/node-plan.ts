@@ -5,7 +5,7 @@
  */
 import { parseXname } from "../../../shared/ids";
 import { MAC_RULE, normalizeMac } from "../../../shared/mac";
-import { CliError, EXIT } from "../errors";
+import { CliError, EXIT } from "../../../shared/node/cli/errors";
 
 /** The component fields `node provision` sets from flags (absent flags leave a field as it is). */
 export interface WantedComponent {

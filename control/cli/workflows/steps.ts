@@ -11,8 +11,8 @@
  *   1  a step failed before anything changed (the system is as it was)
  */
 import { ApiProblem } from "../../../shared/client";
-import { EXIT, type ExitCode } from "../errors";
-import type { Column } from "../output";
+import { EXIT, type ExitCode } from "../../../shared/node/cli/errors";
+import type { Column } from "../../../shared/node/cli/output";
 
 /**
  * done: changed something. skipped: nothing to do (or not run after a

@@ -4,7 +4,7 @@
  * which exit code the per-node results give; the polling is ./follow.ts.
  */
 import type { Schemas } from "../../../shared/client";
-import { EXIT, type ExitCode } from "../errors";
+import { EXIT, type ExitCode } from "../../../shared/node/cli/errors";
 import { followUntilFinal } from "./follow";
 
 export type Transition = Schemas["Transition"];

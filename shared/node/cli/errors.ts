@@ -9,7 +9,7 @@
  *   4  partial failure: some steps or rows of a composite command or an
  *      import failed (the report says which)
  */
-import { ApiProblem } from "../../shared/client";
+import { ApiProblem } from "../../client";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, auth: 3, partial: 4 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

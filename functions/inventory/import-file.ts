@@ -1,5 +1,6 @@
 /**
- * The pure part of `chamicore import`: files in, components out, each with
+ * Inventory import files, parsed (`chamicore import`, and the edge's file
+ * discovery driver): files in, components out, each with
  * the file line it came from, so that every problem (local or the API's)
  * names a line.
  *
@@ -16,14 +17,18 @@
  * is sent.
  */
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
-import { ComponentCreateSchema } from "../../../functions/inventory/schemas";
-import { COMPONENT_TYPES, ROLES, SUB_ROLES } from "../../../shared/enums";
-import { ID_RULE, isValidId, parseXname } from "../../../shared/ids";
-import { MAC_RULE, normalizeMac } from "../../../shared/mac";
-import type { FieldError } from "../../../shared/problem";
-import { CliError, EXIT } from "../errors";
+import { COMPONENT_TYPES, ROLES, SUB_ROLES } from "../../shared/enums";
+import { ID_RULE, isValidId, parseXname } from "../../shared/ids";
+import { MAC_RULE, normalizeMac } from "../../shared/mac";
+import type { FieldError } from "../../shared/problem";
+import { ComponentCreateSchema } from "./schemas";
 
 export type ImportFormat = "csv" | "json" | "yaml";
+
+/** A file that cannot be imported at all (no header, not JSON or YAML, another shape). */
+export class ImportFileError extends Error {
+  override name = "ImportFileError";
+}
 
 /** One component to import, and where it came from. */
 export interface Entry {
@@ -72,7 +77,7 @@ export function formatOf(file: string, text: string, given?: ImportFormat): Impo
   return head.includes(",") && !head.includes(":") ? "csv" : "yaml";
 }
 
-/** Parses `text` into entries (valid) and row errors (invalid); throws CliError for a file it cannot use. */
+/** Parses `text` into entries (valid) and row errors (invalid); throws ImportFileError for a file it cannot use. */
 export function parseImport(text: string, format: ImportFormat, name = "the file"): Parsed {
   const raws = format === "csv" ? csvItems(text, name) : documentItems(text, name, format);
   return normalizeAll(raws);
@@ -115,7 +120,7 @@ export function parseCsv(text: string): CsvRecord[] {
     let quoted = false;
     for (;;) {
       if (i >= n) {
-        if (quoted) throw new CliError(EXIT.usage, `line ${start}: a quoted field is not closed`);
+        if (quoted) throw new ImportFileError(`line ${start}: a quoted field is not closed`);
         fields.push(field);
         break;
       }
@@ -199,21 +204,17 @@ interface RawItem {
 function csvItems(text: string, name: string): RawItem[] {
   const records = parseCsv(text);
   const header = records.shift();
-  if (!header) throw new CliError(EXIT.usage, `${name} is empty: expected a CSV header line and rows`);
+  if (!header) throw new ImportFileError(`${name} is empty: expected a CSV header line and rows`);
   const columns = header.fields.map((h) => {
     const key = Object.entries(CSV_COLUMNS).find(([, names]) => names.includes(squash(h)))?.[0];
     if (!key)
-      throw new CliError(
-        EXIT.usage,
+      throw new ImportFileError(
         `${name} line ${header.line}: unknown column '${h}' (known: ${Object.keys(CSV_COLUMNS).join(", ")})`,
       );
     return key;
   });
   if (!columns.includes("id"))
-    throw new CliError(
-      EXIT.usage,
-      `${name} line ${header.line}: the header needs an id (or xname, name) column`,
-    );
+    throw new ImportFileError(`${name} line ${header.line}: the header needs an id (or xname, name) column`);
   const byId = new Map<string, RawItem & { raw: Record<string, unknown> }>();
   const items: RawItem[] = [];
   for (const r of records) {
@@ -367,7 +368,7 @@ function jsonItems(text: string, name: string): RawItem[] | undefined {
     return undefined;
   }
   const found = itemsOf(doc);
-  if (!found) throw new CliError(EXIT.usage, `${name}: ${SHAPE_ERROR}`);
+  if (!found) throw new ImportFileError(`${name}: ${SHAPE_ERROR}`);
   const base = found.key === undefined ? 0 : 1;
   const lines = jsonLines(
     text,
@@ -396,8 +397,7 @@ function documentItems(text: string, name: string, format: ImportFormat): RawIte
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
-    throw new CliError(
-      EXIT.usage,
+    throw new ImportFileError(
       `${name} line ${e.linePos?.[0]?.line ?? "?"}: not valid JSON or YAML: ${e.message.split("\n")[0]}`,
     );
   }
@@ -408,7 +408,7 @@ function documentItems(text: string, name: string, format: ImportFormat): RawIte
     seq = key ? doc.get(key, true) : undefined;
     values = key ? (values as Record<string, unknown>)[key] : undefined;
   }
-  if (!isSeq(seq)) throw new CliError(EXIT.usage, `${name}: ${SHAPE_ERROR}`);
+  if (!isSeq(seq)) throw new ImportFileError(`${name}: ${SHAPE_ERROR}`);
   return seq.items.map((node, i) => {
     const ifaces = isMap(node) ? (node.get("interfaces", true) as unknown) : undefined;
     return {
@@ -666,32 +666,3 @@ export function itemErrors(
   }
   return { rows, failed, unattributed };
 }
-
-/** `[i, i + size)` slices. */
-export function batches<T>(list: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
-  return out;
-}
-
-// ---------- progress ----------
-
-/** `[########............] 400/1000  40%  812/s  2 failed`, fitting in `columns`. */
-export function progressLine(p: {
-  done: number;
-  failed: number;
-  total: number;
-  seconds: number;
-  columns?: number;
-}): string {
-  const handled = p.done + p.failed;
-  const pct = p.total ? Math.floor((handled / p.total) * 100) : 100;
-  const rate = p.seconds > 0 ? Math.round(handled / p.seconds) : 0;
-  const tail = ` ${handled}/${p.total} ${String(pct).padStart(3)}%  ${rate}/s${p.failed ? `  ${p.failed} failed` : ""}`;
-  const width = Math.max(10, Math.min(40, (p.columns ?? 80) - tail.length - 3));
-  const filled = p.total ? Math.round((handled / p.total) * width) : width;
-  return `[${"#".repeat(filled)}${".".repeat(width - filled)}]${tail}`;
-}
-
-/** `1.2 s`, `85 ms`. */
-export const seconds = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);

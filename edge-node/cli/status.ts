@@ -3,8 +3,8 @@
  * control API does not track edges; each edge answers `/status` (public,
  * like everything an edge serves), so the CLI asks the edge directly.
  */
-import type { Cli, GlobalOptions } from "../app";
-import { CliError, EXIT } from "../errors";
+import type { Cli, GlobalOptions } from "../../shared/node/cli/app";
+import { CliError, EXIT } from "../../shared/node/cli/errors";
 
 interface EdgeStatus {
   position: number;

@@ -4,9 +4,9 @@
  * feed mode, Kea sync, boot progress not yet sent, and STALE when its
  * reports stopped (the edge is down or cut off).
  */
-import { type Schemas, unwrap } from "../../../shared/client";
-import type { Cli, GlobalOptions } from "../app";
-import type { Column } from "../output";
+import { type Schemas, unwrap } from "../../shared/client";
+import type { Cli, GlobalOptions } from "../../shared/node/cli/app";
+import type { Column } from "../../shared/node/cli/output";
 
 type Edge = Schemas["Edge"];
 const c = (header: string, f: (e: Edge) => unknown): Column => [header, (r) => f(r as Edge)];

@@ -7,7 +7,7 @@
  * from a flag or the environment is used as is; otherwise the context's
  * cached token, renewed with its client credentials 30 s before it expires.
  */
-import { type ApiClient, ApiProblem, createClient } from "../../shared/client";
+import { type ApiClient, ApiProblem, createClient } from "../../client";
 import { type CachedToken, type Config, type Context, loadConfig, loadTokens, saveTokens } from "./config";
 import { CliError, EXIT } from "./errors";
 

@@ -1,0 +1,94 @@
+/**
+ * The edge's commands: run the edge (`chamicore edge`, or `chamicore-edge`
+ * with no command), and `list`, `kea-config`, `status` under it.
+ */
+import type { Argv, CommandModule } from "yargs";
+import type { Cli } from "../../shared/node/cli/app";
+import { untilSignal } from "../../shared/node/until-signal";
+import { KEA_CONFIG_OPTIONS, type KeaConfigFlags, keaConfigCommand } from "../kea/command";
+
+/** The edge's own commands, as subcommands of `self` (`$0 edge`, or `$0` in chamicore-edge). */
+function edgeSubcommands(y: Argv, cli: Cli, self: string): Argv {
+  return y
+    .command(
+      "list",
+      "every edge that reports to the control plane, with its position, lag, feed mode, Kea sync and whether it went quiet (from the control API)",
+      (l) => l.example(`${self} list`, "").example(`${self} list -o json`, ""),
+      async (a) => {
+        const { edgeList } = await import("./list");
+        await edgeList(cli, a as never);
+      },
+    )
+    .command(
+      "kea-config",
+      "print the Kea client classes and flex_option hook for two-stage network boot (docs/dhcp.md)",
+      (k) =>
+        k
+          .options(KEA_CONFIG_OPTIONS)
+          .example(
+            `${self} kea-config --edge-url http://10.1.0.2:8081`,
+            "the edge serves iPXE itself (TFTP and HTTP)",
+          )
+          .example(
+            `${self} kea-config --edge-url http://10.1.0.2:8081 --tftp-server 10.1.0.9`,
+            "the iPXE binaries from another TFTP server",
+          ),
+      (a) => {
+        cli.exitCode = keaConfigCommand(a as KeaConfigFlags, cli.env);
+      },
+    )
+    .command(
+      "status",
+      "an edge node's replica position, lag, feed mode and Kea sync, from its /status",
+      (s) =>
+        s
+          .option("url", {
+            type: "string",
+            demandOption: true,
+            describe: "the edge's base URL, e.g. http://10.1.0.2:8081",
+          })
+          .example(`${self} status --url http://10.1.0.2:8081`, ""),
+      async (a) => {
+        const { edgeStatus } = await import("./status");
+        await edgeStatus(cli, a as never);
+      },
+    );
+}
+
+const runEdgeOptions = (y: Argv, self: string) =>
+  y
+    .option("resync", { type: "boolean", describe: "rebuild the replica from a fresh snapshot" })
+    .example(
+      `CHAMICORE_CONTROL_URL=https://chamicore.example.org ${self}`,
+      "follow the control plane and serve the rack",
+    );
+
+async function runEdge(cli: Cli, a: Record<string, unknown>): Promise<void> {
+  // The single executable brings its Bun server; under Node it is loaded on demand.
+  const start = cli.io.startEdge ?? (await import("../node/serve")).startEdge;
+  await untilSignal(() => start(cli.env, { resync: a.resync === true }));
+}
+
+/** `chamicore edge` and its subcommands, in the `chamicore` tree. */
+export function edgeCommand(cli: Cli): CommandModule {
+  return {
+    command: "edge",
+    describe: "run the rack-local edge node (also installed as chamicore-edge); see docs/edge.md",
+    builder: (c) => edgeSubcommands(runEdgeOptions(c, "$0 edge"), cli, "$0 edge"),
+    handler: (a) => runEdge(cli, a),
+  };
+}
+
+/** The `chamicore-edge` tree: runs the edge by default, its subcommands at the top. */
+export function edgeExecutableCommands(y: Argv, cli: Cli): Argv {
+  return edgeSubcommands(
+    y.command(
+      "$0",
+      "run the rack-local edge node; see docs/edge.md",
+      (c) => runEdgeOptions(c, "$0"),
+      (a) => runEdge(cli, a),
+    ),
+    cli,
+    "$0",
+  );
+}
