@@ -14,6 +14,9 @@ import {
 } from "../functions/config";
 import { ByteAmount } from "./artifacts/size";
 
+/** Under the 150 MB an edge is sized for, with room for a burst between two looks. */
+export const DEFAULT_MEMORY_TARGET = 112 * 1024 ** 2;
+
 /** Where Debian's `ipxe` package puts the binaries. */
 export const DEBIAN_IPXE_DIR = "/usr/lib/ipxe";
 
@@ -54,6 +57,11 @@ export const EdgeConfigSchema = z
       .transform((d) => d ?? (existsSync(DEBIAN_IPXE_DIR) ? DEBIAN_IPXE_DIR : undefined)),
     /** Seconds an idle keep-alive connection is held open (Node's default of 5 drops them mid-storm). */
     CHAMICORE_EDGE_KEEPALIVE_SECONDS: z.coerce.number().min(1).max(3600).default(60),
+    /**
+     * Resident memory above which the single executable runs a full garbage collection
+     * (edge-node/memory-governor.ts), e.g. 112M; 0: never (the engine's own policy alone).
+     */
+    CHAMICORE_EDGE_MEMORY_TARGET: ByteAmount(0).default(DEFAULT_MEMORY_TARGET),
     /**
      * Seconds between sends of boot progress to the control plane (docs/boot-progress.md): a
      * control plane short of capacity during a storm of many racks can take it less often.

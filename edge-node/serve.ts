@@ -9,7 +9,7 @@
 import type { Context } from "hono";
 import { servingSettingsOf } from "../functions/config";
 import { createLogger, type Logger } from "../shared/log";
-import { Registry } from "../shared/metrics";
+import { Counter, Registry } from "../shared/metrics";
 import { watchedStop } from "../shared/stopping";
 import { VERSION } from "../shared/version";
 import { runDiscoveryWork } from "./agent/discovery-work";
@@ -24,6 +24,7 @@ import { loadEdgeConfig } from "./config";
 import { ControlClient } from "./control-client";
 import { KeaClient } from "./kea/client";
 import { KeaSync } from "./kea/sync";
+import { startMemoryGovernor } from "./memory-governor";
 import { ProgressRecorder } from "./progress/recorder";
 import { EdgeReporter } from "./progress/reporter";
 import type { RedfishCredentials } from "./redfish/client";
@@ -46,6 +47,8 @@ export interface EdgeRuntime {
   ): Promise<{ port: number; close(): Promise<void> }>;
   /** The caller's address (cloud-init identifies a node by it). */
   peerAddress(c: Context): string | undefined;
+  /** One full, synchronous garbage collection, where the runtime offers it (the memory governor's). */
+  collectGarbage?: () => void;
 }
 
 export interface RunningEdge {
@@ -185,8 +188,14 @@ export async function startEdgeOn(
     ),
   });
   const { host, port } = config.CHAMICORE_EDGE_LISTEN;
+  // Requests so far: the memory governor collects only while this stands still.
+  let served = 0;
+  const fetch = (req: Request, env?: unknown) => {
+    served++;
+    return app.fetch(req, env);
+  };
   const server = await runtime
-    .listen(app.fetch, { host, port, keepAliveSeconds: config.CHAMICORE_EDGE_KEEPALIVE_SECONDS })
+    .listen(fetch, { host, port, keepAliveSeconds: config.CHAMICORE_EDGE_KEEPALIVE_SECONDS })
     .catch(async (e) => {
       await artifacts.stop();
       replica.close();
@@ -200,6 +209,31 @@ export async function startEdgeOn(
   });
   const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   const url = `http://${shown.includes(":") ? `[${shown}]` : shown}:${server.port}`;
+  const collections = registry.register(
+    new Counter(
+      "chamicore_edge_memory_collections_total",
+      "Full garbage collections run because resident memory was over CHAMICORE_EDGE_MEMORY_TARGET.",
+    ),
+  );
+  collections.inc({}, 0);
+  let seen = 0;
+  const governor =
+    runtime.collectGarbage && config.CHAMICORE_EDGE_MEMORY_TARGET > 0
+      ? startMemoryGovernor({
+          targetBytes: config.CHAMICORE_EDGE_MEMORY_TARGET,
+          rss: () => process.memoryUsage.rss(),
+          collect: runtime.collectGarbage,
+          quiet: () => {
+            const quiet = served === seen;
+            seen = served;
+            return quiet;
+          },
+          onCollect: (before, after) => {
+            collections.inc();
+            log.debug("memory collected", { beforeMiB: mib(before), afterMiB: mib(after) });
+          },
+        })
+      : undefined;
   sync.start();
   labelled.start();
   progress.start();
@@ -221,6 +255,7 @@ export async function startEdgeOn(
     close: () =>
       (closing ??= (async () => {
         const { step, end } = watchedStop(log, 3_000);
+        governor?.stop();
         await step("HTTP server", server.close());
         await step("TFTP server", tftp?.close());
         // Downloads stop at once; their partial files stay for the next start to resume.
@@ -240,6 +275,8 @@ export async function startEdgeOn(
       })()),
   };
 }
+
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 /**
  * Opens the replica. On a full (or failing) disk the shared-memory index

@@ -5,6 +5,7 @@
  * that part is left out (an interface, else the component).
  */
 import { DiscoveredComponentSchema } from "../../functions/inventory/schemas";
+import { fieldPath, valueAt } from "../../shared/http/errors";
 import type { ComponentImportItem } from "./discovery";
 import { type DiscoveryProblem, defined } from "./tree";
 
@@ -16,13 +17,6 @@ export interface Draft {
   ifacePaths: string[][];
 }
 
-const fieldPath = (path: readonly PropertyKey[]) =>
-  path.reduce<string>(
-    (s, p) => (typeof p === "number" ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p)),
-    "",
-  );
-const valueAt = (obj: unknown, path: readonly PropertyKey[]) =>
-  path.reduce<unknown>((o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k], obj);
 const shown = (v: unknown) => (typeof v === "string" ? `'${v}'` : (JSON.stringify(v) ?? "nothing"));
 
 /**

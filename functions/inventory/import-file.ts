@@ -18,6 +18,7 @@
  */
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { COMPONENT_TYPES, ROLES, SUB_ROLES } from "../../shared/enums";
+import { fieldPath, valueAt } from "../../shared/http/errors";
 import { ID_RULE, isValidId, parseXname } from "../../shared/ids";
 import { MAC_RULE, normalizeMac } from "../../shared/mac";
 import type { FieldError } from "../../shared/problem";
@@ -466,15 +467,6 @@ function issueMessage(
   }
   return issue.message;
 }
-
-const fieldPath = (path: readonly PropertyKey[]) =>
-  path.reduce<string>(
-    (s, p) => (typeof p === "number" ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p)),
-    "",
-  );
-
-const valueAt = (obj: unknown, path: readonly PropertyKey[]) =>
-  path.reduce<unknown>((o, k) => (o as Record<PropertyKey, unknown> | undefined)?.[k], obj);
 
 /** The line of a field: its interface's line when it is inside interfaces[k]. */
 export function lineOfField(entry: Pick<Entry, "line" | "ifaceLines">, field: string | undefined): number {

@@ -3,7 +3,7 @@
  * BENCH_NODES compute nodes (interfaces, addresses, role boot params, a role
  * cloud-init payload), one real `chamicore edge` process replicating them
  * (and beside it, when given, the single executable at BENCH_EDGE_EXE and
- * the edge of another checkout at BENCH_EDGE_BEFORE), and
+ * the edge of another checkout or executable at BENCH_EDGE_BEFORE), and
  * the ceilings: a bare node:http server, nginx serving the pre-rendered
  * scripts as files, and a bare `Bun.serve`. The servers run on CPU 1 and
  * this process, the generator (scripts/bench/lib/load.ts), on CPU 0
@@ -31,6 +31,7 @@
  *   npm run bench:boot                                               # full size
  *   BENCH_EDGE_EXE=dist/chamicore-edge npm run bench:boot            # and the executable
  *   BENCH_EDGE_BEFORE=../before npm run bench:boot                   # and the edge of another checkout
+ *   BENCH_EDGE_BEFORE=/tmp/chamicore-edge.old BENCH_EDGE_EXE=dist/chamicore-edge npm run bench:boot   # two builds
  *   BENCH_NODES=2000 BENCH_STORM=1000 BENCH_IDLE=500 BENCH_DURATION=2 npm run bench:boot   # smoke
  */
 import { existsSync } from "node:fs";
@@ -56,7 +57,18 @@ import {
   openLoop,
   percentile,
 } from "./lib/load";
-import { caughtUp, type Edge, msf, nodeId, nodeMac, openSite, sec, seedBootSite, until } from "./lib/site";
+import {
+  caughtUp,
+  type Edge,
+  edgeBefore,
+  msf,
+  nodeId,
+  nodeMac,
+  openSite,
+  sec,
+  seedBootSite,
+  until,
+} from "./lib/site";
 
 const NODES = Number(process.env.BENCH_NODES ?? 50_000);
 const STORM = Math.min(NODES, Number(process.env.BENCH_STORM ?? 10_000));
@@ -360,16 +372,9 @@ try {
     );
   } else console.log("(no BENCH_EDGE_EXE: the single executable is not measured)");
   if (BEFORE) {
-    if (!existsSync(resolve(BEFORE, "control/node/bin.mjs")))
-      throw new Error(`BENCH_EDGE_BEFORE=${BEFORE}: not a checkout (no control/node/bin.mjs)`);
+    const { command, label } = edgeBefore(BEFORE);
     edges.push(
-      asCandidate(
-        "edge before",
-        "before",
-        await replicated(`edge before (chamicore edge in ${BEFORE})`, () =>
-          site.startEdge(EDGE_ENV, { checkout: BEFORE }),
-        ),
-      ),
+      asCandidate("edge before", "before", await replicated(label, () => site.startEdge(EDGE_ENV, command))),
     );
   }
   await pause(1000);

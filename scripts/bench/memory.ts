@@ -4,7 +4,7 @@
  * with BENCH_NODES compute nodes (as boot.ts seeds them), then each edge in
  * turn, alone: the single executable (BENCH_EDGE_EXE, default
  * dist/chamicore-edge), `chamicore edge` on Node and, given
- * BENCH_EDGE_BEFORE, `chamicore edge` of another checkout. For each, its RSS
+ * BENCH_EDGE_BEFORE, the edge of another checkout or another executable. For each, its RSS
  * once it replicated the snapshot and caught up, while it holds BENCH_IDLE
  * idle keep-alive connections, its peak (VmHWM) over all that, and the
  * same after a restart on its replicated data. Anonymous memory (heap and
@@ -23,6 +23,7 @@ import {
   caughtUp,
   type Edge,
   type EdgeCommand,
+  edgeBefore,
   nodeId,
   nodeMac,
   openSite,
@@ -84,7 +85,10 @@ try {
     candidates.push(["exe", `edge executable (${EXE})`, { exe: EXE }]);
   }
   if (EDGES.includes("node")) candidates.push(["node", "edge (chamicore edge on Node)", {}]);
-  if (BEFORE) candidates.push(["before", `edge before (chamicore edge in ${BEFORE})`, { checkout: BEFORE }]);
+  if (BEFORE) {
+    const { command, label } = edgeBefore(BEFORE);
+    candidates.push(["before", label, command]);
+  }
 
   const results: [string, Figures][] = [];
   for (const [key, name, command] of candidates) {
@@ -102,6 +106,15 @@ try {
 
     let holding = steady;
     const ep = { host: new URL(edge.url).hostname, port: Number(new URL(edge.url).port) };
+    // The highest resident size seen in each phase, sampled every 10 ms (the peak's own figure,
+    // VmHWM, does not say when it was reached).
+    const phases = new Map<string, number>();
+    let phase = "open";
+    const pid = edge.pid;
+    const sampler = setInterval(() => {
+      const rss = memoryOf(pid).rss;
+      phases.set(phase, Math.max(phases.get(phase) ?? 0, rss));
+    }, 10);
     const held = await holdIdle(ep, {
       connections: IDLE,
       holdMs: 2000,
@@ -109,7 +122,12 @@ try {
       during: async () => {
         holding = memoryOf(edge.pid);
       },
+      phase: (p) => {
+        phase = p;
+      },
     });
+    await pause(500);
+    clearInterval(sampler);
     const errors = errorCount(held.first) + errorCount(held.second);
     console.log(
       `  holding ${held.opened} idle keep-alive connections (answered ${held.second.ok} after the hold, errors ${errors}): ${shown(holding)}`,
@@ -117,6 +135,15 @@ try {
     await pause(SETTLE_MS);
     const after = memoryOf(edge.pid);
     console.log(`  after they closed: ${shown(after)}; peak over the run ${after.peak.toFixed(0)} MiB`);
+    const named = {
+      open: "opening them",
+      hold: "holding",
+      again: "all asking again at once",
+      close: "closing",
+    };
+    console.log(
+      `  highest sampled while ${[...phases].map(([p, mib]) => `${named[p as keyof typeof named]} ${mib.toFixed(0)}`).join(", ")} MiB`,
+    );
 
     const { ready } = await edge.restart();
     await firstAnswer(ep, { path: bootPath(last) }, lastCheck);

@@ -27,7 +27,7 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 }
 
 /** The value at a zod issue path inside the request input. */
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+export function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let v = input;
   for (const p of path) {
     if (v === null || typeof v !== "object") return undefined;

@@ -109,7 +109,9 @@ describe("the bundled chamicore-edge", () => {
     expect(sources).toContain("edge-node/cli/main.ts");
     expect(sources).toContain("edge-node/node/serve.ts");
     expect(sources.filter((s) => s.startsWith("control/") || s.startsWith("?"))).toEqual([]);
-    expect(sources.filter((s) => /^node_modules\/(@electric-sql|casbin|pg|pg-protocol)\//.test(s))).toEqual([]);
+    expect(sources.filter((s) => /^node_modules\/(@electric-sql|casbin|pg|pg-protocol)\//.test(s))).toEqual(
+      [],
+    );
 
     const help = spawnSync(process.execPath, [join(process.cwd(), "edge-node/node/bin.mjs"), "--help"], {
       encoding: "utf8",

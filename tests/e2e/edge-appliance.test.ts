@@ -590,6 +590,8 @@ describe.skipIf(SKIP)("the edge as a rack appliance", () => {
           ...siteEnv,
           CHAMICORE_EDGE_LISTEN: `127.0.0.1:${port}`,
           CHAMICORE_EDGE_NAME: "appliance",
+          // Below anything reachable: the governor collects, then backs off.
+          CHAMICORE_EDGE_MEMORY_TARGET: "1M",
         },
         hostState,
       );
@@ -646,6 +648,12 @@ describe.skipIf(SKIP)("the edge as a rack appliance", () => {
       const fromControl = await (await fetch(`${site.control.url}${path}`)).text();
       expect(fromEdge).toEqual({ status: 200, text: fromControl });
       expect(fromEdge.text).toContain("console=ttyS0");
+
+      // The executable's memory governor ran full collections over its target (Node has none to run).
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const collections = Number(/^chamicore_edge_memory_collections_total (\d+)/m.exec(metrics)?.[1]);
+      if (VIA_NODE) expect(collections).toBe(0);
+      else expect(collections).toBeGreaterThan(0);
 
       // `chamicore-edge status` from the same executable, as an operator on the host runs it.
       const st = await ran(["status", "--url", url, "-o", "json"]);

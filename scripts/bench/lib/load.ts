@@ -381,6 +381,8 @@ export async function holdIdle(
     request: (i: number) => Request;
     check?: Check;
     during?: () => Promise<void>;
+    /** Told as each phase begins: opening (and first requests), holding, the second requests, closing. */
+    phase?: (name: "open" | "hold" | "again" | "close") => void;
   },
 ): Promise<{ opened: number; first: Outcome; second: Outcome; closedByServer: number }> {
   const { connections, request, check } = opts;
@@ -419,6 +421,7 @@ export async function holdIdle(
     });
 
   const t0 = performance.now();
+  opts.phase?.("open");
   const opening: Promise<void>[] = [];
   for (let i = 0; i < connections; i++) {
     const due = t0 + (i * 1000) / openRate;
@@ -444,12 +447,15 @@ export async function holdIdle(
   }
   await Promise.all(opening);
   const firstDone = performance.now();
+  opts.phase?.("hold");
   await opts.during?.();
   const wait = opts.holdMs - (performance.now() - firstDone);
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   const closedDuringHold = closedByServer;
+  opts.phase?.("again");
   await Promise.all(sockets.map((s, i) => (s && !s.destroyed ? exchange(s, i, second) : Promise.resolve())));
   const opened = sockets.filter(Boolean).length;
+  opts.phase?.("close");
   for (let i = 0; i < sockets.length; i++) {
     const s = sockets[i];
     sockets[i] = undefined;

@@ -7,7 +7,7 @@
  * `chamicore edge` processes. Everything it makes it removes in `close()`.
  */
 import { type ChildProcess, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
@@ -73,6 +73,20 @@ export interface Edge {
 export interface EdgeCommand {
   exe?: string;
   checkout?: string;
+}
+
+/**
+ * BENCH_EDGE_BEFORE: another checkout (its `chamicore edge` on Node) or
+ * another build of the single executable, to measure beside this one.
+ */
+export function edgeBefore(path: string): { command: EdgeCommand; label: string } {
+  if (existsSync(path) && statSync(path).isFile())
+    return { command: { exe: path }, label: `edge before (executable ${path})` };
+  if (existsSync(join(path, "control/node/bin.mjs")))
+    return { command: { checkout: path }, label: `edge before (chamicore edge in ${path})` };
+  throw new Error(
+    `BENCH_EDGE_BEFORE=${path}: neither an executable nor a checkout (no control/node/bin.mjs)`,
+  );
 }
 
 export interface Site {
