@@ -8,6 +8,9 @@
 
 import type { Context } from "hono";
 import { servingSettingsOf } from "../functions/config";
+import type { RedfishCredentials } from "../functions/node/redfish/client";
+import { RedfishDiscoveryExecutor } from "../functions/node/redfish/discovery-executor";
+import { RedfishPowerExecutor } from "../functions/node/redfish/power-executor";
 import { createLogger, type Logger } from "../shared/log";
 import { Counter, Registry } from "../shared/metrics";
 import { watchedStop } from "../shared/stopping";
@@ -27,9 +30,6 @@ import { KeaSync } from "./kea/sync";
 import { startMemoryGovernor } from "./memory-governor";
 import { ProgressRecorder } from "./progress/recorder";
 import { EdgeReporter } from "./progress/reporter";
-import type { RedfishCredentials } from "./redfish/client";
-import { RedfishDiscoveryExecutor } from "./redfish/discovery-executor";
-import { RedfishPowerExecutor } from "./redfish/power-executor";
 import { Replica } from "./replica/replica";
 import type { OpenSqlite } from "./replica/sqlite";
 import { EdgeSync } from "./sync";

@@ -19,9 +19,7 @@ import { powerCommands } from "./commands/power";
 import { rotateKeysCommand, serverCommands } from "./commands/server";
 import { sessionCommands } from "./commands/session";
 import { smdCommands } from "./commands/smd";
-
-/** A command group: adds its commands to the tree. */
-export type CommandModule = (y: Argv, cli: Cli) => Argv;
+import type { CommandModule } from "./groups";
 
 /** The operator command groups, in --help order; one module per service area under commands/. */
 const MODULES: CommandModule[] = [

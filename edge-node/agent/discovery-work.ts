@@ -9,12 +9,12 @@
  */
 import type { AgentScan } from "../../functions/discovery/agent";
 import { addressesOf, DISCOVERY_READ_AHEAD } from "../../functions/discovery/service";
+import type { RedfishCredentials } from "../../functions/node/redfish/client";
+import type { RedfishDiscoveryExecutor } from "../../functions/node/redfish/discovery-executor";
 import type { Logger } from "../../shared/log";
 import { readAhead } from "../../shared/read-ahead";
 import type { DiscoveryWork } from "../../shared/work";
 import type { ControlClient } from "../control-client";
-import type { RedfishCredentials } from "../redfish/client";
-import type { RedfishDiscoveryExecutor } from "../redfish/discovery-executor";
 
 export interface DiscoveryWorkDeps {
   control: ControlClient;

@@ -6,13 +6,14 @@
  * the transition was aborted), and report the results until the control
  * plane has them.
  */
+
+import type { RedfishCredentials } from "../../functions/node/redfish/client";
+import type { RedfishPowerExecutor } from "../../functions/node/redfish/power-executor";
 import type { AgentJob } from "../../functions/power/agent";
 import type { TaskResult, TaskUpdate } from "../../functions/power/store";
 import type { Logger } from "../../shared/log";
 import type { PowerWork } from "../../shared/work";
 import type { ControlClient } from "../control-client";
-import type { RedfishCredentials } from "../redfish/client";
-import type { RedfishPowerExecutor } from "../redfish/power-executor";
 
 const AGENT = "/power/v1/agent";
 const PROGRESS_EVERY_MS = 1000;

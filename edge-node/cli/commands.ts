@@ -2,7 +2,7 @@
  * The edge's commands: run the edge (`chamicore edge`, or `chamicore-edge`
  * with no command), and `list`, `kea-config`, `status` under it.
  */
-import type { Argv, CommandModule } from "yargs";
+import type { Argv } from "yargs";
 import type { Cli } from "../../shared/node/cli/app";
 import { untilSignal } from "../../shared/node/until-signal";
 import { KEA_CONFIG_OPTIONS, type KeaConfigFlags, keaConfigCommand } from "../kea/command";
@@ -67,16 +67,6 @@ async function runEdge(cli: Cli, a: Record<string, unknown>): Promise<void> {
   // The single executable brings its Bun server; under Node it is loaded on demand.
   const start = cli.io.startEdge ?? (await import("../node/serve")).startEdge;
   await untilSignal(() => start(cli.env, { resync: a.resync === true }));
-}
-
-/** `chamicore edge` and its subcommands, in the `chamicore` tree. */
-export function edgeCommand(cli: Cli): CommandModule {
-  return {
-    command: "edge",
-    describe: "run the rack-local edge node (also installed as chamicore-edge); see docs/edge.md",
-    builder: (c) => edgeSubcommands(runEdgeOptions(c, "$0 edge"), cli, "$0 edge"),
-    handler: (a) => runEdge(cli, a),
-  };
 }
 
 /** The `chamicore-edge` tree: runs the edge by default, its subcommands at the top. */

@@ -9,7 +9,7 @@
 import { type RouteHandler, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { ApiError } from "../../shared/problem";
-import { callerOf } from "../cloud-init/serve";
+import { callerOf } from "../cloud-init/caller";
 import type { AppEnv } from "../env";
 import { defineRoute, problems } from "../route";
 import { tags } from "./answer";

@@ -11,6 +11,7 @@ import type { OAuthErrorCode, TokenRequest } from "./schemas";
 import { capScopes } from "./scopes";
 import { type AuthSettings, CLOCK_TOLERANCE, type TrustedIssuer } from "./settings";
 import type { AuthStores } from "./store";
+import type { Grant } from "./tokens";
 
 export const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
@@ -28,20 +29,6 @@ export class OAuthError extends Error {
   ) {
     super(message);
   }
-}
-
-export interface Grant {
-  sub: string;
-  roles: string[];
-  scopes: string[];
-  sa: boolean;
-  extra?: Record<string, string>;
-  /**
-   * When the grant read the account (epoch ms): the token's issue time, so
-   * that a token granted on an account state read before a secret reset or
-   * a disable counts as issued before it.
-   */
-  issuedAt?: number;
 }
 
 /** Client credentials from HTTP Basic (RFC 6749 §2.3.1) or the body. */

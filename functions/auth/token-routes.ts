@@ -14,7 +14,6 @@ import {
   ACCESS_TOKEN_TYPE,
   clientCredentials,
   clientCredentialsGrant,
-  type Grant,
   OAuthError,
   TOKEN_EXCHANGE,
   tokenExchangeGrant,
@@ -30,7 +29,7 @@ import {
   TokenResponseSchema,
 } from "./schemas";
 import { CLOCK_TOLERANCE } from "./settings";
-import { issueToken } from "./tokens";
+import { type Grant, issueToken } from "./tokens";
 
 export const TOKEN_PATH = "/auth/v1/token";
 const tags = ["auth"];

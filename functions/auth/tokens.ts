@@ -5,10 +5,24 @@
  */
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
 import { ApiError } from "../../shared/problem";
-import type { Grant } from "./grants";
 import type { Keyring } from "./keyring";
 import { type AuthSettings, CLOCK_TOLERANCE } from "./settings";
 import type { AuthStores } from "./store";
+
+/** What a token says of its holder: the grant a token endpoint decided on. */
+export interface Grant {
+  sub: string;
+  roles: string[];
+  scopes: string[];
+  sa: boolean;
+  extra?: Record<string, string>;
+  /**
+   * When the grant read the account (epoch ms): the token's issue time, so
+   * that a token granted on an account state read before a secret reset or
+   * a disable counts as issued before it.
+   */
+  issuedAt?: number;
+}
 
 export interface Principal {
   sub: string;

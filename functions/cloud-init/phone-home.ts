@@ -12,7 +12,7 @@ import type { AppEnv } from "../env";
 import { MacInputSchema } from "../inventory/schemas";
 import { DONE_STAGE } from "../progress/schemas";
 import { defineRoute, problems } from "../route";
-import { callerOf, nodeAt } from "./serve";
+import { callerOf, nodeAt } from "./caller";
 
 export const PHONE_HOME_PATH = "/cloud-init/phone-home";
 

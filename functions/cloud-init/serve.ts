@@ -10,11 +10,11 @@
  */
 import { type OpenAPIHono, type RouteHandler, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { clientAddress } from "../../shared/http/client-address";
 import { ApiError, notFound } from "../../shared/problem";
 import type { AppEnv } from "../env";
 import { IdSchema, MacInputSchema } from "../inventory/schemas";
 import { defineRoute, problems } from "../route";
+import { callerOf, nodeAt } from "./caller";
 import { layersOf, renderDocument, type Served } from "./merge";
 import { phoneHome, phoneHomeRoute } from "./phone-home";
 import type { DocumentName } from "./schemas";
@@ -74,30 +74,6 @@ const CallerQuery = z.object({
     description: "Identify the node by this MAC instead of by the source address.",
   }),
 });
-
-/** The caller's address after trusted proxies (canonical), or undefined when unknown. */
-export function callerOf(c: Context<AppEnv>): string | undefined {
-  const s = c.var.deps.serving;
-  return clientAddress(s.peerAddress(c), c.req.header("X-Forwarded-For"), s.trustedProxies);
-}
-
-/** The node holding `address` (the caller's): 404 when none or unknown, 409 when several. */
-export async function nodeAt(store: CloudInitReadStore, address: string | undefined): Promise<NodeFacts> {
-  if (address === undefined)
-    throw new ApiError(
-      "not-found",
-      "The caller's address is unknown, so the node cannot be found: pass ?mac=",
-    );
-  const ids = await store.componentsWithAddress(address);
-  if (ids.length > 1)
-    throw new ApiError(
-      "conflict",
-      `Address ${address} belongs to more than one component (${ids.join(", ")}); use /cloud-init/{id}/… or ?mac=`,
-    );
-  const node = ids[0] === undefined ? undefined : await store.nodeById(ids[0]);
-  if (!node) throw new ApiError("not-found", `No component has an interface with address ${address}`);
-  return node;
-}
 
 /**
  * Document `name` of `node` for `caller` (its canonical address, undefined

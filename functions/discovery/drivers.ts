@@ -1,6 +1,6 @@
 import { type RouteHandler, z } from "@hono/zod-openapi";
-import { describeDrivers } from "../../edge-node/redfish/drivers";
 import type { AppEnv } from "../env";
+import { describeDrivers } from "../redfish/drivers";
 import { defineRoute, json } from "../route";
 import { DISCOVERY_API_VERSION, DRIVER_KIND, DriverSchema } from "./schemas";
 

@@ -1,10 +1,10 @@
 /**
  * What scans one address of a target: the Redfish executor
- * (edge-node/redfish/discovery-executor.ts), in the control plane's own
+ * (functions/node/redfish/discovery-executor.ts), in the control plane's own
  * agent for targets without a site and in an edge's agent for its site's
  * (edge-node/agent/discovery-work.ts).
  */
-import type { BmcDiscovery } from "../../edge-node/redfish/discovery";
+import type { BmcDiscovery } from "../redfish/discovery";
 import type { Target } from "./schemas";
 
 export interface DiscoveryExecutor {

@@ -4,8 +4,8 @@
  * source for request validation, response types and the OpenAPI document.
  */
 import { z } from "@hono/zod-openapi";
-import type { RedfishOptionsSchema } from "../../edge-node/redfish/drivers";
 import { IdSchema } from "../inventory/schemas";
+import type { RedfishOptionsSchema } from "../redfish/drivers";
 import { expandAddress, MAX_TARGET_ADDRESSES, TARGET_ADDRESS_RULE } from "./addresses";
 
 /** `apiVersion` of every discovery resource. */

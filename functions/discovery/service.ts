@@ -3,8 +3,7 @@
  * scan found into the inventory and the power service through their store
  * ports (so their validation and change events apply).
  */
-import type { BmcDiscovery, ComponentImportItem } from "../../edge-node/redfish/discovery";
-import { RedfishOptionsSchema } from "../../edge-node/redfish/drivers";
+
 import { guardedUpdate } from "../../shared/http/conditional";
 import { applyMergePatch } from "../../shared/http/merge-patch";
 import { ApiError } from "../../shared/problem";
@@ -13,6 +12,8 @@ import { buildInterface, buildNewComponents } from "../inventory/service";
 import type { InventoryStore } from "../inventory/store";
 import { normalizeAddress } from "../power/schemas";
 import type { PowerStore } from "../power/store";
+import type { BmcDiscovery, ComponentImportItem } from "../redfish/discovery";
+import { RedfishOptionsSchema } from "../redfish/drivers";
 import type { Stores } from "../stores";
 import {
   type AddressResult,

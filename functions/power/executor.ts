@@ -1,6 +1,6 @@
 /**
  * What runs power tasks: the Redfish executor
- * (edge-node/redfish/power-executor.ts), in the control plane's own agent
+ * (functions/node/redfish/power-executor.ts), in the control plane's own agent
  * for BMCs without a site and in an edge's agent for its site's BMCs
  * (edge-node/agent/power-work.ts).
  */

@@ -14,7 +14,7 @@ export const TRANSITION_KIND = "Transition";
 export const POWER_STATUS_KIND = "PowerStatus";
 
 /**
- * PCS operations, also the Redfish engine's (edge-node/redfish/reset-types.ts).
+ * PCS operations, also the Redfish engine's (functions/redfish/reset-types.ts).
  */
 export const POWER_OPERATIONS = [
   "on",

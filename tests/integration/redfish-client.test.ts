@@ -3,14 +3,14 @@
  * each error class, which failures are retried and how, TLS verification.
  */
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { normalizePath, RedfishClient, type RedfishClientOptions } from "../../edge-node/redfish/client";
+import { normalizePath, RedfishClient, type RedfishClientOptions } from "../../functions/node/redfish/client";
 import {
   RedfishHttpError,
   RedfishMalformed,
   RedfishNotFound,
   RedfishUnauthorized,
   RedfishUnreachable,
-} from "../../edge-node/redfish/errors";
+} from "../../functions/redfish/errors";
 import {
   type BmcOptions,
   type EmulatedBmc,

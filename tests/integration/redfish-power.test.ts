@@ -4,7 +4,7 @@
  * concurrency limits, abort, deadlines and faults.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { RedfishClient, type RedfishClientOptions } from "../../edge-node/redfish/client";
+import { RedfishClient, type RedfishClientOptions } from "../../functions/node/redfish/client";
 import {
   type PowerClient,
   type PowerOptions,
@@ -12,8 +12,8 @@ import {
   type PowerTask,
   type PowerUpdate,
   runPowerTasks,
-} from "../../edge-node/redfish/power";
-import type { PowerOperation } from "../../edge-node/redfish/reset-types";
+} from "../../functions/redfish/power";
+import type { PowerOperation } from "../../functions/redfish/reset-types";
 import { type BmcOptions, type EmulatedBmc, maxConcurrency, startBmc, startBmcs } from "../support/bmc";
 
 const toClose: { close(): Promise<void> }[] = [];

@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { RedfishReader } from "../../edge-node/redfish/reader";
+import type { RedfishReader } from "../../functions/redfish/reader";
 
 /** The project's copy when it is there, else the shared one. */
 export const MOCKUPS_DIR = [

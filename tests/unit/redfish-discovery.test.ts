@@ -9,15 +9,15 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type DiscoverOptions, discoverBmc } from "../../edge-node/redfish/discovery";
+import { DiscoveredComponentSchema } from "../../functions/inventory/schemas";
+import { type DiscoverOptions, discoverBmc } from "../../functions/redfish/discovery";
 import {
   describeDrivers,
   discoveryDrivers,
   importDriver,
   RedfishOptionsSchema,
-} from "../../edge-node/redfish/drivers";
-import { parseRule, renderRule } from "../../edge-node/redfish/naming";
-import { DiscoveredComponentSchema } from "../../functions/inventory/schemas";
+} from "../../functions/redfish/drivers";
+import { parseRule, renderRule } from "../../functions/redfish/naming";
 import { type Doctor, MockupReader } from "../support/mockup-reader";
 
 const GOLDEN = join(import.meta.dirname, "../golden/redfish");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration } from "../../edge-node/redfish/power";
-import { type PowerOperation, planReset } from "../../edge-node/redfish/reset-types";
+import { formatDuration } from "../../functions/redfish/power";
+import { type PowerOperation, planReset } from "../../functions/redfish/reset-types";
 
 /** What the DMTF rackmount and bladed mockups allow. */
 const MOCKUP = [

@@ -18,8 +18,8 @@ import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app"
 import { CliError, EXIT } from "../../../shared/node/cli/errors";
 import type { Column } from "../../../shared/node/cli/output";
 import type { Session } from "../../../shared/node/cli/session";
+import { col, filter, sortFilter } from "../groups";
 import { resourceCommand } from "../resource";
-import { col, filter, sortFilter } from "./smd";
 
 type Artifact = Schemas["ArtifactSpec"];
 type Kind = Artifact["kind"];

@@ -9,8 +9,8 @@ import { unwrap } from "../../../shared/client";
 import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
 import { CliError, EXIT } from "../../../shared/node/cli/errors";
 import type { Column } from "../../../shared/node/cli/output";
-import type { CommandModule } from "../main";
-import { col, commandGroup, filter } from "./smd";
+import type { CommandModule } from "../groups";
+import { col, commandGroup, filter } from "../groups";
 
 type ListArgs = GlobalOptions & {
   subject?: string;

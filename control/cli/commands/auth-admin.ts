@@ -21,8 +21,8 @@ import { loadTokens, saveTokens } from "../../../shared/node/cli/config";
 import { CliError, EXIT } from "../../../shared/node/cli/errors";
 import type { Column } from "../../../shared/node/cli/output";
 import { claimsOf } from "../../../shared/node/cli/session";
+import type { CommandModule } from "../groups";
 import { readText } from "../input";
-import type { CommandModule } from "../main";
 import { bodyOf } from "../resource";
 
 type Args = GlobalOptions & Record<string, unknown>;

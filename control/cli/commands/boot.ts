@@ -10,8 +10,8 @@ import { type Schemas, unwrap } from "../../../shared/client";
 import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
 import { CliError, EXIT } from "../../../shared/node/cli/errors";
 import { type Column, table } from "../../../shared/node/cli/output";
-import type { CommandModule } from "../main";
-import { commandGroup, filter } from "./smd";
+import type { CommandModule } from "../groups";
+import { commandGroup, filter } from "../groups";
 
 type StatusArgs = GlobalOptions & {
   stage?: string;

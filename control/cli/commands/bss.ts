@@ -6,10 +6,10 @@
 import { createClient, unwrap } from "../../../shared/client";
 import { type GlobalOptions, run } from "../../../shared/node/cli/app";
 import { CliError, EXIT } from "../../../shared/node/cli/errors";
-import type { CommandModule } from "../main";
+import type { CommandModule } from "../groups";
+import { type Args, col, commandGroup, filter, idColumn, newKey, picked, ROLES, sortFilter } from "../groups";
 import { resourceCommand } from "../resource";
 import { artifactCommands } from "./artifacts";
-import { type Args, col, commandGroup, filter, idColumn, newKey, picked, ROLES, sortFilter } from "./smd";
 
 /** Where the params apply: `component=ID`, `role=ROLE` or `default`. */
 const target = (s: Record<string, unknown>) =>

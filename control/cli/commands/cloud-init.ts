@@ -6,10 +6,10 @@
 import { createClient, unwrap } from "../../../shared/client";
 import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
 import { CliError, EXIT } from "../../../shared/node/cli/errors";
+import type { CommandModule } from "../groups";
+import { type Args, col, commandGroup, filter, idColumn, newKey, picked, ROLES, sortFilter } from "../groups";
 import { readDocument, readText, setPairs } from "../input";
-import type { CommandModule } from "../main";
 import { resourceCommand } from "../resource";
-import { type Args, col, commandGroup, filter, idColumn, newKey, picked, ROLES, sortFilter } from "./smd";
 
 const DOCUMENTS = ["user-data", "meta-data", "vendor-data"] as const;
 type DocumentName = (typeof DOCUMENTS)[number];

@@ -19,10 +19,10 @@ import { applyMergePatch } from "../../../shared/http/merge-patch";
 import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
 import { CliError, EXIT, type ExitCode } from "../../../shared/node/cli/errors";
 import type { Column } from "../../../shared/node/cli/output";
+import { type Args, filter, idColumn, sortFilter } from "../groups";
 import { readDocument, setPairs } from "../input";
 import { loose, resourceCommand } from "../resource";
 import { followUntilFinal, progressOn } from "../workflows/follow";
-import { type Args, filter, idColumn, sortFilter } from "./smd";
 
 const TARGETS = "/discovery/v1/targets";
 const SCANS = "/discovery/v1/scans";

@@ -3,7 +3,7 @@
  * control plane: scan BMCs over Redfish from this machine (a laptop on the management
  * network, an edge host) and print or write what was found in the import
  * format, to review and then enrol with `chamicore import`. The driver is the edge agent's own
- * (edge-node/redfish/discovery.ts), so a scan here names and shapes
+ * (functions/redfish/discovery.ts), so a scan here names and shapes
  * components exactly as a scan run by the control plane will.
  *
  * BMC passwords never go on the command line (where `ps` shows them):
@@ -18,12 +18,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { extname } from "node:path";
 import { stringify } from "yaml";
 import type { Argv } from "yargs";
-import type { BmcDiscovery } from "../../../edge-node/redfish/discovery";
-import type { NamingOptions } from "../../../edge-node/redfish/naming";
+import type { BmcDiscovery } from "../../../functions/redfish/discovery";
+import type { NamingOptions } from "../../../functions/redfish/naming";
 import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
 import { CliError, EXIT } from "../../../shared/node/cli/errors";
+import type { CommandModule } from "../groups";
 import { readText } from "../input";
-import type { CommandModule } from "../main";
 import { apiScan, discoveryApiCommands, namingMap, targetIdsOf } from "./discovery-api";
 
 type ScanArgs = GlobalOptions & {
@@ -100,10 +100,10 @@ function naming(a: ScanArgs): NamingOptions | undefined {
 async function scan(cli: Cli, a: ScanArgs): Promise<Scanned[]> {
   // Loaded when a scan runs: the API's schemas come with the driver.
   const [{ RedfishClient }, { discoverBmc }, { NamingSchema }, errors] = await Promise.all([
-    import("../../../edge-node/redfish/client"),
-    import("../../../edge-node/redfish/discovery"),
-    import("../../../edge-node/redfish/naming"),
-    import("../../../edge-node/redfish/errors"),
+    import("../../../functions/node/redfish/client"),
+    import("../../../functions/redfish/discovery"),
+    import("../../../functions/redfish/naming"),
+    import("../../../functions/redfish/errors"),
   ]);
   const checked = NamingSchema.optional().safeParse(naming(a));
   if (!checked.success)
@@ -193,7 +193,7 @@ type ImportArgs = GlobalOptions & { file: string[]; format?: "csv" | "json" | "y
 
 /** `discovery import`: the import driver over files, merged in order (a repeated id keeps the first). */
 async function importFiles(cli: Cli, a: ImportArgs) {
-  const { importDriver } = await import("../../../edge-node/redfish/drivers");
+  const { importDriver } = await import("../../../functions/redfish/drivers");
   const components: BmcDiscovery["components"] = [];
   const seen = new Set<string>();
   const problems: { path: string; message: string }[] = [];
@@ -484,7 +484,7 @@ export const discoveryCommands: CommandModule = (y: Argv, cli: Cli) =>
         "list the discovery drivers and their options",
         (c) => c.example("$0 discovery drivers -o json", "the drivers with their options as JSON Schema"),
         run<GlobalOptions>(async (a) => {
-          const { describeDrivers } = await import("../../../edge-node/redfish/drivers");
+          const { describeDrivers } = await import("../../../functions/redfish/drivers");
           const drivers = describeDrivers();
           cli.printer(a).print(drivers, [
             ["NAME", (d) => (d as { name: string }).name],

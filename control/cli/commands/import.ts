@@ -15,8 +15,8 @@ import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app"
 import { CliError, EXIT, type ExitCode } from "../../../shared/node/cli/errors";
 import type { Column } from "../../../shared/node/cli/output";
 import type { FieldError } from "../../../shared/problem";
+import type { CommandModule } from "../groups";
 import { readText } from "../input";
-import type { CommandModule } from "../main";
 
 type Rows = typeof import("../../../functions/inventory/import-file");
 

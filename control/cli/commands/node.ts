@@ -9,8 +9,8 @@ import type { Argv } from "yargs";
 import { type ApiClient, ApiProblem, type Schemas, unwrap } from "../../../shared/client";
 import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
 import { CliError, EXIT } from "../../../shared/node/cli/errors";
+import type { CommandModule } from "../groups";
 import { readDocument, readText, setPairs } from "../input";
-import type { CommandModule } from "../main";
 import {
   bootParamsChanges,
   type CurrentInterface,

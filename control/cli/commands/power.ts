@@ -10,7 +10,8 @@ import { type ApiClient, type Schemas, unwrap } from "../../../shared/client";
 import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
 import { CliError, EXIT } from "../../../shared/node/cli/errors";
 import type { Column } from "../../../shared/node/cli/output";
-import type { CommandModule } from "../main";
+import type { CommandModule } from "../groups";
+import { type Args, col, commandGroup, filter, idColumn, newKey, picked, sortFilter } from "../groups";
 import { loose, resourceCommand } from "../resource";
 import { progressOn } from "../workflows/follow";
 import {
@@ -22,7 +23,6 @@ import {
   type TransitionSpec,
   waitForTransition,
 } from "../workflows/transition-wait";
-import { type Args, col, commandGroup, filter, idColumn, newKey, picked, sortFilter } from "./smd";
 
 const TRANSITIONS = "/power/v1/transitions";
 

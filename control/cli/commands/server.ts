@@ -5,57 +5,70 @@
  * a database driver or SQLite.
  */
 import type { Argv } from "yargs";
-import { edgeCommand } from "../../../edge-node/cli/commands";
 import { createLogger } from "../../../shared/log";
 import type { Cli } from "../../../shared/node/cli/app";
+import { CliError, EXIT } from "../../../shared/node/cli/errors";
 import { untilSignal } from "../../../shared/node/until-signal";
 import { VERSION } from "../../../shared/version";
 
 export function serverCommands(y: Argv, cli: Cli): Argv {
-  return y
-    .command(
-      "serve",
-      "run the control API (embedded database unless DATABASE_URL is set)",
-      (c) =>
-        c.example("CHAMICORE_LISTEN=0.0.0.0:8080 $0 serve", "serve on port 8080 with the embedded database"),
-      async () => {
-        const { startControl } = await import("../../node/serve");
-        await untilSignal(() => startControl());
-      },
-    )
-    .command(
-      "migrate",
-      "apply database migrations to DATABASE_URL (or the embedded database) and exit",
-      (c) => c.example("DATABASE_URL=postgres://db/chamicore $0 migrate", "before starting a new version"),
-      async () => {
-        const [{ MigrateConfigSchema }, { parseEnv }] = await Promise.all([
-          import("../../config"),
-          import("../../../functions/config"),
-        ]);
-        const { openDatabase } = await import("../../db/node");
-        const config = parseEnv(MigrateConfigSchema, cli.env);
-        const log = createLogger({ level: config.CHAMICORE_LOG_LEVEL });
-        const db = await openDatabase({
-          databaseUrl: config.DATABASE_URL,
-          dataDir: config.CHAMICORE_DATA_DIR,
-        });
-        try {
-          await db.migrate(log);
-          log.info("migrations applied", { kind: db.kind, where: db.where });
-        } finally {
-          await db.close();
-        }
-      },
-    )
-    .command(edgeCommand(cli))
-    .command(
-      "version",
-      "print the version",
-      (c) => c.example("$0 version", ""),
-      () => {
-        process.stdout.write(`${VERSION}\n`);
-      },
-    );
+  return (
+    y
+      .command(
+        "serve",
+        "run the control API (embedded database unless DATABASE_URL is set)",
+        (c) =>
+          c.example(
+            "CHAMICORE_LISTEN=0.0.0.0:8080 $0 serve",
+            "serve on port 8080 with the embedded database",
+          ),
+        async () => {
+          const { startControl } = await import("../../node/serve");
+          await untilSignal(() => startControl());
+        },
+      )
+      .command(
+        "migrate",
+        "apply database migrations to DATABASE_URL (or the embedded database) and exit",
+        (c) => c.example("DATABASE_URL=postgres://db/chamicore $0 migrate", "before starting a new version"),
+        async () => {
+          const [{ MigrateConfigSchema }, { parseEnv }] = await Promise.all([
+            import("../../config"),
+            import("../../../functions/config"),
+          ]);
+          const { openDatabase } = await import("../../db/node");
+          const config = parseEnv(MigrateConfigSchema, cli.env);
+          const log = createLogger({ level: config.CHAMICORE_LOG_LEVEL });
+          const db = await openDatabase({
+            databaseUrl: config.DATABASE_URL,
+            dataDir: config.CHAMICORE_DATA_DIR,
+          });
+          try {
+            await db.migrate(log);
+            log.info("migrations applied", { kind: db.kind, where: db.where });
+          } finally {
+            await db.close();
+          }
+        },
+      )
+      // Listed here; the bin (control/node/bin.mjs) hands `chamicore edge …` to the edge's own CLI.
+      .command(
+        "edge",
+        "run the rack-local edge node, or its commands (chamicore edge --help; also installed as chamicore-edge); see docs/edge.md",
+        (c) => c.strict(false),
+        () => {
+          throw new CliError(EXIT.usage, "the edge runs through the chamicore or chamicore-edge bin");
+        },
+      )
+      .command(
+        "version",
+        "print the version",
+        (c) => c.example("$0 version", ""),
+        () => {
+          process.stdout.write(`${VERSION}\n`);
+        },
+      )
+  );
 }
 
 /** `auth rotate-keys`, registered inside the `auth` group. */

@@ -83,8 +83,9 @@ export function runMain(
   run: (argv: string[], io: CliIo) => Promise<number>,
   plain: (err: unknown) => Promise<boolean>,
   io: Partial<CliIo> = {},
+  argv: string[] = process.argv.slice(2),
 ): void {
-  run(process.argv.slice(2), {
+  run(argv, {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,

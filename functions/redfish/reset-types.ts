@@ -14,7 +14,7 @@
  *   an on; `init` is always an off then an on.
  */
 
-import { POWER_OPERATIONS, type PowerOperation } from "../../functions/power/schemas";
+import { POWER_OPERATIONS, type PowerOperation } from "../power/schemas";
 
 export { POWER_OPERATIONS, type PowerOperation };
 

@@ -25,9 +25,9 @@ import {
   RedfishUnauthorized,
   RedfishUnreachable,
   redfishErrorText,
-} from "./errors";
+} from "../../redfish/errors";
+import type { RedfishReader } from "../../redfish/reader";
 import { BmcConnection, type HttpAnswer, TransportError } from "./http";
-import type { RedfishReader } from "./reader";
 
 export interface RedfishCredentials {
   username: string;

@@ -1,30 +1,3 @@
-/**
- * Redfish discovery: from one BMC's Redfish service to the items of
- * `POST /hsm/v2/import`, checked with the API's own schema.
- *
- * What one scan gives, parents first:
- *   - a Chassis, when the BMC's id is an xname inside one (naming.ts);
- *   - the BMC (NodeBMC; a PDU or a generic BMC when the service has no
- *     Systems), state Ready since it answered, its parent the chassis, its
- *     interfaces those of the manager at the scanned address (else the
- *     first manager);
- *   - a Node per ComputerSystem, state from PowerState, its parent the
- *     BMC (what power control follows from a node to its BMC), its
- *     interfaces from its EthernetInterfaces.
- *
- * Interfaces: the MAC in use (`MACAddress`, else `PermanentMACAddress`)
- * with the interface's IPv4 addresses; entries with the same MAC (a VLAN
- * on a NIC) are one interface; the host interface (the in-band host–BMC
- * link, which no DHCP server sees) is left out. A MAC is imported once:
- * the first component that has it keeps it.
- *
- * The items hold only what discovery knows, so a re-scan must merge them
- * into existing components (ids are stable: naming.ts) rather than replace
- * them, or it would reset what operators set (role, nid, groups). What
- * Redfish says that the inventory has no field for (serial numbers,
- * models, UUIDs) comes apart, in `hardware`.
- */
-import type { ComponentCreate } from "../../functions/inventory/schemas";
 import type { ComponentType, State } from "../../shared/enums";
 import { parseXname } from "../../shared/ids";
 import { normalizeMac } from "../../shared/mac";
@@ -32,6 +5,7 @@ import { checkDrafts, type Draft } from "./check";
 import { enclosingChassis, type NamingOptions, nameBmc, nodeId } from "./naming";
 import type { RedfishReader } from "./reader";
 import {
+  type ComponentImportItem,
   type DiscoveryProblem,
   defined,
   type RedfishManager,
@@ -41,10 +15,7 @@ import {
   SERVICE_ROOT,
 } from "./tree";
 
-export type { DiscoveryProblem } from "./tree";
-
-/** One item of the `POST /hsm/v2/import` body, as the API's schema hands it on (MACs normalised). */
-export type ComponentImportItem = ComponentCreate;
+export type { ComponentImportItem, DiscoveryProblem } from "./tree";
 
 /** What every discovery driver gives. */
 export interface DiscoveryResult {

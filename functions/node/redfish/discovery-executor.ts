@@ -1,16 +1,16 @@
 /**
  * The in-process discovery executor: scans one BMC with the Redfish
- * discovery driver (edge-node/redfish/discovery.ts) straight from the
+ * discovery driver (functions/redfish/discovery.ts) straight from the
  * control plane, for installs where the control plane can reach the BMCs.
  * The target's credential is unsealed only here, just before use; the
  * client is closed after the scan.
  */
 
-import type { DiscoveryExecutor } from "../../functions/discovery/executor";
-import type { Target } from "../../functions/discovery/schemas";
+import type { DiscoveryExecutor } from "../../discovery/executor";
+import type { Target } from "../../discovery/schemas";
+import { type BmcDiscovery, discoverBmc } from "../../redfish/discovery";
+import { RedfishUnauthorized } from "../../redfish/errors";
 import { RedfishClient, type RedfishClientOptions, type RedfishCredentials } from "./client";
-import { type BmcDiscovery, discoverBmc } from "./discovery";
-import { RedfishUnauthorized } from "./errors";
 
 export interface RedfishDiscoveryExecutorOptions {
   /** A credential's user name and password; undefined when it does not exist. */

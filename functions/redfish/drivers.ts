@@ -12,13 +12,8 @@
  * and problems naming where (a Redfish path, or `file:line`).
  */
 import { z } from "zod";
-import {
-  formatOf,
-  ImportFileError,
-  type ImportFormat,
-  parseImport,
-} from "../../functions/inventory/import-file";
-import { ComponentCreateSchema } from "../../functions/inventory/schemas";
+import { formatOf, ImportFileError, type ImportFormat, parseImport } from "../inventory/import-file";
+import { ComponentCreateSchema } from "../inventory/schemas";
 import type { ComponentImportItem, DiscoveryProblem, DiscoveryResult } from "./discovery";
 import { NamingSchema } from "./naming";
 

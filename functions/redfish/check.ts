@@ -4,9 +4,10 @@
  * names the field and the Redfish resource the value came from, and only
  * that part is left out (an interface, else the component).
  */
-import { DiscoveredComponentSchema } from "../../functions/inventory/schemas";
+
 import { fieldPath, valueAt } from "../../shared/http/errors";
-import type { ComponentImportItem } from "./discovery";
+import { DiscoveredComponentSchema } from "../inventory/schemas";
+import type { ComponentImportItem } from "./tree";
 import { type DiscoveryProblem, defined } from "./tree";
 
 /** A component being built, with the Redfish paths its parts came from. */

@@ -10,6 +10,7 @@
  * discovery uses are kept; resources are followed by their `@odata.id`,
  * never by guessed paths.
  */
+import type { ComponentCreate } from "../inventory/schemas";
 import type { RedfishReader } from "./reader";
 
 /** Something a scan could not read or use, with the Redfish path (or file line) it concerns. */
@@ -272,3 +273,6 @@ export async function readService(reader: RedfishReader): Promise<RedfishService
     problems: walk.problems,
   });
 }
+
+/** One item of the `POST /hsm/v2/import` body, as the API's schema hands it on (MACs normalised). */
+export type ComponentImportItem = ComponentCreate;

@@ -1,6 +1,6 @@
 /**
  * The in-process power executor: runs a job's tasks with the Redfish power
- * engine (edge-node/redfish/power.ts) straight from the control plane, for
+ * engine (functions/redfish/power.ts) straight from the control plane, for
  * installs where the control plane can reach the BMCs. One `PowerLimits`
  * for all jobs, so that transitions running at once stay within
  * CHAMICORE_POWER_CONCURRENCY requests in all and one task per BMC.
@@ -11,12 +11,12 @@
  * Systems collection is read first to find it.
  */
 
-import type { PowerExecutor, PowerJob, PowerJobTask } from "../../functions/power/executor";
-import { systemIndexOf } from "../../functions/power/resolve";
-import type { BmcEndpoint } from "../../functions/power/schemas";
-import type { TaskResult, TaskUpdate } from "../../functions/power/store";
+import type { PowerExecutor, PowerJob, PowerJobTask } from "../../power/executor";
+import { systemIndexOf } from "../../power/resolve";
+import type { BmcEndpoint } from "../../power/schemas";
+import type { TaskResult, TaskUpdate } from "../../power/store";
+import { PowerLimits, type PowerTask, runPowerTasks } from "../../redfish/power";
 import { RedfishClient, type RedfishClientOptions, type RedfishCredentials } from "./client";
-import { PowerLimits, type PowerTask, runPowerTasks } from "./power";
 
 const SYSTEMS = "/redfish/v1/Systems";
 
