@@ -15,6 +15,9 @@ import type { PowerSettings } from "./power/service";
 import type { ProgressObserver } from "./progress/store";
 import type { Stores } from "./stores";
 
+/** The Swagger UI files the docs page loads. */
+export type DocsAsset = "swagger-ui-bundle.js" | "swagger-ui.css";
+
 export interface AppDeps {
   logger: Logger;
   registry: Registry;
@@ -54,6 +57,12 @@ export interface AppDeps {
   artifacts?: ArtifactServing;
   /** Discovery's in-process agent wake-up; default: none. */
   discovery?: DiscoverySettings;
+  /**
+   * The Swagger UI files behind /api/docs, read on Node from the
+   * swagger-ui-dist package. On the Worker they are static assets
+   * (wrangler.toml [assets]) answered before the Worker runs; unset: 404.
+   */
+  docsAssets?: (name: DocsAsset) => string | undefined;
   /**
    * Checks that the caller holds one of `anyOf`; throws ApiError 401/403
    * otherwise (functions/auth/authorize.ts). Tests of handlers alone may

@@ -32,6 +32,7 @@ import { PgOutbox } from "../stores/outbox";
 import { DataDirArtifacts } from "./artifact-files";
 import { DiscoveryAgent } from "./discovery-agent";
 import { DiscoveryScheduler } from "./discovery-scheduler";
+import { swaggerUiFiles } from "./docs-assets";
 import { resolveMasterKey } from "./master-key";
 import { PowerAgent } from "./power-agent";
 import { WorkDispatcher } from "./work-dispatcher";
@@ -260,6 +261,7 @@ export async function startControl(
     },
     auth: { settings, keyring: new Keyring(settings) },
     serving: servingSettingsOf(config, (c) => getConnInfo(c).remote.address),
+    docsAssets: swaggerUiFiles(),
   });
   const prune = setInterval(() => {
     stores.auth.revocations.prune(new Date()).then(

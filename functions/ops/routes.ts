@@ -5,9 +5,8 @@
  */
 import { type OpenAPIHono, type RouteHandler, z } from "@hono/zod-openapi";
 import { API_VERSION, VERSION } from "../../shared/version";
-import type { AppEnv } from "../env";
+import type { AppEnv, DocsAsset } from "../env";
 import { defineRoute, json } from "../route";
-import { swaggerUiCss, swaggerUiJs } from "./docs-assets.gen.js";
 
 const tags = ["operations"];
 
@@ -101,12 +100,13 @@ export function registerOps(app: OpenAPIHono<AppEnv>, info: { title: string; des
   });
   const immutable = { "Cache-Control": "public, max-age=86400" };
   app.get("/api/docs", (c) => c.html(DOCS_HTML));
-  app.get("/api/docs/swagger-ui-bundle.js", (c) =>
-    c.body(swaggerUiJs, 200, { "Content-Type": "text/javascript; charset=utf-8", ...immutable }),
-  );
-  app.get("/api/docs/swagger-ui.css", (c) =>
-    c.body(swaggerUiCss, 200, { "Content-Type": "text/css; charset=utf-8", ...immutable }),
-  );
+  const asset = (name: DocsAsset, type: string) =>
+    app.get(`/api/docs/${name}`, (c) => {
+      const text = c.var.deps.docsAssets?.(name);
+      return text === undefined ? c.notFound() : c.body(text, 200, { "Content-Type": type, ...immutable });
+    });
+  asset("swagger-ui-bundle.js", "text/javascript; charset=utf-8");
+  asset("swagger-ui.css", "text/css; charset=utf-8");
   app.get("/api/docs/init.js", (c) =>
     c.body(DOCS_INIT, 200, { "Content-Type": "text/javascript; charset=utf-8" }),
   );

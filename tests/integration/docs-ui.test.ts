@@ -10,6 +10,7 @@ import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningControl, startControl } from "../../control/node/serve";
 import { silentLogger } from "../../shared/log";
+import { type Target, workerTarget } from "../support/targets";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = "/tmp/docs-ui.png";
@@ -46,6 +47,26 @@ describe("docs page and assets", () => {
     ["/api/docs/init.js", /^text\/javascript/, 20],
   ])("%s is served locally", async (path, type, minBytes) => {
     const res = await get(path);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(type);
+    expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(minBytes);
+  });
+});
+
+describe("docs assets on the Worker", () => {
+  let t: Target;
+  beforeAll(async () => {
+    t = await workerTarget();
+  });
+  afterAll(() => t?.stop());
+
+  it.each([
+    ["/api/docs/swagger-ui-bundle.js", /javascript/, 500_000],
+    ["/api/docs/swagger-ui.css", /^text\/css/, 50_000],
+    ["/api/docs/init.js", /^text\/javascript/, 20],
+    ["/api/docs", /^text\/html/, 100],
+  ])("%s is served by the Worker's host, not from its bundle", async (path, type, minBytes) => {
+    const res = await t.fetch(path);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(type);
     expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(minBytes);

@@ -8,7 +8,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Miniflare } from "miniflare";
 import { openDatabase } from "../../control/db/node";
 import { startControl } from "../../control/node/serve";
@@ -316,6 +316,8 @@ export async function startMiniflare(
     scriptPath: script,
     compatibilityDate: "2026-04-26",
     compatibilityFlags: ["nodejs_compat"],
+    // The docs UI's files, answered before the Worker as wrangler.toml's [assets] are.
+    assets: { directory: resolve("dist/assets"), routerConfig: { has_user_worker: true } },
     ...(opts.artifacts === false ? {} : { r2Buckets: ["ARTIFACTS"] }),
     ...(opts.neonWsProxy
       ? {
