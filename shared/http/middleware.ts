@@ -175,17 +175,27 @@ interface BodyReader {
   cancel(): Promise<void>;
 }
 
-async function tooLarge(reader: BodyReader, read: number): Promise<never> {
+/**
+ * Reads and drops what is left of a body, up to DRAIN_CAP bytes in all
+ * (`read` already); true when it ended there, false when it was cut off
+ * (too long, or the client went away).
+ */
+async function drain(reader: BodyReader, read: number): Promise<boolean> {
   try {
-    for (let n = read; n < DRAIN_CAP; ) {
+    for (let n = read; n <= DRAIN_CAP; ) {
       const { done, value } = await reader.read();
-      if (done) break;
+      if (done) return true;
       n += value?.byteLength ?? 0;
     }
     await reader.cancel();
   } catch {
     // The client went away: nothing left to drain.
   }
+  return false;
+}
+
+async function tooLarge(reader: BodyReader, read: number): Promise<never> {
+  await drain(reader, read);
   throw new ApiError("payload-too-large", "The request body is larger than this endpoint accepts");
 }
 
@@ -199,24 +209,12 @@ async function tooLarge(reader: BodyReader, read: number): Promise<never> {
  * load). Past DRAIN_CAP the connection is closed, and said so.
  */
 export const finishBody: MiddlewareHandler = async (c, next) => {
-  await next();
   const m = c.req.method;
-  if (m === "GET" || m === "HEAD") return;
+  if (m === "GET" || m === "HEAD") return next();
+  await next();
   const req = c.req.raw;
   if (req.bodyUsed || !req.body || req.body.locked) return;
-  const reader = req.body.getReader();
-  let read = 0;
-  try {
-    while (read <= DRAIN_CAP) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      read += value.byteLength;
-    }
-    await reader.cancel();
-  } catch {
-    // The client went away: nothing left to drain.
-  }
-  c.header("Connection", "close");
+  if (!(await drain(req.body.getReader(), 0))) c.header("Connection", "close");
 };
 
 /** Body limit by route: a larger one for the listed paths (bulk import). */
