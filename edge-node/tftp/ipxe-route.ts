@@ -13,6 +13,7 @@
 import { openAsBlob } from "node:fs";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../functions/env";
+import { fileBody } from "../../shared/http/file-body";
 import { ApiError } from "../../shared/problem";
 import { FileRefused, type IpxeDir, type OpenedFile } from "./ipxe-dir";
 
@@ -50,8 +51,7 @@ export function registerIpxeFiles(
     if (c.req.header("If-None-Match") === etag) return c.body(null, 304, { ETag: etag });
     // Hono answers HEAD with the GET handler's headers and drops the body: none to open then.
     if (c.req.method === "HEAD") return c.body(null, 200, headers);
-    const blob = await openAsBlob(file.path);
     // Hono's body types leave Blob out; Bun's Response takes it.
-    return c.body(runtime === "bun" ? (blob as unknown as ReadableStream) : blob.stream(), 200, headers);
+    return c.body(fileBody(await openAsBlob(file.path), runtime) as ReadableStream, 200, headers);
   });
 }

@@ -8,6 +8,7 @@
  */
 import { type RouteHandler, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { fileBody } from "../../shared/http/file-body";
 import { ApiError } from "../../shared/problem";
 import { callerOf } from "../cloud-init/caller";
 import type { AppEnv } from "../env";
@@ -79,7 +80,7 @@ export const artifactContent: RouteHandler<typeof artifactContentRoute, AppEnv> 
   if (status === 206) headers["Content-Range"] = `bytes ${start}-${end - 1}/${file.size}`;
   if (c.req.method === "HEAD") return c.body(null, status, headers);
   if (start === 0) await recordFetch(c);
-  return new Response(await file.read(start, end), { status, headers });
+  return new Response(fileBody(await file.read(start, end), c.var.deps.runtime), { status, headers });
 }) as never;
 
 /**
