@@ -118,10 +118,11 @@ export async function startEdgeOn(
       ? { id: config.CHAMICORE_EDGE_CLIENT_ID, secret: config.CHAMICORE_EDGE_CLIENT_SECRET }
       : undefined,
   );
+  const site = config.CHAMICORE_EDGE_SITE ?? config.CHAMICORE_EDGE_NAME;
   // And what the operator labelled for this site ahead of its boot parameters.
   const labelled = new SiteArtifacts({
     control,
-    site: config.CHAMICORE_EDGE_SITE ?? config.CHAMICORE_EDGE_NAME,
+    site,
     everyMs: config.CHAMICORE_EDGE_SITE_ARTIFACTS_SECONDS * 1000,
     logger: log.child({ part: "artifacts" }),
     onChange: () => wantArtifacts(),
@@ -149,7 +150,6 @@ export async function startEdgeOn(
     },
     openFailure,
   });
-  const site = config.CHAMICORE_EDGE_SITE ?? config.CHAMICORE_EDGE_NAME;
   const agent = config.NATS_URL
     ? workAgentOf(config, site, control, log.child({ part: "agent", site }))
     : undefined;

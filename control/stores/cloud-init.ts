@@ -16,7 +16,7 @@ import { ApiError, notFound } from "../../shared/problem";
 import { components, ethernetInterfaces, groupMembers, groups, payloads } from "../db/schema";
 import type { Db } from "../db/types";
 import { appendEvents } from "./outbox";
-import { newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
+import { newEtag, orderOf, pageOf, raceError, rowsOf, whereOf } from "./pg-util";
 
 type Row = typeof payloads.$inferSelect;
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -74,9 +74,6 @@ const changed = (action: "created" | "updated", row: Stored<Payload>): NewEvent 
   subject: row.id,
   data: toResource(PAYLOAD_KIND, CLOUD_INIT_API_VERSION, row),
 });
-
-// biome-ignore lint/suspicious/noExplicitAny: execute() result shape differs by driver; every driver has .rows.
-const rowsOf = <T>(r: any): T[] => (Array.isArray(r) ? r : r.rows) as T[];
 
 /** json columns come back parsed from some drivers and as text from others. */
 const parsed = <T>(v: unknown): T => (typeof v === "string" ? JSON.parse(v) : v) as T;

@@ -25,7 +25,7 @@ import {
 } from "../db/schema";
 import type { Db } from "../db/types";
 import { appendEvents } from "./outbox";
-import { chunks, newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
+import { chunks, newEtag, orderOf, pageOf, raceError, rowsOf, whereOf } from "./pg-util";
 
 type ComponentRow = typeof components.$inferSelect;
 type InterfaceRow = typeof ethernetInterfaces.$inferSelect;
@@ -158,9 +158,6 @@ async function preconditionOrMissing(q: Q, exists: SQL, what: string, id: string
     );
   throw notFound(what, id);
 }
-
-// biome-ignore lint/suspicious/noExplicitAny: execute() result shape differs by driver; every driver has .rows.
-const rowsOf = <T>(r: any): T[] => (Array.isArray(r) ? r : r.rows) as T[];
 
 export class PgInventoryStore implements InventoryStore {
   constructor(private readonly db: Db) {}

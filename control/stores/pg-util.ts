@@ -85,3 +85,7 @@ export async function pageOf<T extends PgTable>(
   ]);
   return { rows: rows as T["$inferSelect"][], total: Number(total?.n ?? 0) };
 }
+
+/** The rows of a `db.execute()` result: an array on some drivers, `.rows` on others. */
+// biome-ignore lint/suspicious/noExplicitAny: execute() result shape differs by driver; every driver has .rows.
+export const rowsOf = <T>(r: any): T[] => (Array.isArray(r) ? r : r.rows) as T[];

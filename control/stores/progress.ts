@@ -14,7 +14,7 @@ import type {
 } from "../../functions/progress/store";
 import { bootProgress, components, edges, groupMembers } from "../db/schema";
 import type { Db } from "../db/types";
-import { chunks } from "./pg-util";
+import { chunks, rowsOf } from "./pg-util";
 
 /** A stage's place in a boot, as SQL: equal times are ordered by it. */
 const rankOf = (stage: SQL) =>
@@ -62,7 +62,7 @@ export class PgProgressStore implements ProgressStore {
           then (excluded.edge_at, ${rankOf(sql`excluded.stage`)}) > (${p.edgeAt}, ${rankOf(sql`${p.stage}`)})
           else (excluded.at, ${rankOf(sql`excluded.stage`)}) > (${p.at}, ${rankOf(sql`${p.stage}`)}) end
         returning 1`);
-      moved += Array.isArray(result) ? result.length : ((result as { rows?: unknown[] }).rows?.length ?? 0);
+      moved += rowsOf(result).length;
     }
     return moved;
   }

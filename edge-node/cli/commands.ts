@@ -7,13 +7,13 @@ import type { Cli } from "../../shared/node/cli/app";
 import { untilSignal } from "../../shared/node/until-signal";
 import { KEA_CONFIG_OPTIONS, type KeaConfigFlags, keaConfigCommand } from "../kea/command";
 
-/** The edge's own commands, as subcommands of `self` (`$0 edge`, or `$0` in chamicore-edge). */
-function edgeSubcommands(y: Argv, cli: Cli, self: string): Argv {
+/** The edge's own commands under the edge (`chamicore-edge <command>`, or `chamicore edge <command>`). */
+function edgeSubcommands(y: Argv, cli: Cli): Argv {
   return y
     .command(
       "list",
       "every edge that reports to the control plane, with its position, lag, feed mode, Kea sync and whether it went quiet (from the control API)",
-      (l) => l.example(`${self} list`, "").example(`${self} list -o json`, ""),
+      (l) => l.example(`$0 list`, "").example(`$0 list -o json`, ""),
       async (a) => {
         const { edgeList } = await import("./list");
         await edgeList(cli, a as never);
@@ -26,11 +26,11 @@ function edgeSubcommands(y: Argv, cli: Cli, self: string): Argv {
         k
           .options(KEA_CONFIG_OPTIONS)
           .example(
-            `${self} kea-config --edge-url http://10.1.0.2:8081`,
+            `$0 kea-config --edge-url http://10.1.0.2:8081`,
             "the edge serves iPXE itself (TFTP and HTTP)",
           )
           .example(
-            `${self} kea-config --edge-url http://10.1.0.2:8081 --tftp-server 10.1.0.9`,
+            `$0 kea-config --edge-url http://10.1.0.2:8081 --tftp-server 10.1.0.9`,
             "the iPXE binaries from another TFTP server",
           ),
       (a) => {
@@ -47,7 +47,7 @@ function edgeSubcommands(y: Argv, cli: Cli, self: string): Argv {
             demandOption: true,
             describe: "the edge's base URL, e.g. http://10.1.0.2:8081",
           })
-          .example(`${self} status --url http://10.1.0.2:8081`, ""),
+          .example(`$0 status --url http://10.1.0.2:8081`, ""),
       async (a) => {
         const { edgeStatus } = await import("./status");
         await edgeStatus(cli, a as never);
@@ -55,11 +55,11 @@ function edgeSubcommands(y: Argv, cli: Cli, self: string): Argv {
     );
 }
 
-const runEdgeOptions = (y: Argv, self: string) =>
+const runEdgeOptions = (y: Argv) =>
   y
     .option("resync", { type: "boolean", describe: "rebuild the replica from a fresh snapshot" })
     .example(
-      `CHAMICORE_CONTROL_URL=https://chamicore.example.org ${self}`,
+      `CHAMICORE_CONTROL_URL=https://chamicore.example.org $0`,
       "follow the control plane and serve the rack",
     );
 
@@ -75,10 +75,9 @@ export function edgeExecutableCommands(y: Argv, cli: Cli): Argv {
     y.command(
       "$0",
       "run the rack-local edge node; see docs/edge.md",
-      (c) => runEdgeOptions(c, "$0"),
+      (c) => runEdgeOptions(c),
       (a) => runEdge(cli, a),
     ),
     cli,
-    "$0",
   );
 }

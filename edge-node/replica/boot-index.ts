@@ -23,9 +23,9 @@
 import type { BootParams } from "../../functions/boot/schemas";
 import type { BootNode, BootReadStore, ParamsCandidates } from "../../functions/boot/store";
 import type { Role } from "../../shared/enums";
-import type { Resource } from "../../shared/envelope";
 import type { ChangeEvent } from "../../shared/events";
 import { add, type Bucket, byId, each, type Paged, paged, pageOf, remove } from "./buckets";
+import { specOf } from "./read-stores";
 import type { SqliteDatabase, SqliteStatement } from "./sqlite";
 
 interface NodeRow {
@@ -92,7 +92,7 @@ function paramsOf(r: ParamsRow): Params {
     isDefault: r.is_default === 1,
     category: r.component_id !== null ? "component" : r.role !== null ? "role" : "default",
     // Frozen: decideBoot checks a frozen params object once, not on every request (functions/boot/resolve.ts).
-    spec: Object.freeze((JSON.parse(r.doc) as Resource<BootParams>).spec),
+    spec: Object.freeze(specOf<BootParams>(r.doc)),
   };
 }
 

@@ -23,18 +23,15 @@
  */
 import type { Payload } from "../../functions/cloud-init/schemas";
 import type { CloudInitReadStore, NodeFacts } from "../../functions/cloud-init/store";
-import type { Resource } from "../../shared/envelope";
 import type { ChangeEvent } from "../../shared/events";
 import { add, type Bucket, byId, each, type Paged, paged, pageOf, remove } from "./buckets";
-import { ReplicaCloudInitStore } from "./read-stores";
+import { ReplicaCloudInitStore, specOf } from "./read-stores";
 import type { SqliteDatabase, SqliteStatement } from "./sqlite";
 
 interface PayloadRow {
   id: string;
   doc: string;
 }
-
-const specOf = <T>(doc: string): T => (JSON.parse(doc) as Resource<T>).spec;
 
 /** The event types the index follows, by their `service.resource` segments: payloads, and what a node's facts are made of. */
 const FOLLOWED: Record<string, "payloads" | "nodes"> = {

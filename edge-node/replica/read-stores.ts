@@ -33,7 +33,7 @@ const nodeOf = (r: NodeRow): BootNode => ({
   enabled: r.enabled === 1,
 });
 
-const specOf = <T>(doc: string): T => (JSON.parse(doc) as Resource<T>).spec;
+export const specOf = <T>(doc: string): T => (JSON.parse(doc) as Resource<T>).spec;
 
 export class ReplicaBootStore implements BootReadStore {
   private readonly byMac: SqliteStatement<[string], NodeRow>;

@@ -82,7 +82,6 @@ export async function startTftpServer(o: TftpServerOptions): Promise<TftpServer>
   const running = new Map<string, Transfer>();
   /** Client address and port of every transfer from its request on (opening included), for repeats. */
   const requesters = new Set<string>();
-  const ended = new Set<Promise<void>>();
   const requests = o.registry?.register(
     new Counter(
       "chamicore_edge_tftp_requests_total",
@@ -145,11 +144,6 @@ export async function startTftpServer(o: TftpServerOptions): Promise<TftpServer>
         await file.handle.close();
         throw e;
       });
-      let done!: () => void;
-      const finished = new Promise<void>((r) => {
-        done = r;
-      });
-      ended.add(finished);
       const started = performance.now();
       const negotiated = negotiateOptions(req.options, file.size);
       const transfer = new Transfer({
@@ -175,8 +169,6 @@ export async function startTftpServer(o: TftpServerOptions): Promise<TftpServer>
           };
           if (end.outcome === "sent") log.debug("tftp transfer", fields);
           else log.info("tftp transfer not completed", fields);
-          ended.delete(finished);
-          done();
         },
       });
       running.set(key, transfer);
@@ -232,8 +224,8 @@ export async function startTftpServer(o: TftpServerOptions): Promise<TftpServer>
       if (closing) return;
       closing = true;
       await new Promise<void>((r) => listener.close(() => r()));
+      // Each stop ends its transfer at once (onEnd above runs before stop returns).
       for (const t of running.values()) t.stop("the server is stopping");
-      await Promise.all([...ended]);
     },
   };
 }

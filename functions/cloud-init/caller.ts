@@ -32,3 +32,15 @@ export async function nodeAt(store: CloudInitReadStore, address: string | undefi
   if (!node) throw new ApiError("not-found", `No component has an interface with address ${address}`);
   return node;
 }
+
+/** The node asking: the one with `mac` when the caller names it, else the one holding its address. */
+export async function callingNode(
+  store: CloudInitReadStore,
+  mac: string | undefined,
+  caller: string | undefined,
+): Promise<NodeFacts> {
+  if (mac === undefined) return nodeAt(store, caller);
+  const node = await store.nodeByMac(mac);
+  if (!node) throw new ApiError("not-found", `No component has an interface with MAC ${mac}`);
+  return node;
+}

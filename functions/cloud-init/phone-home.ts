@@ -7,12 +7,11 @@
  * address says who it is, and keys are not Chamicore's to keep.
  */
 import { type RouteHandler, z } from "@hono/zod-openapi";
-import { ApiError } from "../../shared/problem";
 import type { AppEnv } from "../env";
 import { MacInputSchema } from "../inventory/schemas";
 import { DONE_STAGE } from "../progress/schemas";
 import { defineRoute, problems } from "../route";
-import { callerOf, nodeAt } from "./caller";
+import { callerOf, callingNode } from "./caller";
 
 export const PHONE_HOME_PATH = "/cloud-init/phone-home";
 
@@ -38,8 +37,7 @@ export const phoneHome: RouteHandler<typeof phoneHomeRoute, AppEnv> = async (c) 
   const { mac } = c.req.valid("query");
   const store = c.var.stores.cloudInit;
   const caller = callerOf(c);
-  const node = mac === undefined ? await nodeAt(store, caller) : await store.nodeByMac(mac);
-  if (!node) throw new ApiError("not-found", `No component has an interface with MAC ${mac}`);
+  const node = await callingNode(store, mac, caller);
   const seen = { node: node.id, stage: DONE_STAGE, address: caller };
   const observer = c.var.deps.progress;
   if (observer) observer.seen(seen);

@@ -14,7 +14,7 @@ import { ApiError, notFound } from "../../shared/problem";
 import type { AppEnv } from "../env";
 import { IdSchema, MacInputSchema } from "../inventory/schemas";
 import { defineRoute, problems } from "../route";
-import { callerOf, nodeAt } from "./caller";
+import { callerOf, callingNode } from "./caller";
 import { layersOf, renderDocument, type Served } from "./merge";
 import { phoneHome, phoneHomeRoute } from "./phone-home";
 import type { DocumentName } from "./schemas";
@@ -141,12 +141,7 @@ export function registerServing(app: OpenAPIHono<AppEnv>) {
       const { mac } = c.req.valid("query");
       const store = c.var.stores.cloudInit;
       const caller = callerOf(c);
-      let node: NodeFacts | undefined;
-      if (mac !== undefined) {
-        node = await store.nodeByMac(mac);
-        if (!node) throw new ApiError("not-found", `No component has an interface with MAC ${mac}`);
-      } else node = await nodeAt(store, caller);
-      return serve(c, name, node, caller) as never;
+      return serve(c, name, await callingNode(store, mac, caller), caller) as never;
     };
     app.openapi(mine, mineHandler);
   }
