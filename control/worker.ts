@@ -147,11 +147,11 @@ async function openDb(s: DbSettings, logger: Logger): Promise<{ db: Db; close: (
       connectionString: s.hyperdrive.connectionString,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     });
-    db = drizzlePg(client, { schema }) as unknown as Db;
+    db = drizzlePg(client, { schema });
   } else if (s.databaseUrl) {
     useNeonProxy(s.neonWsProxy);
     client = new NeonClient({ connectionString: s.databaseUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-    db = drizzleNeon(client, { schema }) as unknown as Db;
+    db = drizzleNeon(client, { schema });
   } else {
     throw new ApiError("not-ready", "No database configured: bind HYPERDRIVE or set DATABASE_URL");
   }

@@ -7,6 +7,7 @@ import { createWriteStream } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
+import { type ApiClient, createClient } from "../shared/client";
 import type { ChangeEvent } from "../shared/events";
 import { SnapshotDocument } from "./replica/snapshot-document";
 
@@ -28,14 +29,25 @@ export interface ChangePage {
   head: number;
 }
 
+/** What `ApiClient` calls resolve to. */
+type Answer<T> = { data?: T; error?: unknown; response: Response };
+
 export class ControlClient {
   private token: { value: string; until: number } | undefined;
+  /**
+   * The control API, typed by the same generated client as the CLI's: a
+   * path, parameter or body the API does not have fails to compile. Each
+   * request carries a token and the timeout; one 401 gets one fresh token.
+   */
+  readonly api: ApiClient;
 
   constructor(
     private readonly base: string,
     private readonly credentials: { id: string; secret: string } | undefined,
     private readonly timeoutMs = 30_000,
-  ) {}
+  ) {
+    this.api = createClient({ endpoint: base, fetch: (req) => this.send(req) });
+  }
 
   private async accessToken(): Promise<string> {
     if (this.token && Date.now() < this.token.until) return this.token.value;
@@ -62,68 +74,39 @@ export class ControlClient {
     return body.access_token;
   }
 
-  private async get(path: string, timeoutMs = this.timeoutMs): Promise<Response> {
-    return this.send("GET", path, undefined, timeoutMs);
-  }
-
-  private async send(
-    method: string,
-    path: string,
-    body: unknown,
-    timeoutMs = this.timeoutMs,
-  ): Promise<Response> {
-    const send = async () =>
-      fetch(`${this.base}${path}`, {
-        method,
-        headers: {
-          Authorization: `Bearer ${await this.accessToken()}`,
-          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+  /** One request with a token and a timeout (and the request's own signal). */
+  private async send(request: Request, timeoutMs = this.timeoutMs): Promise<Response> {
+    // The edge sends small JSON documents: read once, they can go twice.
+    const body = request.body ? await request.arrayBuffer() : undefined;
+    const attempt = async () => {
+      const headers = new Headers(request.headers);
+      headers.set("Authorization", `Bearer ${await this.accessToken()}`);
+      return fetch(request.url, {
+        method: request.method,
+        headers,
+        body,
+        signal: AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)]),
       });
-    let res = await send();
-    if (res.status === 401) {
-      // Revoked, rotated away or expired early: one fresh token, then give up.
-      this.token = undefined;
-      res = await send();
-    }
-    return res;
+    };
+    const res = await attempt();
+    if (res.status !== 401) return res;
+    // Revoked, rotated away or expired early: one fresh token, then give up.
+    await res.body?.cancel();
+    this.token = undefined;
+    return attempt();
   }
 
   /**
-   * POSTs `body` as JSON and answers the parsed JSON (undefined for 204).
-   * A refusal throws a `ControlRefused` with the problem's detail.
+   * The data of a typed call (`control.call(control.api.POST(…))`), or a
+   * `ControlRefused` carrying the status and the problem's detail.
    */
-  async post<T>(path: string, body: unknown): Promise<T> {
-    const res = await this.send("POST", path, body);
-    const text = await res.text();
-    if (!res.ok) {
-      let detail = text.slice(0, 500);
-      try {
-        const p = JSON.parse(text) as { detail?: string; title?: string };
-        detail = p.detail ?? p.title ?? detail;
-      } catch {}
-      throw new ControlRefused(res.status, `POST ${path}: ${res.status} ${detail}`);
-    }
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
-
-  /** GETs `path` and answers the parsed JSON; a refusal throws a `ControlRefused`. */
-  async getJson<T>(path: string): Promise<T> {
-    const res = await this.get(path);
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new ControlRefused(res.status, `GET ${path}: ${res.status}`);
-    }
-    return (await res.json()) as T;
-  }
-
-  /** PUTs `body` as JSON; a refusal throws a `ControlRefused`. */
-  async put(path: string, body: unknown): Promise<void> {
-    const res = await this.send("PUT", path, body);
-    await res.body?.cancel();
-    if (!res.ok) throw new ControlRefused(res.status, `PUT ${path}: ${res.status}`);
+  async call<T>(answer: Promise<Answer<T>>): Promise<T> {
+    const { data, error, response } = await answer;
+    if (response.ok) return data as T;
+    const p = error as { detail?: string; title?: string } | string | undefined;
+    const detail = typeof p === "string" ? p.slice(0, 500) : (p?.detail ?? p?.title ?? response.statusText);
+    const url = new URL(response.url || this.base);
+    throw new ControlRefused(response.status, `${url.pathname}: ${response.status} ${detail}`);
   }
 
   /**
@@ -133,7 +116,7 @@ export class ControlClient {
    */
   async snapshot(path: string): Promise<SnapshotDocument> {
     // A big site's snapshot takes longer than one feed request: ten times the timeout, for the whole body.
-    const res = await this.get("/events/v1/snapshot", this.timeoutMs * 10);
+    const res = await this.send(new Request(`${this.base}/events/v1/snapshot`), this.timeoutMs * 10);
     if (!res.ok) throw new Error(`snapshot failed: ${res.status} ${await res.text()}`);
     if (!res.body) throw new Error("snapshot failed: empty answer");
     await pipeline(Readable.fromWeb(res.body as NodeReadableStream), createWriteStream(path));
@@ -156,10 +139,12 @@ export class ControlClient {
 
   /** Events after `after`; throws SnapshotNeeded when the control plane has pruned them. */
   async changes(after: number, limit = 1000): Promise<ChangePage> {
-    const res = await this.get(`/events/v1/changes?after=${after}&limit=${limit}`);
-    if (res.status === 410) throw new SnapshotNeeded(`events after ${after} were pruned`);
-    if (!res.ok) throw new Error(`change feed failed: ${res.status} ${await res.text()}`);
-    const body = (await res.json()) as { items: ChangeEvent[]; metadata: { next: number; head: number } };
-    return { events: body.items, next: body.metadata.next, head: body.metadata.head };
+    const answer = this.api.GET("/events/v1/changes", { params: { query: { after, limit } } });
+    const { response } = await answer;
+    if (response.status === 410) throw new SnapshotNeeded(`events after ${after} were pruned`);
+    const body = await this.call(answer);
+    // Every event carries `data`; the schema's `unknown` makes it optional in the generated type.
+    const events: ChangeEvent[] = body.items.map((e) => ({ ...e, data: e.data }));
+    return { events, next: body.metadata.next, head: body.metadata.head };
   }
 }

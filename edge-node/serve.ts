@@ -154,10 +154,9 @@ export async function startEdgeOn(
     ? workAgentOf(config, site, control, log.child({ part: "agent", site }))
     : undefined;
   // Boot progress and the edge's own reports go to the control plane beside the feed (docs/boot-progress.md).
-  const name = encodeURIComponent(config.CHAMICORE_EDGE_NAME);
   const progress = new ProgressRecorder({
     edge: config.CHAMICORE_EDGE_NAME,
-    send: (batch) => control.post("/boot/v1/progress", batch),
+    send: (batch) => control.call(control.api.POST("/boot/v1/progress", { body: batch })),
     logger: log.child({ part: "progress" }),
     flushMs: config.CHAMICORE_EDGE_PROGRESS_SECONDS * 1000,
   });
@@ -165,7 +164,13 @@ export async function startEdgeOn(
     sync,
     kea,
     recorder: progress,
-    send: (report) => control.put(`/events/v1/edges/${name}`, report),
+    send: (report) =>
+      control.call(
+        control.api.PUT("/events/v1/edges/{name}", {
+          params: { path: { name: config.CHAMICORE_EDGE_NAME } },
+          body: report,
+        }),
+      ),
   });
   // Assigned once the HTTP side listens (a /status before then shows TFTP as off).
   let tftp: TftpServer | undefined;

@@ -37,6 +37,7 @@ import {
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Backoff, backoffDelay } from "../shared/backoff";
 import type { ChangeEvent } from "../shared/events";
 import type { Logger } from "../shared/log";
 import { Counter, Gauge, type Registry } from "../shared/metrics";
@@ -134,7 +135,7 @@ export class EdgeSync {
   private stall: Stall | undefined;
   /** After a stall the durable consumer is replaced: it may be bound to a stream that is gone. */
   private recreateConsumer = false;
-  private natsBackoff = 1000;
+  private readonly natsBackoff = new Backoff();
   private readonly stallMs: number;
   private readonly applyState: ApplyState;
   private readonly m;
@@ -316,7 +317,7 @@ export class EdgeSync {
   }
 
   private clearStall(why: string) {
-    this.natsBackoff = 1000;
+    this.natsBackoff.reset();
     if (!this.stall) return;
     this.o.logger.info("NATS stream delivers again", { why, stalledSince: this.stall.since });
     this.stall = undefined;
@@ -417,8 +418,7 @@ export class EdgeSync {
             if (e instanceof ApplyFailed) throw e;
             this.markStalled(stallOf(e));
             this.recreateConsumer = true;
-            nextNatsTry = Date.now() + this.natsBackoff;
-            this.natsBackoff = Math.min(this.natsBackoff * 2, 30_000);
+            nextNatsTry = Date.now() + this.natsBackoff.fail();
             // Catch up from the feed at once, not a poll later.
             this.setMode("poll");
             continue;
@@ -435,7 +435,7 @@ export class EdgeSync {
           this.setMode("poll");
           await this.sleeper.sleep(
             e.local
-              ? Math.min(this.o.pollMs * 2 ** Math.min(attempts - 1, 4), LOCAL_RETRY_MAX_MS)
+              ? backoffDelay(attempts, { firstMs: this.o.pollMs, maxMs: LOCAL_RETRY_MAX_MS })
               : REFUSED_RETRY_MS,
           );
           continue;

@@ -5,6 +5,7 @@
  * turns it into `application/problem+json`. Nothing else writes error bodies.
  */
 import { z } from "@hono/zod-openapi";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 /** Base of the `type` URIs; they name the problem kind, they are not fetched. */
@@ -51,7 +52,10 @@ export type ProblemKind =
   | "not-ready"
   | "internal";
 
-const TITLES: Record<ProblemKind, [number, string]> = {
+/** A status an answer with a body can have (a problem always has one). */
+export type ProblemStatus = ContentfulStatusCode;
+
+const TITLES: Record<ProblemKind, [ProblemStatus, string]> = {
   "bad-request": [400, "Bad request"],
   "malformed-json": [400, "Malformed JSON"],
   validation: [422, "Validation failed"],
@@ -71,7 +75,7 @@ const TITLES: Record<ProblemKind, [number, string]> = {
 };
 
 export class ApiError extends Error {
-  readonly status: number;
+  readonly status: ProblemStatus;
   readonly title: string;
   readonly kind: ProblemKind;
   readonly errors: FieldError[] | undefined;
@@ -80,7 +84,7 @@ export class ApiError extends Error {
   constructor(
     kind: ProblemKind,
     detail: string,
-    opts: { errors?: FieldError[]; status?: number; headers?: Record<string, string> } = {},
+    opts: { errors?: FieldError[]; status?: ProblemStatus; headers?: Record<string, string> } = {},
   ) {
     super(detail);
     const [status, title] = TITLES[kind];

@@ -24,3 +24,20 @@ export class Sleeper {
     this.wakeUp?.();
   }
 }
+
+/**
+ * A timer that a stop cuts short: resolves after `ms`, or at once when
+ * `signal` aborts (the caller checks `signal.aborted` to tell which).
+ */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

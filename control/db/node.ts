@@ -76,7 +76,7 @@ export async function openDatabase(opts: {
     });
     // The pool re-emits an idle client's error; the listener above has told it already.
     pool.on("error", () => {});
-    const db = drizzlePg(pool, { schema }) as unknown as Db;
+    const db: Db = drizzlePg(pool, { schema });
     const u = new URL(opts.databaseUrl);
     return {
       db,
@@ -97,12 +97,13 @@ export async function openDatabase(opts: {
     unlock();
     throw e;
   }
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const pglite = drizzlePglite(client, { schema });
+  const db: Db = pglite;
   return {
     db,
     kind: "pglite",
     where: resolve(dir),
-    migrate: () => migratePglite(db as never, { migrationsFolder: MIGRATIONS_DIR }),
+    migrate: () => migratePglite(pglite, { migrationsFolder: MIGRATIONS_DIR }),
     close: async () => {
       await client.close();
       unlock();

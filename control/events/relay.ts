@@ -20,6 +20,7 @@
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Backoff } from "../../shared/backoff";
 import { errorFields, failedStatement } from "../../shared/error-fields";
 import { Counter, Gauge, type Registry } from "../../shared/metrics";
 import { Sleeper } from "../../shared/sleeper";
@@ -141,7 +142,7 @@ export class OutboxRelay {
   }
 
   private async run(): Promise<void> {
-    let backoff = SECOND;
+    const backoff = new Backoff();
     let down: "nats" | "database" | undefined;
     while (!this.stopped) {
       const woken = this.pending;
@@ -160,7 +161,7 @@ export class OutboxRelay {
             `${down === "nats" ? "NATS" : "the database"} reachable again; outbox relay resumed`,
           );
         down = undefined;
-        backoff = SECOND;
+        backoff.reset();
         await this.maybePrune();
       } catch (e) {
         this.failures.inc();
@@ -179,8 +180,7 @@ export class OutboxRelay {
           this.nc?.close().catch(() => {});
           this.nc = undefined;
         }
-        await this.sleeper.sleep(backoff);
-        backoff = Math.min(backoff * 2, 30 * SECOND);
+        await this.sleeper.sleep(backoff.fail());
         continue;
       }
       if (full) continue;

@@ -5,6 +5,7 @@
  * outage and retried with backoff, from 1 s up to 30 s; the first round that
  * succeeds again says so. `stop()` returns once the round in flight has ended.
  */
+import { Backoff } from "../../shared/backoff";
 import { errorFields } from "../../shared/error-fields";
 import type { Logger } from "../../shared/log";
 import { Sleeper } from "../../shared/sleeper";
@@ -41,14 +42,17 @@ export class PollingLoop {
   }
 
   private async run() {
-    let failures = 0;
+    const backoff = new Backoff();
+    let wait = 0;
     while (!this.halted) {
       try {
         await this.o.round();
+        const failures = backoff.failures;
         if (failures > 0) this.o.logger.info(`${this.o.name}: rounds succeed again`, { failed: failures });
-        failures = 0;
+        backoff.reset();
       } catch (e) {
-        failures++;
+        wait = backoff.fail();
+        const failures = backoff.failures;
         // Every failure at debug; the first of a run of them at warn, so an outage is one line.
         (failures === 1 ? this.o.logger.warn : this.o.logger.debug)(
           `${this.o.name}: a round failed; retrying`,
@@ -59,14 +63,9 @@ export class PollingLoop {
         );
       }
       if (this.halted) break;
-      if (failures > 0) await this.sleeper.sleep(Math.max(this.o.pollMs, backoffMs(failures)));
+      if (backoff.failures > 0) await this.sleeper.sleep(Math.max(this.o.pollMs, wait));
       else if (!this.woken) await this.sleeper.sleep(this.o.pollMs);
       this.woken = false;
     }
   }
-}
-
-/** 1 s, 2 s, 4 s… up to 30 s after the `n`th failure in a row. */
-export function backoffMs(n: number): number {
-  return Math.min(1000 * 2 ** Math.max(0, n - 1), 30_000);
 }

@@ -22,6 +22,7 @@ import type { PowerExecutor, PowerJob } from "../../functions/power/executor";
 import { budgetFromNow } from "../../functions/power/resolve";
 import { recordPowerState } from "../../functions/power/service";
 import type { ClaimedJob, PowerQueue, TaskResult, TaskUpdate } from "../../functions/power/store";
+import { backoffDelay } from "../../shared/backoff";
 import { errorFields } from "../../shared/error-fields";
 import type { Logger } from "../../shared/log";
 import { PollingLoop } from "./polling-loop";
@@ -180,7 +181,7 @@ export class PowerAgent {
           });
           return;
         }
-        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt + 1, { firstMs: 200 })));
       }
     }
   }

@@ -20,6 +20,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { DiscoveryQueue } from "../../functions/discovery/store";
 import { budgetFromNow } from "../../functions/power/resolve";
 import type { PowerQueue } from "../../functions/power/store";
+import { Backoff } from "../../shared/backoff";
 import type { Logger } from "../../shared/log";
 import { type WorkMessage, workSubject } from "../../shared/work";
 import { ensureWorkStream } from "../../shared/work-stream";
@@ -44,7 +45,7 @@ export class WorkDispatcher {
   private js: JetStreamClient | undefined;
   private lastSweep = 0;
   private nextConnect = 0;
-  private backoff = 1000;
+  private readonly backoff = new Backoff();
 
   constructor(private readonly o: WorkDispatcherOptions) {
     this.loop = new PollingLoop({
@@ -133,13 +134,12 @@ export class WorkDispatcher {
         timeout: 5000,
       });
       this.js = await ensureWorkStream(this.nc, this.o.nats);
-      this.backoff = 1000;
+      this.backoff.reset();
       return this.js;
     } catch (e) {
       this.o.logger.warn("NATS unreachable; edge work waits", { err: (e as Error).message });
       await this.drop();
-      this.nextConnect = Date.now() + this.backoff;
-      this.backoff = Math.min(this.backoff * 2, 30_000);
+      this.nextConnect = Date.now() + this.backoff.fail();
       return undefined;
     }
   }

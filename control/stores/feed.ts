@@ -41,7 +41,7 @@ export class PgFeedStore implements FeedStore {
   snapshot(): Promise<Snapshot> {
     return this.db.transaction(
       async (tx) => {
-        const head = await new PgOutbox(tx as unknown as Db).head();
+        const head = await new PgOutbox(tx).head();
         const now = new Date();
         const [comps, ifaces, grps, parts, revs, extra] = [
           await tx.select().from(components).orderBy(asc(components.id)),

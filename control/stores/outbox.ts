@@ -6,6 +6,7 @@ import { and, asc, gt, isNull, lte, sql } from "drizzle-orm";
 import { type ChangeEvent, EVENT_SOURCE, eventType, type NewEvent } from "../../shared/events";
 import { outbox } from "../db/schema";
 import type { Db } from "../db/types";
+import { rowsOf } from "./pg-util";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
@@ -91,11 +92,9 @@ export class PgOutbox {
     if (this.opts.soleRelay) return round(this);
     return this.db.transaction(async (tx) => {
       const res = await tx.execute(sql`select pg_try_advisory_xact_lock(${RELAY_LOCK}) as held`);
-      const [row] = (Array.isArray(res) ? res : (res as { rows: { held: boolean }[] }).rows) as {
-        held: boolean;
-      }[];
+      const [row] = rowsOf<{ held: boolean }>(res);
       if (!row?.held) return undefined;
-      return round(new PgOutbox(tx as unknown as Db, { soleRelay: true }));
+      return round(new PgOutbox(tx, { soleRelay: true }));
     });
   }
 

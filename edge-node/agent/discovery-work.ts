@@ -7,10 +7,11 @@
  * before its next address; an edge that stops leaves the rest to the
  * re-delivered message, which resumes after the addresses already done.
  */
-import type { AgentScan } from "../../functions/discovery/agent";
+
 import { addressesOf, DISCOVERY_READ_AHEAD } from "../../functions/discovery/service";
 import type { RedfishCredentials } from "../../functions/node/redfish/client";
 import type { RedfishDiscoveryExecutor } from "../../functions/node/redfish/discovery-executor";
+import { RedfishOptionsSchema } from "../../functions/redfish/drivers";
 import type { Logger } from "../../shared/log";
 import { readAhead } from "../../shared/read-ahead";
 import type { DiscoveryWork } from "../../shared/work";
@@ -29,13 +30,16 @@ export async function runDiscoveryWork(
   deps: DiscoveryWorkDeps,
   stopping: AbortSignal,
 ): Promise<void> {
-  const base = `/discovery/v1/agent/scans/${work.scanId}`;
-  const scan = await deps.control.post<AgentScan>(`${base}/start`, {});
+  const { control } = deps;
+  const path = { params: { path: { id: work.scanId } } };
+  const scan = await control.call(control.api.POST("/discovery/v1/agent/scans/{id}/start", path));
+  // The control plane stored each target's options parsed; read here by the same schema.
+  const targets = scan.targets.map((t) => ({ ...t, options: RedfishOptionsSchema.parse(t.options) }));
   for (const [id, c] of Object.entries(scan.credentials)) deps.credentials.set(id, c);
   const done = new Set(scan.done.map((d) => `${d.targetId} ${d.address}`));
   const log = deps.logger.child({ scanId: scan.id });
-  log.info("discovery scan running", { targets: scan.targets.length, resumedAfter: done.size });
-  const todo = addressesOf(scan.targets).filter((a) => !done.has(`${a.target.id} ${a.address}`));
+  log.info("discovery scan running", { targets: targets.length, resumedAfter: done.size });
+  const todo = addressesOf(targets).filter((a) => !done.has(`${a.target.id} ${a.address}`));
   const running = await readAhead(
     todo,
     DISCOVERY_READ_AHEAD,
@@ -49,11 +53,12 @@ export async function runDiscoveryWork(
     async (found, { target, address }) => {
       // An address interrupted by the stop is not a result: it is scanned again on re-delivery.
       if (stopping.aborted) throw stopping.reason as Error;
-      const answer = await deps.control.post<{ running: boolean }>(`${base}/results`, {
-        targetId: target.id,
-        address,
-        ...found,
-      });
+      const answer = await control.call(
+        control.api.POST("/discovery/v1/agent/scans/{id}/results", {
+          ...path,
+          body: { targetId: target.id, address, ...found },
+        }),
+      );
       return answer.running;
     },
   );
@@ -61,6 +66,6 @@ export async function runDiscoveryWork(
     log.info("discovery scan cancelled");
     return;
   }
-  await deps.control.post(`${base}/finish`, {});
+  await control.call(control.api.POST("/discovery/v1/agent/scans/{id}/finish", path));
   log.info("discovery scan finished");
 }

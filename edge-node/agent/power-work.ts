@@ -9,13 +9,12 @@
 
 import type { RedfishCredentials } from "../../functions/node/redfish/client";
 import type { RedfishPowerExecutor } from "../../functions/node/redfish/power-executor";
-import type { AgentJob } from "../../functions/power/agent";
 import type { TaskResult, TaskUpdate } from "../../functions/power/store";
+import { backoffDelay } from "../../shared/backoff";
 import type { Logger } from "../../shared/log";
 import type { PowerWork } from "../../shared/work";
 import type { ControlClient } from "../control-client";
 
-const AGENT = "/power/v1/agent";
 const PROGRESS_EVERY_MS = 1000;
 
 export interface PowerWorkDeps {
@@ -32,9 +31,13 @@ export async function runPowerWork(
   deps: PowerWorkDeps,
   stopping: AbortSignal,
 ): Promise<void> {
-  const job = await deps.control.post<AgentJob>(`${AGENT}/jobs/${work.transitionId}`, {
-    taskIds: work.taskIds,
-  });
+  const { control } = deps;
+  const job = await control.call(
+    control.api.POST("/power/v1/agent/jobs/{transitionId}", {
+      params: { path: { transitionId: work.transitionId } },
+      body: { taskIds: work.taskIds },
+    }),
+  );
   if (job.tasks.length === 0) return; // All final already: a repeat of work done.
   for (const [id, c] of Object.entries(job.credentials)) deps.credentials.set(id, c);
   const log = deps.logger.child({ transitionId: job.transitionId });
@@ -56,10 +59,11 @@ export async function runPowerWork(
     const updates = [...pending.values()];
     pending.clear();
     try {
-      const a = await deps.control.post<{ abortSignaled: string[] }>(`${AGENT}/progress`, {
-        updates,
-        transitionIds: [job.transitionId],
-      });
+      const a = await control.call(
+        control.api.POST("/power/v1/agent/progress", {
+          body: { updates, transitionIds: [job.transitionId] },
+        }),
+      );
       if (a.abortSignaled.includes(job.transitionId)) abort("aborted");
     } catch (e) {
       // Progress is best effort (kept for the next report); the results below are not.
@@ -101,7 +105,9 @@ async function reportResults(
 ) {
   for (let attempt = 0; ; attempt++) {
     try {
-      await deps.control.post(`${AGENT}/results`, { transitionId, results });
+      await deps.control.call(
+        deps.control.api.POST("/power/v1/agent/results", { body: { transitionId, results } }),
+      );
       const counts: Record<string, number> = {};
       for (const r of results) counts[r.state] = (counts[r.state] ?? 0) + 1;
       log.info("power tasks finished", counts);
@@ -110,7 +116,7 @@ async function reportResults(
       if (stopping.aborted && attempt >= 3) throw e;
       if (attempt === 0 || attempt % 10 === 0)
         log.warn("could not report power results; retrying", { err: (e as Error).message });
-      await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 10_000)));
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt + 1, { firstMs: 500, maxMs: 10_000 })));
     }
   }
 }

@@ -15,6 +15,7 @@
  */
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Backoff } from "../../shared/backoff";
 import type { Logger } from "../../shared/log";
 import { Sleeper } from "../../shared/sleeper";
 import type { WorkMessage } from "../../shared/work";
@@ -74,7 +75,8 @@ export class WorkAgent {
   }
 
   private async run() {
-    let backoff = 1000;
+    const backoff = new Backoff();
+    let wait = 0;
     while (!this.stopped) {
       try {
         this.nc = await connect({
@@ -85,14 +87,15 @@ export class WorkAgent {
         });
         const consumer = await ensureWorkConsumer(this.nc, this.o.nats, this.o.site);
         this.o.logger.info("taking work for the site", { site: this.o.site });
-        backoff = 1000;
+        backoff.reset();
         this.connected = true;
         await this.take(consumer);
       } catch (e) {
         if (this.stopped) break;
+        wait = backoff.fail();
         this.o.logger.warn("work stream unavailable; retrying", {
           err: (e as Error).message,
-          retryMs: backoff,
+          retryMs: wait,
         });
       } finally {
         this.connected = false;
@@ -103,8 +106,8 @@ export class WorkAgent {
         await nc?.close().catch(() => {});
       }
       if (this.stopped) break;
-      await this.sleeper.sleep(backoff);
-      backoff = Math.min(backoff * 2, 30_000);
+      // A stream that ended without an error (the connection closed) is tried again after a second.
+      await this.sleeper.sleep(backoff.failures > 0 ? wait : 1000);
     }
   }
 

@@ -27,6 +27,7 @@ import { join } from "node:path";
 import type { ArtifactRef } from "../../functions/artifacts/schemas";
 import { artifactPath, SHA256_PATTERN } from "../../functions/artifacts/schemas";
 import type { ArtifactFile, ArtifactFiles } from "../../functions/artifacts/store";
+import { backoffDelay } from "../../shared/backoff";
 import type { Logger } from "../../shared/log";
 import { Counter, Gauge, type Registry } from "../../shared/metrics";
 import { type HeldFile, planSpace } from "./budget";
@@ -424,9 +425,11 @@ export class ArtifactCache {
     job.attempts++;
     job.reason = reason;
     job.state = "waiting";
-    const base = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** (job.attempts - 1));
-    // Jitter: edges that lost the same origin do not come back at the same instant.
-    const delay = base * (0.75 + Math.random() * 0.5);
+    const delay = backoffDelay(job.attempts, {
+      firstMs: this.retry.baseMs,
+      maxMs: this.retry.maxMs,
+      jitter: 0.5,
+    });
     job.retryAt = Date.now() + delay;
     job.timer = setTimeout(() => {
       job.timer = undefined;

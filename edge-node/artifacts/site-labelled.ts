@@ -11,10 +11,6 @@ import type { Logger } from "../../shared/log";
 import { Sleeper } from "../../shared/sleeper";
 import type { ControlClient } from "../control-client";
 
-interface Listed {
-  items: { spec: { name: string; sha256: string; size: number; url: string | null; stored: boolean } }[];
-}
-
 /** The most a site stages at once; more are ignored (and logged). */
 const MAX_LABELLED = 1000;
 
@@ -26,7 +22,7 @@ export class SiteArtifacts {
 
   constructor(
     private readonly o: {
-      control: Pick<ControlClient, "getJson">;
+      control: Pick<ControlClient, "api" | "call">;
       site: string;
       everyMs: number;
       logger?: Logger;
@@ -61,16 +57,28 @@ export class SiteArtifacts {
 
   /** One look at the control plane; a failure keeps the last answer. */
   async refresh(): Promise<void> {
-    const label = encodeURIComponent(`site=${this.o.site}`);
     try {
-      const page = await this.o.control.getJson<Listed>(
-        `/boot/v1/artifacts?label=${label}&limit=${MAX_LABELLED}&sort=name`,
+      const { control } = this.o;
+      const page = await control.call(
+        control.api.GET("/boot/v1/artifacts", {
+          params: {
+            query: {
+              label: `site=${this.o.site}`,
+              limit: String(MAX_LABELLED),
+              sort: "name",
+              fields: "name,sha256,size,url,stored",
+            },
+          },
+        }),
       );
-      const next = page.items
-        .map((i) => i.spec)
-        // Registered for an upload that has not come yet: nothing to fetch.
-        .filter((a) => a.url !== null || a.stored)
-        .map((a) => ({ artifact: a.name, sha256: a.sha256, size: a.size, url: a.url }));
+      const next = page.items.flatMap(({ spec: a }): ArtifactRef[] =>
+        a.name === undefined || a.sha256 === undefined || a.size === undefined || a.url === undefined
+          ? []
+          : // Registered for an upload that has not come yet: nothing to fetch.
+            a.url === null && !a.stored
+            ? []
+            : [{ artifact: a.name, sha256: a.sha256, size: a.size, url: a.url }],
+      );
       if (next.length >= MAX_LABELLED)
         this.o.logger?.warn("more artifacts labelled for this site than an edge stages", {
           max: MAX_LABELLED,

@@ -5,7 +5,7 @@
  * its bytes. Takers may go into debt; each then waits until the debt it
  * added is paid, so the sum over concurrent downloads stays at the rate.
  */
-import { abortableSleep } from "./sleep";
+import { abortableSleep } from "../../shared/sleeper";
 
 export class Throttle {
   private tokens: number;
@@ -29,5 +29,6 @@ export class Throttle {
     this.at = now;
     this.tokens -= n;
     if (this.tokens < 0) await abortableSleep((-this.tokens / this.rate) * 1000, signal);
+    signal?.throwIfAborted();
   }
 }

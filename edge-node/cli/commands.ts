@@ -3,12 +3,12 @@
  * with no command), and `list`, `kea-config`, `status` under it.
  */
 import type { Argv } from "yargs";
-import type { Cli } from "../../shared/node/cli/app";
+import type { Cli, GlobalOptions } from "../../shared/node/cli/app";
 import { untilSignal } from "../../shared/node/until-signal";
 import { KEA_CONFIG_OPTIONS, type KeaConfigFlags, keaConfigCommand } from "../kea/command";
 
 /** The edge's own commands under the edge (`chamicore-edge <command>`, or `chamicore edge <command>`). */
-function edgeSubcommands(y: Argv, cli: Cli): Argv {
+function edgeSubcommands<T extends GlobalOptions>(y: Argv<T>, cli: Cli): Argv<T> {
   return y
     .command(
       "list",
@@ -16,7 +16,7 @@ function edgeSubcommands(y: Argv, cli: Cli): Argv {
       (l) => l.example(`$0 list`, "").example(`$0 list -o json`, ""),
       async (a) => {
         const { edgeList } = await import("./list");
-        await edgeList(cli, a as never);
+        await edgeList(cli, a);
       },
     )
     .command(
@@ -50,7 +50,7 @@ function edgeSubcommands(y: Argv, cli: Cli): Argv {
           .example(`$0 status --url http://10.1.0.2:8081`, ""),
       async (a) => {
         const { edgeStatus } = await import("./status");
-        await edgeStatus(cli, a as never);
+        await edgeStatus(cli, a);
       },
     );
 }
@@ -70,7 +70,7 @@ async function runEdge(cli: Cli, a: Record<string, unknown>): Promise<void> {
 }
 
 /** The `chamicore-edge` tree: runs the edge by default, its subcommands at the top. */
-export function edgeExecutableCommands(y: Argv, cli: Cli): Argv {
+export function edgeExecutableCommands<T extends GlobalOptions>(y: Argv<T>, cli: Cli): Argv<T> {
   return edgeSubcommands(
     y.command(
       "$0",

@@ -14,6 +14,8 @@
  * changes them). Kea unreachable: the edge serves on and retries with
  * backoff. `stop()` lets the write in flight finish.
  */
+
+import { backoffDelay } from "../../shared/backoff";
 import type { Logger } from "../../shared/log";
 import { Counter, Gauge, Histogram, type Registry } from "../../shared/metrics";
 import { Sleeper } from "../../shared/sleeper";
@@ -214,7 +216,7 @@ export class KeaSync {
         this.rounds++;
       }
       if (this.stopped) break;
-      const backoff = failures > 0 ? Math.min(1000 * 2 ** (failures - 1), 60_000) : undefined;
+      const backoff = failures > 0 ? backoffDelay(failures, { maxMs: 60_000 }) : undefined;
       await this.waitForWork(backoff);
     }
   }
@@ -278,7 +280,7 @@ export class KeaSync {
           text,
           attempts,
           since: before?.since ?? new Date().toISOString(),
-          retryAt: Date.now() + Math.min(1000 * 2 ** attempts, MAX_BACKOFF_MS),
+          retryAt: Date.now() + backoffDelay(attempts + 1, { maxMs: MAX_BACKOFF_MS }),
         });
       }
       this.o.logger.info("Kea reservations updated", {

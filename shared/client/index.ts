@@ -46,7 +46,7 @@ export interface ClientOptions {
   endpoint: string;
   /** The bearer token for each request (called per request: it may renew). */
   token?: () => Promise<string | undefined> | string | undefined;
-  fetch?: typeof fetch;
+  fetch?: (input: Request) => Promise<Response>;
 }
 
 export function createClient(o: ClientOptions): ApiClient {

@@ -38,7 +38,7 @@ export interface BaseAppOptions {
 }
 
 export function createBaseApp<E extends Env>(opts: BaseAppOptions): OpenAPIHono<E> {
-  const app = new OpenAPIHono<E>({ defaultHook: validationHook as never });
+  const app = new OpenAPIHono<E>({ defaultHook: validationHook });
   app.use(
     requestId({
       // Propagate a caller's id only when it is a sane token; otherwise mint one.

@@ -8,93 +8,51 @@
  * IPv4-mapped IPv6 as plain IPv4) so that they compare as strings.
  */
 
-interface Ip {
-  /** 4 bytes for IPv4, 16 for IPv6. */
-  bytes: number[];
-}
+import ipaddr from "ipaddr.js";
+
+type Ip = ipaddr.IPv4 | ipaddr.IPv6;
 
 interface Cidr {
-  bytes: number[];
+  ip: Ip;
   prefix: number;
 }
 
-function parseV4(s: string): number[] | undefined {
-  const parts = s.split(".");
-  if (parts.length !== 4) return undefined;
-  const out: number[] = [];
-  for (const p of parts) {
-    // No leading zeros: some parsers read them as octal, so they are ambiguous.
-    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    out.push(n);
-  }
-  return out;
-}
-
-function parseV6(input: string): number[] | undefined {
-  if (!/^[0-9a-fA-F:.]+$/.test(input)) return undefined;
-  let s = input;
-  // An embedded IPv4 address in the last 32 bits (::ffff:10.0.0.1) becomes two hex groups.
-  const lastColon = s.lastIndexOf(":");
-  if (lastColon >= 0 && s.slice(lastColon + 1).includes(".")) {
-    const v4 = parseV4(s.slice(lastColon + 1));
-    if (!v4) return undefined;
-    const hi = ((v4[0]! << 8) | v4[1]!).toString(16);
-    const lo = ((v4[2]! << 8) | v4[3]!).toString(16);
-    s = `${s.slice(0, lastColon + 1)}${hi}:${lo}`;
-  }
-  const halves = s.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (h: string) => (h === "" ? [] : h.split(":"));
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  for (const g of [...head, ...tail]) if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-  const given = head.length + tail.length;
-  if (halves.length === 1 ? given !== 8 : given > 7) return undefined;
-  const zeros = Array.from({ length: 8 - given }, () => 0);
-  const words = [
-    ...head.map((g) => Number.parseInt(g, 16)),
-    ...zeros,
-    ...tail.map((g) => Number.parseInt(g, 16)),
-  ];
-  return words.flatMap((w) => [w >> 8, w & 0xff]);
-}
+/**
+ * Parsed addresses by their text. The callers of a rack are a few thousand
+ * nodes asking again and again, and parsing IPv6 (every IPv4 peer of a
+ * dual-stack socket) costs microseconds on the edge's hot path; the memo is
+ * dropped whole when it grows past its bound, so junk cannot grow it.
+ */
+const memo = new Map<string, Ip | null>();
+const MEMO_MAX = 65_536;
 
 function parseIp(input: string): Ip | undefined {
-  const s = input.trim();
-  const v4 = parseV4(s);
-  if (v4) return { bytes: v4 };
-  const v6 = parseV6(s);
-  if (!v6) return undefined;
-  // IPv4-mapped IPv6 (::ffff:a.b.c.d), as dual-stack sockets report IPv4 peers.
-  const mapped = v6.slice(0, 10).every((b) => b === 0) && v6[10] === 0xff && v6[11] === 0xff;
-  return { bytes: mapped ? v6.slice(12) : v6 };
+  let ip = memo.get(input);
+  if (ip === undefined) {
+    if (memo.size >= MEMO_MAX) memo.clear();
+    ip = parseText(input) ?? null;
+    memo.set(input, ip);
+  }
+  return ip ?? undefined;
 }
 
+function parseText(input: string): Ip | undefined {
+  const s = input.trim();
+  // Four decimal parts only: "010.0.0.1" and "10.1" are IPv4 to some parsers and not to others.
+  if (ipaddr.IPv4.isValidFourPartDecimal(s)) return ipaddr.IPv4.parse(s);
+  // A zone (fe80::1%eth0) names an interface of the host that wrote it: meaningless here.
+  if (s.includes("%") || !ipaddr.IPv6.isValid(s)) return undefined;
+  // The same rule for an IPv4 address written inside IPv6 (::ffff:10.0.0.1).
+  const tail = s.slice(s.lastIndexOf(":") + 1);
+  if (tail.includes(".") && !ipaddr.IPv4.isValidFourPartDecimal(tail)) return undefined;
+  const v6 = ipaddr.IPv6.parse(s);
+  // IPv4-mapped IPv6 (::ffff:a.b.c.d), as dual-stack sockets report IPv4 peers.
+  return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6;
+}
+
+/** RFC 5952 for IPv6 (lower case, the longest zero run compressed). */
 function format(ip: Ip): string {
-  if (ip.bytes.length === 4) return ip.bytes.join(".");
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((ip.bytes[i]! << 8) | ip.bytes[i + 1]!);
-  // RFC 5952: compress the longest run of two or more zero words (the first on a tie).
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(":");
-  if (best < 0) return hex(words);
-  return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
+  return ip.kind() === "ipv4" ? ip.toString() : (ip as ipaddr.IPv6).toRFC5952String();
 }
 
 /** The canonical text of an IP address, or undefined when it is not one. */
@@ -109,23 +67,17 @@ export function parseCidr(input: string): Cidr | undefined {
   if (extra !== undefined || addr === undefined) return undefined;
   const ip = parseIp(addr);
   if (!ip) return undefined;
-  const max = ip.bytes.length * 8;
+  const max = ip.kind() === "ipv4" ? 32 : 128;
   // A mapped IPv6 CIDR (::ffff:10.0.0.0/104) became IPv4: shift its prefix accordingly.
-  const mappedShift = ip.bytes.length === 4 && addr.includes(":") ? 96 : 0;
+  const mappedShift = max === 32 && addr.includes(":") ? 96 : 0;
   if (len !== undefined && !/^\d{1,3}$/.test(len)) return undefined;
   const prefix = len === undefined ? max : Number(len) - mappedShift;
   if (prefix < 0 || prefix > max) return undefined;
-  return { bytes: ip.bytes, prefix };
+  return { ip, prefix };
 }
 
 function contains(cidr: Cidr, ip: Ip): boolean {
-  if (cidr.bytes.length !== ip.bytes.length) return false;
-  let bits = cidr.prefix;
-  for (let i = 0; bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((cidr.bytes[i]! & mask) !== (ip.bytes[i]! & mask)) return false;
-  }
-  return true;
+  return cidr.ip.kind() === ip.kind() && ip.match(cidr.ip, cidr.prefix);
 }
 
 /** Whether `address` lies in one of `cidrs` (unparsable entries match nothing). */

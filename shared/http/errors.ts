@@ -10,10 +10,10 @@ import { errorFields } from "../error-fields";
 import { ApiError, type FieldError, PROBLEM_CONTENT_TYPE } from "../problem";
 
 export function problemResponse(c: Context, err: ApiError): Response {
-  const body = err.toProblem(c.req.path, c.get("requestId" as never) as string | undefined);
+  const body = err.toProblem(c.req.path, c.get("requestId"));
   const headers: Record<string, string> = { "Content-Type": PROBLEM_CONTENT_TYPE, ...err.headers };
   // c.body (not new Response) keeps headers set earlier on the context, e.g. X-Request-Id.
-  return c.body(JSON.stringify(body), err.status as never, headers);
+  return c.body(JSON.stringify(body), err.status, headers);
 }
 
 /** `interfaces[0].macAddress` from zod's path array. */

@@ -254,7 +254,7 @@ export function observe(log: Logger, metrics: HttpMetrics, quiet = false): Middl
       ...labels,
       path: c.req.path,
       ms: Math.round(seconds * 1000 * 100) / 100,
-      requestId: c.get("requestId" as never),
+      requestId: c.get("requestId"),
     });
   };
 }

@@ -168,8 +168,8 @@ describe("logging in", () => {
     const r = await h.run(["auth", "login", "--endpoint", control.url], {
       tty: true,
       answers: [
-        ["Client id: ", "ops\n"],
-        ["Client secret: ", `${control.admin.secret}\n`],
+        ["Client id:", "ops\n"],
+        ["Client secret:", `${control.admin.secret}\n`],
       ],
     });
     expect(r.code, r.stdout).toBe(0);

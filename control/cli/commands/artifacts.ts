@@ -18,6 +18,7 @@ import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app"
 import { CliError, EXIT } from "../../../shared/node/cli/errors";
 import type { Column } from "../../../shared/node/cli/output";
 import type { Session } from "../../../shared/node/cli/session";
+import { abortableSleep } from "../../../shared/sleeper";
 import { col, filter, sortFilter } from "../groups";
 import { resourceCommand } from "../resource";
 
@@ -354,18 +355,6 @@ async function putInParts(
     ended = true;
     return shown.end();
   };
-  /** Waits, unless interrupted meanwhile. */
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        stop.signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      stop.signal.addEventListener("abort", done, { once: true });
-    });
-
   /** Sends part `n` until it is taken, retries run out, or the upload is interrupted; its etag. */
   const sendPart = async (n: number) => {
     const start = (n - 1) * partSize;
@@ -400,7 +389,7 @@ async function putInParts(
       shown.add(-sent);
       const wait = RETRY_AFTER_S * 2 ** attempt;
       shown.note(`part ${n} of ${parts}: ${why}; sending it again in ${wait} s (${attempt + 1}/${RETRIES})`);
-      await pause(wait * 1000);
+      await abortableSleep(wait * 1000, stop.signal);
       if (stop.signal.aborted) throw new Interrupted();
     }
   };

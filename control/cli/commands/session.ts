@@ -2,7 +2,6 @@
  * Logging in and choosing where to: `auth login|logout|token|whoami` and
  * `context list|use|delete`.
  */
-import { createInterface } from "node:readline";
 import type { Argv } from "yargs";
 import { type Cli, type GlobalOptions, run } from "../../../shared/node/cli/app";
 import {
@@ -27,18 +26,23 @@ type LoginArgs = GlobalOptions & {
   scope?: string;
 };
 
-/** Asks on the terminal; `hidden` does not echo what is typed. */
+/**
+ * Asks on the terminal; `hidden` does not echo what is typed. The prompt
+ * libraries load only when a question is asked: most runs never ask.
+ */
 async function ask(cli: Cli, question: string, hidden = false): Promise<string> {
-  const rl = createInterface({ input: cli.io.stdin, output: cli.io.stderr, terminal: true });
-  if (hidden) {
-    const write = (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput.bind(rl);
-    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) =>
-      write(s.startsWith(question) ? s : "");
+  const context = { input: cli.io.stdin, output: cli.io.stderr };
+  try {
+    const answer = hidden
+      ? await (await import("@inquirer/password")).default({ message: question }, context)
+      : await (await import("@inquirer/input")).default({ message: question }, context);
+    return answer.trim();
+  } catch (e) {
+    // Ctrl-C or Ctrl-D at the prompt.
+    if ((e as Error).name === "ExitPromptError")
+      throw new CliError(EXIT.usage, "no answer given; not logged in");
+    throw e;
   }
-  const answer = await new Promise<string>((resolve) => rl.question(question, resolve));
-  rl.close();
-  if (hidden) cli.io.stderr.write("\n");
-  return answer.trim();
 }
 
 const readStdin = (cli: Cli) => readText("-", cli.io.stdin).trim();
@@ -116,7 +120,7 @@ export function sessionCommands(y: Argv, cli: Cli, more: (auth: Argv) => Argv): 
               const id =
                 a["client-id"] ??
                 config.contexts[name]?.["client-id"] ??
-                (tty ? await ask(cli, "Client id: ") : undefined);
+                (tty ? await ask(cli, "Client id:") : undefined);
               if (!id)
                 throw new CliError(
                   EXIT.usage,
@@ -127,7 +131,7 @@ export function sessionCommands(y: Argv, cli: Cli, more: (auth: Argv) => Argv): 
                 (a["client-secret-stdin"]
                   ? readStdin(cli)
                   : tty
-                    ? await ask(cli, "Client secret: ", true)
+                    ? await ask(cli, "Client secret:", true)
                     : undefined);
               if (!secret)
                 throw new CliError(

@@ -17,6 +17,9 @@
  * jitter, or after the BMC's `Retry-After` when it gives one. Everything
  * else fails at once with one of the errors of `./errors`.
  */
+
+import { backoffDelay } from "../../../shared/backoff";
+import { abortableSleep } from "../../../shared/sleeper";
 import {
   RedfishError,
   RedfishHttpError,
@@ -253,10 +256,14 @@ export class RedfishClient implements RedfishReader {
     }
   }
 
-  /** Full jitter: uniform in [0, min(max, base * 2^(attempt-1))], so a fleet of agents does not retry in step. */
+  /** Full jitter, so a fleet of agents does not retry in step. */
   private backoff(attempt: number): number {
-    const ceiling = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** (attempt - 1));
-    return Math.round(this.random() * ceiling);
+    return backoffDelay(attempt, {
+      firstMs: this.backoffMs,
+      maxMs: this.maxBackoffMs,
+      jitter: 1,
+      random: this.random,
+    });
   }
 
   private async wait(ms: number, method: string, path: string, signal?: AbortSignal) {
@@ -318,17 +325,4 @@ function parseObject(where: string, path: string, answer: HttpAnswer): object {
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
     throw new RedfishMalformed(where, path, `HTTP ${answer.status} with JSON that is not an object`);
   return parsed;
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

@@ -23,14 +23,16 @@ function stdinValues(argv: string[]): string[] {
   return out;
 }
 
-/** The names (and aliases) of the top-level commands. */
-function topLevelCommands(y: Argv): string[] {
-  const internal = (
-    y as unknown as { getInternalMethods(): { getCommandInstance(): { getCommands(): string[] } } }
-  )
-    .getInternalMethods()
-    .getCommandInstance();
-  return internal.getCommands();
+/**
+ * The word yargs refused as an unknown command, if that is what `usage`
+ * says (strict mode names unknown words "arguments"). The trees pin yargs'
+ * locale to English, as the rest of the CLI's text is.
+ */
+function unknownWord(usage: string, argv: string[]): string | undefined {
+  const m = /^Unknown (?:arguments?|commands?): (.+)$/.exec(usage);
+  const first = argv.find((a) => !a.startsWith("-"));
+  if (!m || first === undefined) return undefined;
+  return m[1]!.split(", ").includes(first) ? first : undefined;
 }
 
 /** Builds `program`'s tree with `build` and runs it; resolves to the exit code. */
@@ -43,13 +45,14 @@ export async function runTree(
   const argv = stdinValues(rawArgv);
   const cli = new Cli(io);
   let usage: string | undefined;
-  const y = build(argv, cli).fail((msg, err) => {
-    if (err) throw err;
-    usage = msg;
-    // Throwing stops yargs here: a command with a bad flag must not run.
-    throw new Error(msg);
-  });
-  const known = topLevelCommands(y);
+  const y = build(argv, cli)
+    .locale("en")
+    .fail((msg, err) => {
+      if (err) throw err;
+      usage = msg;
+      // Throwing stops yargs here: a command with a bad flag must not run.
+      throw new Error(msg);
+    });
   try {
     await y.parseAsync();
   } catch (e) {
@@ -60,8 +63,8 @@ export async function runTree(
     }
   }
   if (usage !== undefined) {
-    const first = argv.find((a) => !a.startsWith("-"));
-    if (first !== undefined && !known.includes(first)) {
+    const first = unknownWord(usage, argv);
+    if (first !== undefined) {
       io.stderr.write(`${program}: unknown command '${first}'. Run '${program} --help' for the list.\n`);
       return EXIT.usage;
     }
