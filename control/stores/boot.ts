@@ -12,7 +12,6 @@ import {
   type BootParamsDraft,
 } from "../../functions/boot/schemas";
 import type { BootNode, BootStore, ParamsCandidates } from "../../functions/boot/store";
-import type { Page } from "../../functions/inventory/store";
 import type { Role } from "../../shared/enums";
 import { type Resource, type Stored, toResource } from "../../shared/envelope";
 import type { NewEvent } from "../../shared/events";
@@ -22,7 +21,7 @@ import { bootParams, components, ethernetInterfaces } from "../db/schema";
 import type { Db } from "../db/types";
 import { resolveArtifactRef } from "./artifacts";
 import { appendEvents } from "./outbox";
-import { newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
+import { matchForUpdate, newEtag, raceError, resourceReads, storedOf } from "./pg-util";
 
 type Row = typeof bootParams.$inferSelect;
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -51,7 +50,7 @@ const specOf = (r: Row): BootParams => ({
 
 /** A boot_params row as the API shows it (also used by the edge snapshot feed). */
 export function bootParamsOf(r: Row): Stored<BootParams> {
-  return { id: r.id, etag: r.etag, createdAt: r.createdAt, updatedAt: r.updatedAt, spec: specOf(r) };
+  return storedOf(r, specOf(r));
 }
 
 /** Every boot_params row as resource envelopes, ordered by id: for snapshots read inside `q`'s transaction. */
@@ -115,25 +114,24 @@ function targetWhere(p: BootParams): { where: SQL; field: string; label: string 
   return { where: eq(bootParams.isDefault, true), field: "isDefault", label: "the cluster default" };
 }
 
+const paramsReads = resourceReads({
+  table: bootParams,
+  key: bootParams.id,
+  columns: columns,
+  toStored: bootParamsOf,
+});
+
 export class PgBootStore implements BootStore {
   constructor(private readonly db: Db) {}
 
   // ---------- boot params CRUD ----------
 
-  async listParams(q: ListQuery): Promise<Page<BootParams>> {
-    const { rows, total } = await pageOf(
-      this.db,
-      bootParams,
-      whereOf(q, columns),
-      orderOf(q, columns, bootParams.id),
-      q,
-    );
-    return { rows: rows.map(bootParamsOf), total };
+  listParams(q: ListQuery) {
+    return paramsReads.list(this.db, q);
   }
 
-  async getParams(id: string) {
-    const [row] = await this.db.select().from(bootParams).where(eq(bootParams.id, id));
-    return row ? bootParamsOf(row) : undefined;
+  getParams(id: string) {
+    return paramsReads.get(this.db, id);
   }
 
   async createParams(draft: BootParamsDraft) {
@@ -165,17 +163,12 @@ export class PgBootStore implements BootStore {
       return await this.db.transaction(async (tx) => {
         const p = await resolved(tx, draft);
         // Locked, so that the target check and the write see the same row.
-        const [current] = await tx
-          .select({ etag: bootParams.etag })
-          .from(bootParams)
-          .where(eq(bootParams.id, p.id))
-          .for("update");
-        if (!current) throw notFound("boot parameters", p.id);
-        if (current.etag !== ifMatch)
-          throw new ApiError(
-            "precondition-failed",
-            `boot parameters '${p.id}' have changed since you read them (If-Match does not match)`,
-          );
+        await matchForUpdate(
+          tx.select({ etag: bootParams.etag }).from(bootParams).where(eq(bootParams.id, p.id)).for("update"),
+          ifMatch,
+          "boot parameters",
+          p.id,
+        );
         await this.checkTarget(tx, p);
         const [row] = await tx
           .update(bootParams)

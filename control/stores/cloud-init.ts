@@ -7,7 +7,6 @@
 import { and, asc, eq, inArray, ne, or, type SQL, sql } from "drizzle-orm";
 import { CLOUD_INIT_API_VERSION, PAYLOAD_KIND, type Payload } from "../../functions/cloud-init/schemas";
 import type { CloudInitStore, NodeFacts } from "../../functions/cloud-init/store";
-import type { Page } from "../../functions/inventory/store";
 import type { Role } from "../../shared/enums";
 import { type Stored, toResource } from "../../shared/envelope";
 import type { NewEvent } from "../../shared/events";
@@ -16,7 +15,7 @@ import { ApiError, notFound } from "../../shared/problem";
 import { components, ethernetInterfaces, groupMembers, groups, payloads } from "../db/schema";
 import type { Db } from "../db/types";
 import { appendEvents } from "./outbox";
-import { newEtag, orderOf, pageOf, raceError, rowsOf, whereOf } from "./pg-util";
+import { matchForUpdate, newEtag, raceError, resourceReads, rowsOf, storedOf } from "./pg-util";
 
 type Row = typeof payloads.$inferSelect;
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -32,22 +31,16 @@ const columns = {
 
 /** A payload row as the API shows it; the snapshot feed uses it too. */
 export function payloadOf(r: Row): Stored<Payload> {
-  return {
+  return storedOf(r, {
     id: r.id,
-    etag: r.etag,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-    spec: {
-      id: r.id,
-      componentId: r.componentId,
-      group: r.groupName,
-      role: r.role as Role | null,
-      userData: r.userData,
-      metaData: r.metaData,
-      vendorData: r.vendorData,
-      bindToAddress: r.bindToAddress,
-    },
-  };
+    componentId: r.componentId,
+    group: r.groupName,
+    role: r.role as Role | null,
+    userData: r.userData,
+    metaData: r.metaData,
+    vendorData: r.vendorData,
+    bindToAddress: r.bindToAddress,
+  });
 }
 
 /** Every payload as a resource envelope, by id: the payloads of a snapshot, read in the caller's transaction. */
@@ -115,25 +108,24 @@ async function checkTarget(tx: Tx, p: Payload, self: string | undefined) {
 
 const RACES = { unique: "A concurrent write created the same payload id or target; retry to see which" };
 
+const payloadReads = resourceReads({
+  table: payloads,
+  key: payloads.id,
+  columns: columns,
+  toStored: payloadOf,
+});
+
 export class PgCloudInitStore implements CloudInitStore {
   constructor(private readonly db: Db) {}
 
   // ---------- payload CRUD ----------
 
-  async listPayloads(q: ListQuery): Promise<Page<Payload>> {
-    const { rows, total } = await pageOf(
-      this.db,
-      payloads,
-      whereOf(q, columns),
-      orderOf(q, columns, payloads.id),
-      q,
-    );
-    return { rows: rows.map(payloadOf), total };
+  listPayloads(q: ListQuery) {
+    return payloadReads.list(this.db, q);
   }
 
-  async getPayload(id: string) {
-    const [row] = await this.db.select().from(payloads).where(eq(payloads.id, id));
-    return row ? payloadOf(row) : undefined;
+  getPayload(id: string) {
+    return payloadReads.get(this.db, id);
   }
 
   async createPayload(p: Payload) {
@@ -162,17 +154,12 @@ export class PgCloudInitStore implements CloudInitStore {
   async updatePayload(p: Payload, ifMatch: string) {
     try {
       return await this.db.transaction(async (tx) => {
-        const [current] = await tx
-          .select({ etag: payloads.etag })
-          .from(payloads)
-          .where(eq(payloads.id, p.id))
-          .for("update");
-        if (!current) throw notFound("payload", p.id);
-        if (current.etag !== ifMatch)
-          throw new ApiError(
-            "precondition-failed",
-            `payload '${p.id}' has changed since you read it (If-Match does not match)`,
-          );
+        await matchForUpdate(
+          tx.select({ etag: payloads.etag }).from(payloads).where(eq(payloads.id, p.id)).for("update"),
+          ifMatch,
+          "payload",
+          p.id,
+        );
         await checkTarget(tx, p, p.id);
         const [row] = await tx
           .update(payloads)

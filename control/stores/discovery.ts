@@ -26,7 +26,17 @@ import { ApiError, notFound } from "../../shared/problem";
 import { credentials, discoveryScans, discoveryTargets } from "../db/schema";
 import type { Db } from "../db/types";
 import { appendEvents } from "./outbox";
-import { isUuid, newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
+import {
+  isUuid,
+  matchForUpdate,
+  newEtag,
+  orderOf,
+  pageOf,
+  raceError,
+  resourceReads,
+  storedOf,
+  whereOf,
+} from "./pg-util";
 
 type TargetRow = typeof discoveryTargets.$inferSelect;
 type ScanRow = typeof discoveryScans.$inferSelect;
@@ -67,41 +77,29 @@ const targetValues = ({ schedule, nextScanAt: _, ...t }: Target) => ({
   scheduleMinutes: schedule?.everyMinutes ?? null,
 });
 
-const targetOf = (r: TargetRow): Stored<Target> => ({
-  id: r.id,
-  etag: r.etag,
-  createdAt: r.createdAt,
-  updatedAt: r.updatedAt,
-  spec: targetSpecOf(r),
-});
+const targetOf = (r: TargetRow): Stored<Target> => storedOf(r, targetSpecOf(r));
 
 function scanOf(r: ScanRow, withResults: boolean): Stored<Scan> {
-  return {
+  return storedOf(r, {
     id: r.id,
-    etag: r.etag,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-    spec: {
-      id: r.id,
-      targetIds: r.targetIds,
-      state: r.state as ScanState,
-      dryRun: r.dryRun,
-      site: r.site,
-      requestedBy: r.requestedBy,
-      message: r.message,
-      startedAt: r.startedAt?.toISOString() ?? null,
-      finishedAt: r.finishedAt?.toISOString() ?? null,
-      // Results recorded before ipAddressesAdded existed read as having added none.
-      ...(withResults
-        ? {
-            results: (r.results as AddressResult[]).map((x) => ({
-              ...x,
-              ipAddressesAdded: x.ipAddressesAdded ?? [],
-            })),
-          }
-        : {}),
-    },
-  };
+    targetIds: r.targetIds,
+    state: r.state as ScanState,
+    dryRun: r.dryRun,
+    site: r.site,
+    requestedBy: r.requestedBy,
+    message: r.message,
+    startedAt: r.startedAt?.toISOString() ?? null,
+    finishedAt: r.finishedAt?.toISOString() ?? null,
+    // Results recorded before ipAddressesAdded existed read as having added none.
+    ...(withResults
+      ? {
+          results: (r.results as AddressResult[]).map((x) => ({
+            ...x,
+            ipAddressesAdded: x.ipAddressesAdded ?? [],
+          })),
+        }
+      : {}),
+  });
 }
 
 const targetChanged = (action: "created" | "updated", row: Stored<Target>): NewEvent => ({
@@ -120,25 +118,24 @@ const scanChanged = (action: "created" | "updated", r: ScanRow): NewEvent => ({
   data: toResource(SCAN_KIND, DISCOVERY_API_VERSION, scanOf(r, true)),
 });
 
+const targetReads = resourceReads({
+  table: discoveryTargets,
+  key: discoveryTargets.id,
+  columns: targetColumns,
+  toStored: targetOf,
+});
+
 export class PgDiscoveryStore implements DiscoveryStore, DiscoveryQueue {
   constructor(private readonly db: Db) {}
 
   // ---------- targets ----------
 
-  async listTargets(q: ListQuery): Promise<Page<Target>> {
-    const { rows, total } = await pageOf(
-      this.db,
-      discoveryTargets,
-      whereOf(q, targetColumns),
-      orderOf(q, targetColumns, discoveryTargets.id),
-      q,
-    );
-    return { rows: rows.map(targetOf), total };
+  listTargets(q: ListQuery) {
+    return targetReads.list(this.db, q);
   }
 
-  async getTarget(id: string) {
-    const [row] = await this.db.select().from(discoveryTargets).where(eq(discoveryTargets.id, id));
-    return row ? targetOf(row) : undefined;
+  getTarget(id: string) {
+    return targetReads.get(this.db, id);
   }
 
   async getTargets(ids: string[]) {
@@ -182,21 +179,20 @@ export class PgDiscoveryStore implements DiscoveryStore, DiscoveryQueue {
 
   async updateTarget(t: Target, ifMatch: string) {
     return this.db.transaction(async (tx) => {
-      const [current] = await tx
-        .select({
-          etag: discoveryTargets.etag,
-          scheduleMinutes: discoveryTargets.scheduleMinutes,
-          nextScanAt: discoveryTargets.nextScanAt,
-        })
-        .from(discoveryTargets)
-        .where(eq(discoveryTargets.id, t.id))
-        .for("update");
-      if (!current) throw notFound("discovery target", t.id);
-      if (current.etag !== ifMatch)
-        throw new ApiError(
-          "precondition-failed",
-          `discovery target '${t.id}' has changed since you read it (If-Match does not match)`,
-        );
+      const current = await matchForUpdate(
+        tx
+          .select({
+            etag: discoveryTargets.etag,
+            scheduleMinutes: discoveryTargets.scheduleMinutes,
+            nextScanAt: discoveryTargets.nextScanAt,
+          })
+          .from(discoveryTargets)
+          .where(eq(discoveryTargets.id, t.id))
+          .for("update"),
+        ifMatch,
+        "discovery target",
+        t.id,
+      );
       await checkCredential(tx, t.credentialId);
       const now = new Date();
       const values = targetValues(t);

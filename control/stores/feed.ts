@@ -13,7 +13,7 @@ import { toResource } from "../../shared/envelope";
 import { components, ethernetInterfaces, revocations } from "../db/schema";
 import type { Db } from "../db/types";
 import { revocationOf } from "./auth/revocations";
-import { componentOf, groupOf, groupTables, interfaceOf } from "./inventory";
+import { componentOf, groupOf, groupTables, interfaceOf } from "./inventory/rows";
 import { PgOutbox, toChangeEvent } from "./outbox";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];

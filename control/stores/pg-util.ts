@@ -2,12 +2,46 @@
  * Helpers shared by the Postgres stores: filters and sorting from a
  * ListQuery, Postgres error codes through drizzle's wrapping, chunking.
  */
-import { and, asc, type Column, count, desc, inArray, type SQL } from "drizzle-orm";
+import { and, asc, type Column, count, desc, eq, inArray, type SQL } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
+import type { Page } from "../../functions/inventory/store";
+import type { Stored } from "../../shared/envelope";
 import { randomHex } from "../../shared/ids";
 import type { ListQuery } from "../../shared/list-query";
-import { ApiError } from "../../shared/problem";
+import { ApiError, notFound } from "../../shared/problem";
 import type { Db } from "../db/types";
+
+/**
+ * The one If-Match check of the stores. `locked` is the caller's `SELECT …
+ * FOR UPDATE` of the row inside the write's transaction: the etag cannot
+ * change between this check and the write, and checks made meanwhile see
+ * the row that will be overwritten. Answers the row; 404 when there is
+ * none, 412 when its etag is not `ifMatch`.
+ */
+export async function matchForUpdate<R extends { etag: string }>(
+  locked: PromiseLike<R[]>,
+  ifMatch: string,
+  what: string,
+  id: string,
+): Promise<R> {
+  const [row] = await locked;
+  if (!row) throw notFound(what, id);
+  if (row.etag !== ifMatch) throw changedSinceRead(what, id);
+  return row;
+}
+
+/** The 412 of a write whose If-Match is not the row's etag. */
+export const changedSinceRead = (what: string, id: string) =>
+  new ApiError(
+    "precondition-failed",
+    `${what} '${id}' has a newer version than the one you read (If-Match does not match): read it again`,
+  );
+
+/** A row as the stores hand it out: the envelope's fields around the API object. */
+export const storedOf = <S>(
+  r: { id: string; etag: string; createdAt: Date; updatedAt: Date },
+  spec: S,
+): Stored<S> => ({ id: r.id, etag: r.etag, createdAt: r.createdAt, updatedAt: r.updatedAt, spec });
 
 /** A fresh opaque etag for a row written now. */
 export const newEtag = () => randomHex(8);
@@ -84,6 +118,33 @@ export async function pageOf<T extends PgTable>(
     db.select({ n: count() }).from(t).where(where),
   ]);
   return { rows: rows as T["$inferSelect"][], total: Number(total?.n ?? 0) };
+}
+
+/**
+ * The reads every resource table answers alike: a page by the list query's
+ * filters and sort (over `columns`, the key breaking ties), and one row by
+ * its key, each through the table's row mapper.
+ */
+export function resourceReads<T extends PgTable, S>(o: {
+  table: T;
+  key: Column;
+  columns: Record<string, Column>;
+  toStored: (r: T["$inferSelect"]) => Stored<S>;
+}) {
+  return {
+    async list(db: Db, q: ListQuery, extra: (SQL | undefined)[] = []): Promise<Page<S>> {
+      const where = whereOf(q, o.columns, extra);
+      const { rows, total } = await pageOf(db, o.table, where, orderOf(q, o.columns, o.key), q);
+      return { rows: rows.map(o.toStored), total };
+    },
+    async get(db: Db, id: string): Promise<Stored<S> | undefined> {
+      const [row] = await db
+        .select()
+        .from(o.table as PgTable)
+        .where(eq(o.key, id));
+      return row ? o.toStored(row as T["$inferSelect"]) : undefined;
+    },
+  };
 }
 
 /** The rows of a `db.execute()` result: an array on some drivers, `.rows` on others. */

@@ -1,6 +1,6 @@
 /**
  * The inventory's store port. Handlers and services see only this; the
- * control plane implements it over Postgres (control/stores/inventory.ts).
+ * control plane implements it over Postgres (control/stores/inventory/).
  *
  * Stores keep integrity under concurrency (unique MACs, partition
  * exclusivity, existing parents and members) inside their transactions and

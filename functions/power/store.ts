@@ -3,7 +3,7 @@
  * `PowerQueue` is what an agent that executes tasks needs (the control
  * plane's in-process agent, and the dispatcher and agent endpoints that
  * hand tasks of a site to its edges). The control plane implements both
- * over Postgres (control/stores/power.ts).
+ * over Postgres (control/stores/power/).
  *
  * Writes throw `ApiError`s naming the field and write their change events
  * (`chamicore.power.bmcs.*`, `chamicore.power.transitions.*`) in the same

@@ -31,6 +31,8 @@
  * say what was done ("aborted while verifying ForceOff ..."). No request
  * starts after the abort.
  */
+
+import { abortableSleep } from "../../shared/sleeper";
 import { RedfishHttpError, RedfishMalformed, RedfishUnreachable } from "./errors";
 import { Limiter } from "./limiter";
 import { type PowerOperation, planReset, type ResetStep } from "./reset-types";
@@ -402,15 +404,5 @@ export function formatDuration(ms: number): string {
 
 const realClock: PowerClock = {
   now: () => performance.now(),
-  sleep: (ms, signal) =>
-    new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", done);
-        resolve();
-      }
-      signal?.addEventListener("abort", done, { once: true });
-    }),
+  sleep: abortableSleep,
 };

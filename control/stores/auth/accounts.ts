@@ -13,7 +13,16 @@ import type { ListQuery } from "../../../shared/list-query";
 import { ApiError, notFound } from "../../../shared/problem";
 import { casbinRules, serviceAccounts } from "../../db/schema";
 import type { Db } from "../../db/types";
-import { newEtag, orderOf, pageOf, pgCode, UNIQUE_VIOLATION, whereOf } from "../pg-util";
+import {
+  matchForUpdate,
+  newEtag,
+  orderOf,
+  pageOf,
+  pgCode,
+  storedOf,
+  UNIQUE_VIOLATION,
+  whereOf,
+} from "../pg-util";
 import { revokeSubject } from "./revocations";
 
 type Row = typeof serviceAccounts.$inferSelect;
@@ -26,13 +35,8 @@ const columns = {
   updatedAt: serviceAccounts.updatedAt,
 };
 
-const accountOf = (r: Row, roles: string[]): Stored<ServiceAccount> => ({
-  id: r.id,
-  etag: r.etag,
-  createdAt: r.createdAt,
-  updatedAt: r.updatedAt,
-  spec: { id: r.id, description: r.description, roles, scopes: r.scopes ?? null, enabled: r.enabled },
-});
+const accountOf = (r: Row, roles: string[]): Stored<ServiceAccount> =>
+  storedOf(r, { id: r.id, description: r.description, roles, scopes: r.scopes ?? null, enabled: r.enabled });
 
 export const membershipId = () => `g-${randomHex(8)}`;
 
@@ -133,17 +137,16 @@ export class PgAccountStore implements AccountStore {
   ): Promise<Stored<ServiceAccount>> {
     return this.db.transaction(async (tx) => {
       // Locked, so that a concurrent update cannot hide the enabled → disabled step from this one.
-      const [before] = await tx
-        .select({ enabled: serviceAccounts.enabled, etag: serviceAccounts.etag })
-        .from(serviceAccounts)
-        .where(eq(serviceAccounts.id, a.id))
-        .for("update");
-      if (!before) throw notFound("service account", a.id);
-      if (before.etag !== ifMatch)
-        throw new ApiError(
-          "precondition-failed",
-          `service account '${a.id}' has changed since you read it (If-Match does not match)`,
-        );
+      const before = await matchForUpdate(
+        tx
+          .select({ enabled: serviceAccounts.enabled, etag: serviceAccounts.etag })
+          .from(serviceAccounts)
+          .where(eq(serviceAccounts.id, a.id))
+          .for("update"),
+        ifMatch,
+        "service account",
+        a.id,
+      );
       const [row] = await tx
         .update(serviceAccounts)
         .set({

@@ -1,5 +1,5 @@
 /** CredentialStore over Postgres: the secret column holds only sealed text. */
-import { and, eq, type SQL, sql } from "drizzle-orm";
+import { eq, type SQL, sql } from "drizzle-orm";
 import type { Credential } from "../../../functions/auth/schemas";
 import type { CredentialRecord, CredentialStore } from "../../../functions/auth/store";
 import type { Page } from "../../../functions/inventory/store";
@@ -7,7 +7,16 @@ import type { ListQuery } from "../../../shared/list-query";
 import { ApiError, notFound } from "../../../shared/problem";
 import { credentials } from "../../db/schema";
 import type { Db } from "../../db/types";
-import { newEtag, orderOf, pageOf, pgCode, UNIQUE_VIOLATION, whereOf } from "../pg-util";
+import {
+  matchForUpdate,
+  newEtag,
+  orderOf,
+  pageOf,
+  pgCode,
+  storedOf,
+  UNIQUE_VIOLATION,
+  whereOf,
+} from "../pg-util";
 
 type Row = typeof credentials.$inferSelect;
 type Meta = Omit<Credential, "secret">;
@@ -22,13 +31,13 @@ const columns = {
 };
 
 const recordOf = (r: Row): CredentialRecord => ({
-  credential: {
+  credential: storedOf(r, {
     id: r.id,
-    etag: r.etag,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-    spec: { id: r.id, name: r.name, type: r.type as Meta["type"], username: r.username, tags: r.tags },
-  },
+    name: r.name,
+    type: r.type as Meta["type"],
+    username: r.username,
+    tags: r.tags,
+  }),
   sealedSecret: r.sealedSecret,
 });
 
@@ -74,25 +83,28 @@ export class PgCredentialStore implements CredentialStore {
   }
 
   async update(c: Meta, sealedSecret: string, ifMatch: string): Promise<CredentialRecord> {
-    const [row] = await this.db
-      .update(credentials)
-      .set({
-        name: c.name,
-        type: c.type,
-        username: c.username,
-        tags: c.tags,
-        sealedSecret,
-        etag: newEtag(),
-        updatedAt: new Date(),
-      })
-      .where(and(eq(credentials.id, c.id), eq(credentials.etag, ifMatch)))
-      .returning();
-    if (row) return recordOf(row);
-    if (!(await this.get(c.id))) throw notFound("credential", c.id);
-    throw new ApiError(
-      "precondition-failed",
-      `credential '${c.id}' has changed since you read it (If-Match does not match)`,
-    );
+    return this.db.transaction(async (tx) => {
+      await matchForUpdate(
+        tx.select({ etag: credentials.etag }).from(credentials).where(eq(credentials.id, c.id)).for("update"),
+        ifMatch,
+        "credential",
+        c.id,
+      );
+      const [row] = await tx
+        .update(credentials)
+        .set({
+          name: c.name,
+          type: c.type,
+          username: c.username,
+          tags: c.tags,
+          sealedSecret,
+          etag: newEtag(),
+          updatedAt: new Date(),
+        })
+        .where(eq(credentials.id, c.id))
+        .returning();
+      return recordOf(row!);
+    });
   }
 
   async delete(id: string): Promise<void> {
