@@ -15,6 +15,7 @@ import { registerDiscovery } from "../functions/discovery";
 import type { AppDeps, AppEnv } from "../functions/env";
 import { registerEvents } from "../functions/events/routes";
 import { IMPORT_BODY_LIMIT, IMPORT_PATH, registerInventory } from "../functions/inventory";
+import { MCP_PATH, registerMcp } from "../functions/mcp/http";
 import { registerOps } from "../functions/ops/routes";
 import { registerPower } from "../functions/power";
 import { registerProgress } from "../functions/progress";
@@ -51,6 +52,7 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     "/power/*",
     "/discovery/*",
     "/audit/*",
+    MCP_PATH,
   ])
     app.use(path, deps.stores);
   // After the stores: the record is written on the request's connection, before it is released.
@@ -67,6 +69,16 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     "/discovery/v1/targets/*",
   ])
     app.use(path, etag());
+  registerControlRoutes(app);
+  registerMcp(app);
+  return app;
+}
+
+/**
+ * Every route of the control API on `app`. The MCP server reads the routes'
+ * schemas from an app built with this alone (no stores, nothing served).
+ */
+export function registerControlRoutes(app: OpenAPIHono<AppEnv>): OpenAPIHono<AppEnv> {
   registerOps(app, {
     title: "Chamicore control API",
     description:

@@ -28,6 +28,7 @@ import {
   servingSettingsOf,
 } from "../functions/config";
 import type { AppEnv } from "../functions/env";
+import { mcpModeOf } from "../functions/mcp/settings";
 import { createLogger, type Logger, type LogLevel } from "../shared/log";
 import { Registry } from "../shared/metrics";
 import { ApiError, PROBLEM_CONTENT_TYPE } from "../shared/problem";
@@ -239,6 +240,7 @@ function createApp(env: WorkerEnv) {
     registry: new Registry(),
     runtime: "workerd",
     power: { maxNodes: power.CHAMICORE_POWER_MAX_NODES },
+    mcp: { mode: mcpModeOf(env as Record<string, string | undefined>) },
     ...(env.ARTIFACTS && {
       artifacts: {
         files: new R2Artifacts(env.ARTIFACTS, { partSize: artifacts.CHAMICORE_ARTIFACT_PART_SIZE }),

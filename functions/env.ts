@@ -11,6 +11,7 @@ import type { AuthSettings } from "./auth/settings";
 import type { AuthStores } from "./auth/store";
 import type { Principal } from "./auth/tokens";
 import type { DiscoverySettings } from "./discovery/service";
+import type { McpMode } from "./mcp/catalog";
 import type { PowerSettings } from "./power/service";
 import type { ProgressObserver } from "./progress/store";
 import type { Stores } from "./stores";
@@ -57,6 +58,8 @@ export interface AppDeps {
   artifacts?: ArtifactServing;
   /** Discovery's in-process agent wake-up; default: none. */
   discovery?: DiscoverySettings;
+  /** The MCP server at /mcp (functions/mcp): read-only unless both variables say read-write. */
+  mcp?: { mode: McpMode };
   /**
    * The Swagger UI files behind /api/docs, read on Node from the
    * swagger-ui-dist package. On the Worker they are static assets

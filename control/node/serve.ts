@@ -15,6 +15,7 @@ import { ensureBootstrap } from "../../functions/auth/bootstrap";
 import { unsealCredential } from "../../functions/auth/secrets";
 import type { AuthSettings } from "../../functions/auth/settings";
 import { servingSettingsOf } from "../../functions/config";
+import { mcpModeOf } from "../../functions/mcp/settings";
 import { RedfishDiscoveryExecutor } from "../../functions/node/redfish/discovery-executor";
 import { RedfishPowerExecutor } from "../../functions/node/redfish/power-executor";
 import { errorFields } from "../../shared/error-fields";
@@ -139,6 +140,8 @@ export async function startControl(
   opts: { announce?: (clientId: string, clientSecret: string) => void } = {},
 ): Promise<RunningControl> {
   const config = loadControlConfig(env);
+  // Refused before anything opens: a write mode asked for without the second variable.
+  const mcpMode = mcpModeOf(env);
   const log =
     logger ?? createLogger({ level: config.CHAMICORE_LOG_LEVEL, base: { service: "chamicore-control" } });
   const database = await openDatabase({
@@ -262,6 +265,7 @@ export async function startControl(
     auth: { settings, keyring: new Keyring(settings) },
     serving: servingSettingsOf(config, (c) => getConnInfo(c).remote.address),
     docsAssets: swaggerUiFiles(),
+    mcp: { mode: mcpMode },
   });
   const prune = setInterval(() => {
     stores.auth.revocations.prune(new Date()).then(

@@ -51,6 +51,19 @@ export function serverCommands(y: Argv, cli: Cli): Argv {
           }
         },
       )
+      .command(
+        "mcp",
+        "serve MCP tools over stdio for an AI agent, calling the control API with your token (read-only unless CHAMICORE_MCP_MODE=read-write and CHAMICORE_MCP_ENABLE_WRITE=true); see docs/mcp.md",
+        (c) =>
+          c.example(
+            "CHAMICORE_ENDPOINT=https://chamicore.example.org CHAMICORE_MCP_TOKEN=… $0 mcp",
+            "what an MCP client's config runs",
+          ),
+        async () => {
+          const { runMcp } = await import("../../node/mcp");
+          await runMcp(cli.env);
+        },
+      )
       // Listed here; the bin (control/node/bin.mjs) hands `chamicore edge …` to the edge's own CLI.
       .command(
         "edge",

@@ -1,0 +1,55 @@
+/**
+ * `/mcp` on the control plane: the same MCP server over streamable HTTP,
+ * on Node and on the Worker alike. Each request carries the agent's bearer
+ * token; it is checked here (401 as the API answers it) and every tool call
+ * is made in-process to the API's own routes with that same token, so
+ * scopes, validation and problems are the API's. Stateless: a server per
+ * request, nothing kept between them.
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import type { Context, ExecutionContext } from "hono";
+import { bearerToken, verifyToken } from "../auth/tokens";
+import type { AppEnv } from "../env";
+import { TOOLS } from "./catalog";
+import { createMcpServer } from "./server";
+import { routeTools } from "./tools";
+
+export const MCP_PATH = "/mcp";
+
+/** The Worker's execution context (the stores close through its waitUntil); Node has none. */
+function executionContextOf(c: Context): ExecutionContext | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Call after every other route is registered: the tools are read from them. */
+export function registerMcp(app: OpenAPIHono<AppEnv>) {
+  const tools = routeTools(app, TOOLS);
+  app.all(MCP_PATH, async (c) => {
+    const authorization = c.req.header("Authorization");
+    const { keyring, settings } = c.var.deps.auth;
+    const principal = await verifyToken(bearerToken(authorization), keyring, c.var.stores.auth, settings);
+    const server = createMcpServer({
+      tools,
+      mode: c.var.deps.mcp?.mode ?? "read-only",
+      transport: "http",
+      base: new URL(c.req.url).origin,
+      subject: principal.sub,
+      call: (request) => {
+        request.headers.set("Authorization", authorization ?? "");
+        return Promise.resolve(app.request(request, undefined, c.env, executionContextOf(c)));
+      },
+      audit: (record) => c.var.deps.logger.info("mcp tool call", { ...record }),
+    });
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
+    await server.connect(transport);
+    return transport.handleRequest(c.req.raw);
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * One MCP server over the route tools, for any transport: stdio in
+ * `chamicore mcp`, streamable HTTP at `/mcp` on the control plane. In
+ * read-only mode the write tools are not listed at all. A destructive
+ * tool without `confirm: true` says what it would do and does nothing.
+ * Every call leaves exactly one audit record, without tokens or bodies.
+ */
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
+import { VERSION } from "../../shared/version";
+import type { McpMode } from "./settings";
+import { type RouteTool, requestFor } from "./tools";
+
+export type McpTransport = "stdio" | "http";
+
+/** The audit record of one tool call. */
+export interface McpCallRecord {
+  tool: string;
+  capability: "read" | "write";
+  mode: McpMode;
+  transport: McpTransport;
+  sessionId: string | undefined;
+  /** The API request's id (X-Request-Id), to find it in the API's own audit trail and log. */
+  requestId: string | undefined;
+  subject: string | undefined;
+  /** The ids the call named (path parameters). */
+  targets: string[];
+  /** ok, refused (the API said no), not-confirmed (destructive, no confirm), failed (no answer). */
+  outcome: "ok" | "refused" | "not-confirmed" | "failed";
+  status: number | undefined;
+  ms: number;
+}
+
+export interface McpServerOptions {
+  tools: readonly RouteTool[];
+  mode: McpMode;
+  transport: McpTransport;
+  /** Sends one API request (in-process on the control plane, over HTTP from `chamicore mcp`). */
+  call: (request: Request) => Promise<Response>;
+  /** The API's base URL the requests are made against. */
+  base: string;
+  audit: (record: McpCallRecord) => void;
+  subject?: string;
+  sessionId?: () => string | undefined;
+}
+
+/** Tools the mode allows: read tools always, write tools in read-write mode only. */
+export const toolsFor = (tools: readonly RouteTool[], mode: McpMode) =>
+  tools.filter((t) => t.capability === "read" || mode === "read-write");
+
+const text = (s: string, isError = false): CallToolResult => ({
+  content: [{ type: "text", text: s }],
+  isError,
+});
+
+/** What the API answered, as the agent reads it: the JSON document, or the problem with its status. */
+async function resultOf(res: Response): Promise<CallToolResult> {
+  const body = await res.text();
+  if (res.ok) return text(body || `${res.status} ${res.statusText || "done"}`);
+  let detail = body;
+  try {
+    const p = JSON.parse(body) as {
+      title?: string;
+      detail?: string;
+      errors?: { field?: string; message: string }[];
+    };
+    const fields = (p.errors ?? []).map((e) => `\n- ${e.field ? `${e.field}: ` : ""}${e.message}`);
+    detail = [p.title, p.detail].filter(Boolean).join(": ") + fields.join("") || body;
+  } catch {}
+  return text(`The API refused: HTTP ${res.status}: ${detail}`, true);
+}
+
+export function createMcpServer(o: McpServerOptions): McpServer {
+  // The SDK's default validator (ajv) compiles with `new Function`, which workerd forbids.
+  const server = new McpServer(
+    { name: "chamicore", version: VERSION },
+    { jsonSchemaValidator: new CfWorkerJsonSchemaValidator() },
+  );
+  for (const tool of toolsFor(o.tools, o.mode)) {
+    server.registerTool(
+      tool.name,
+      {
+        description: `${tool.description} (${tool.method.toUpperCase()} ${tool.path}; scope ${tool.scopes.join(" or ")})`,
+        inputSchema: tool.input,
+        annotations: {
+          readOnlyHint: tool.capability === "read",
+          destructiveHint: tool.destructive !== undefined,
+        },
+      },
+      async (args: Record<string, unknown>) => {
+        const t0 = performance.now();
+        const record = (outcome: McpCallRecord["outcome"], res?: Response) =>
+          o.audit({
+            tool: tool.name,
+            capability: tool.capability,
+            mode: o.mode,
+            transport: o.transport,
+            sessionId: o.sessionId?.(),
+            requestId: res?.headers.get("X-Request-Id") ?? undefined,
+            subject: o.subject,
+            targets: tool.pathParams.map((p) => String(args[p])),
+            outcome,
+            status: res?.status,
+            ms: Math.round(performance.now() - t0),
+          });
+        if (tool.destructive && args.confirm !== true) {
+          const effect =
+            tool.destructive === true
+              ? `would ${tool.method.toUpperCase()} ${tool.path}`
+              : tool.destructive(args);
+          if (effect !== undefined) {
+            record("not-confirmed");
+            return text(`Not done: this ${effect}. Call it again with confirm: true to do it.`, true);
+          }
+        }
+        let res: Response;
+        try {
+          res = await o.call(requestFor(tool, args, o.base));
+        } catch (e) {
+          record("failed");
+          return text(`The API could not be reached: ${(e as Error).message}`, true);
+        }
+        record(res.ok ? "ok" : "refused", res);
+        return resultOf(res);
+      },
+    );
+  }
+  return server;
+}
