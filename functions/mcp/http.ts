@@ -47,7 +47,8 @@ export function registerMcp(app: OpenAPIHono<AppEnv>) {
     });
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
-      enableJsonResponse: true,
+      // Server-sent events: a waiting tool streams its progress notifications before its answer.
+      enableJsonResponse: false,
     });
     await server.connect(transport);
     return transport.handleRequest(c.req.raw);

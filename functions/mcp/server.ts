@@ -5,12 +5,16 @@
  * tool without `confirm: true` says what it would do and does nothing.
  * Every call leaves exactly one audit record, without tokens or bodies.
  */
+
+import { z } from "@hono/zod-openapi";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
+import { abortableSleep } from "../../shared/sleeper";
 import { VERSION } from "../../shared/version";
 import type { McpMode } from "./settings";
 import { type RouteTool, requestFor } from "./tools";
+import { WAITS, type WaitEntry } from "./waits";
 
 export type McpTransport = "stdio" | "http";
 
@@ -43,6 +47,10 @@ export interface McpServerOptions {
   audit: (record: McpCallRecord) => void;
   subject?: string;
   sessionId?: () => string | undefined;
+  /** The waiting tools (./waits.ts); all of them by default. */
+  waits?: readonly WaitEntry[];
+  /** How often a waiting tool reads again. Default 1 s. */
+  pollMs?: number;
 }
 
 /** Tools the mode allows: read tools always, write tools in read-write mode only. */
@@ -71,6 +79,25 @@ async function resultOf(res: Response): Promise<CallToolResult> {
   return text(`The API refused: HTTP ${res.status}: ${detail}`, true);
 }
 
+/** The audit record of one call of `tool`, made when the call ends. */
+function recorder(o: McpServerOptions, tool: RouteTool, args: Record<string, unknown>, name = tool.name) {
+  const t0 = performance.now();
+  return (outcome: McpCallRecord["outcome"], res?: Response) =>
+    o.audit({
+      tool: name,
+      capability: tool.capability,
+      mode: o.mode,
+      transport: o.transport,
+      sessionId: o.sessionId?.(),
+      requestId: res?.headers.get("X-Request-Id") ?? undefined,
+      subject: o.subject,
+      targets: tool.pathParams.map((p) => String(args[p])),
+      outcome,
+      status: res?.status,
+      ms: Math.round(performance.now() - t0),
+    });
+}
+
 export function createMcpServer(o: McpServerOptions): McpServer {
   // The SDK's default validator (ajv) compiles with `new Function`, which workerd forbids.
   const server = new McpServer(
@@ -89,21 +116,7 @@ export function createMcpServer(o: McpServerOptions): McpServer {
         },
       },
       async (args: Record<string, unknown>) => {
-        const t0 = performance.now();
-        const record = (outcome: McpCallRecord["outcome"], res?: Response) =>
-          o.audit({
-            tool: tool.name,
-            capability: tool.capability,
-            mode: o.mode,
-            transport: o.transport,
-            sessionId: o.sessionId?.(),
-            requestId: res?.headers.get("X-Request-Id") ?? undefined,
-            subject: o.subject,
-            targets: tool.pathParams.map((p) => String(args[p])),
-            outcome,
-            status: res?.status,
-            ms: Math.round(performance.now() - t0),
-          });
+        const record = recorder(o, tool, args);
         if (tool.destructive && args.confirm !== true) {
           const effect =
             tool.destructive === true
@@ -126,5 +139,70 @@ export function createMcpServer(o: McpServerOptions): McpServer {
       },
     );
   }
+  for (const wait of o.waits ?? WAITS) {
+    const read = o.tools.find((t) => t.name === wait.reads);
+    if (read) registerWait(server, o, wait, read);
+  }
   return server;
+}
+
+/** A waiting tool: `read`'s route read until `wait` says done, with progress notifications on the way. */
+function registerWait(server: McpServer, o: McpServerOptions, wait: WaitEntry, read: RouteTool) {
+  server.registerTool(
+    wait.name,
+    {
+      description: `${wait.description} (reads ${read.method.toUpperCase()} ${read.path}; scope ${read.scopes.join(" or ")})`,
+      inputSchema: read.input.extend({
+        timeoutSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(3600)
+          .optional()
+          .describe("How long to wait at the most; default 600 s. The work goes on after it."),
+      }),
+      annotations: { readOnlyHint: true },
+    },
+    async (args: Record<string, unknown>, extra) => {
+      const record = recorder(o, read, args, wait.name);
+      const deadline = Date.now() + Number(args.timeoutSeconds ?? 600) * 1000;
+      const token = extra._meta?.progressToken;
+      for (;;) {
+        let res: Response;
+        try {
+          res = await o.call(requestFor(read, args, o.base));
+        } catch (e) {
+          record("failed");
+          return text(`The API could not be reached: ${(e as Error).message}`, true);
+        }
+        if (!res.ok) {
+          record("refused", res);
+          return resultOf(res);
+        }
+        const body = await res.text();
+        const status = wait.status((JSON.parse(body) as { spec: Record<string, unknown> }).spec);
+        // Progress while it runs; the end is the answer itself (a notification sent just before
+        // the answer may reach the client after it has stopped listening for that request).
+        if (token !== undefined && !status.done)
+          await extra.sendNotification({
+            method: "notifications/progress",
+            params: {
+              progressToken: token,
+              progress: status.progress,
+              total: status.total,
+              message: status.message,
+            },
+          });
+        if (status.done) {
+          record("ok", res);
+          return text(body);
+        }
+        if (Date.now() >= deadline || extra.signal.aborted) {
+          record("ok", res);
+          return text(`Not final yet: ${status.message}. Wait again to go on waiting.`, true);
+        }
+        await abortableSleep(o.pollMs ?? 1000, extra.signal);
+      }
+    },
+  );
 }

@@ -14,6 +14,8 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOOLS } from "../../functions/mcp/catalog";
+import { WAITS } from "../../functions/mcp/waits";
+import { type EmulatedBmc, startBmc } from "../support/bmc";
 import { startTestControl, type TestControl } from "../support/cli";
 import { BIN } from "../support/process";
 import {
@@ -26,6 +28,7 @@ import {
 } from "../support/targets";
 
 let control: TestControl;
+let bmc: EmulatedBmc;
 let call: Call;
 let viewerToken: string;
 const secrets: string[] = [];
@@ -34,7 +37,10 @@ const NODE = "x1000c0s0b0n0";
 const MAC = "02:00:00:00:00:01";
 
 beforeAll(async () => {
-  control = await startTestControl();
+  [control, bmc] = await Promise.all([
+    startTestControl({ CHAMICORE_POWER_POLL_SECONDS: "0.02" }),
+    startBmc({ initialPowerState: "Off", powerDelayMs: 1500 }),
+  ]);
   secrets.push(control.admin.secret, control.adminToken);
   const raw = urlCall(control.url);
   call = (method, path, init = {}) => raw(method, path, { token: control.adminToken, ...init });
@@ -63,6 +69,14 @@ beforeAll(async () => {
       body: { id: "pl-node", componentId: NODE, userData: "#cloud-config\nhostname: n1\n" },
     }),
   ];
+  seeded.push(
+    await call("POST", "/auth/v1/credentials", {
+      body: { id: "bmc-cred", name: "BMCs", type: "redfish", username: "admin", secret: "password" },
+    }),
+    await call("POST", "/power/v1/bmcs", {
+      body: { id: "x1000c0s0b0", address: bmc.url, credentialId: "bmc-cred" },
+    }),
+  );
   for (const r of seeded) expect(r.status, r.text).toBe(201);
   const sa = await call("POST", "/auth/v1/service-accounts", { body: { id: "watcher", roles: ["viewer"] } });
   expect(sa.status, sa.text).toBe(201);
@@ -73,6 +87,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await control?.stop();
+  await bmc?.close();
 });
 
 /** An agent session: the SDK client over stdio to `chamicore mcp`, and the audit records it left. */
@@ -114,10 +129,18 @@ const READ_ARGS: Record<string, Record<string, unknown>> = {
   "power.transitions.get": { id: "00000000-0000-0000-0000-000000000000" },
   "discovery.targets.get": { id: "none" },
   "discovery.scans.get": { id: "none" },
+  "power.transitions.wait": { id: "00000000-0000-0000-0000-000000000000" },
+  "discovery.scans.wait": { id: "none" },
   "events.changes": { after: 0 },
 };
 /** Read tools whose seeded answer is "not found": the API's 404 comes back as a tool error. */
-const NOT_FOUND = new Set(["power.transitions.get", "discovery.targets.get", "discovery.scans.get"]);
+const NOT_FOUND = new Set([
+  "power.transitions.get",
+  "discovery.targets.get",
+  "discovery.scans.get",
+  "power.transitions.wait",
+  "discovery.scans.wait",
+]);
 
 describe("chamicore mcp (stdio)", () => {
   it("in read-only mode lists every read tool and no write tool, and answers each read from the API", async () => {
@@ -126,9 +149,7 @@ describe("chamicore mcp (stdio)", () => {
       const { tools } = await s.client.listTools();
       const names = tools.map((t) => t.name).sort();
       expect(names).toEqual(
-        TOOLS.filter((t) => t.capability === "read")
-          .map((t) => t.name)
-          .sort(),
+        [...TOOLS.filter((t) => t.capability === "read"), ...WAITS].map((t) => t.name).sort(),
       );
       for (const t of tools) expect(t.annotations?.readOnlyHint).toBe(true);
       for (const t of tools) {
@@ -260,6 +281,43 @@ describe("chamicore mcp (stdio)", () => {
         "power.transitions.create not-confirmed",
         "smd.groups.members.add refused",
         "bss.bootparams.delete ok",
+      ]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("waits for a power transition on a BMC, with progress notifications on the way", async () => {
+    const s = await session({
+      CHAMICORE_MCP_TOKEN: control.adminToken,
+      CHAMICORE_MCP_MODE: "read-write",
+      CHAMICORE_MCP_ENABLE_WRITE: "true",
+    });
+    try {
+      const made = await s.client.callTool({
+        name: "power.transitions.create",
+        arguments: { body: { operation: "on", location: [{ xname: NODE }] } },
+      });
+      expect(made.isError, textOf(made)).toBeFalsy();
+      const id = JSON.parse(textOf(made)).metadata.id as string;
+      const progress: { progress: number; total?: number; message?: string }[] = [];
+      const done = await s.client.callTool({ name: "power.transitions.wait", arguments: { id } }, undefined, {
+        onprogress: (p) => progress.push(p),
+      });
+      expect(done.isError, textOf(done)).toBeFalsy();
+      const spec = JSON.parse(textOf(done)).spec;
+      expect(spec.state).toBe("completed");
+      expect(spec.taskCounts).toMatchObject({ total: 1, succeeded: 1 });
+      expect(bmc.powerState()).toBe("On");
+      // While the BMC takes its time: the task is not final yet, and each notification says so.
+      expect(progress.length, JSON.stringify(progress)).toBeGreaterThan(0);
+      for (const p of progress) {
+        expect(p).toMatchObject({ progress: 0, total: 1 });
+        expect(p.message).toMatch(/^(new|in-progress): 0 of 1 task\(s\) final/);
+      }
+      expect(s.records().map((r) => `${r.tool} ${r.outcome}`)).toEqual([
+        "power.transitions.create ok",
+        "power.transitions.wait ok",
       ]);
     } finally {
       await s.close();

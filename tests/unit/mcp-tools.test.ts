@@ -12,6 +12,7 @@ import { TOOLS } from "../../functions/mcp/catalog";
 import { toolsFor } from "../../functions/mcp/server";
 import { mcpModeOf } from "../../functions/mcp/settings";
 import { DEFAULT_LIMIT, requestFor, routeTools } from "../../functions/mcp/tools";
+import { WAITS } from "../../functions/mcp/waits";
 
 const control = registerControlRoutes(new OpenAPIHono<AppEnv>());
 const tools = routeTools(control, TOOLS);
@@ -88,9 +89,11 @@ describe("MCP tools from routes", () => {
       "boot.script.preview",
       "events.changes",
       "edges.list",
+      "power.transitions.wait",
+      "discovery.scans.wait",
     ])
       expect(
-        TOOLS.some((t) => t.name.startsWith(family)),
+        [...TOOLS, ...WAITS].some((t) => t.name.startsWith(family)),
         family,
       ).toBe(true);
     // Every delete and every power change asks for confirm.
