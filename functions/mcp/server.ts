@@ -98,6 +98,20 @@ function recorder(o: McpServerOptions, tool: RouteTool, args: Record<string, unk
     });
 }
 
+/** The API's answer to a call of `tool`, or the error that kept it from answering. */
+async function send(o: McpServerOptions, tool: RouteTool, args: Record<string, unknown>) {
+  try {
+    return await o.call(requestFor(tool, args, o.base));
+  } catch (e) {
+    return e as Error;
+  }
+}
+
+function failed(record: ReturnType<typeof recorder>, e: Error): CallToolResult {
+  record("failed");
+  return text(`The API could not be reached: ${e.message}`, true);
+}
+
 export function createMcpServer(o: McpServerOptions): McpServer {
   // The SDK's default validator (ajv) compiles with `new Function`, which workerd forbids.
   const server = new McpServer(
@@ -127,13 +141,8 @@ export function createMcpServer(o: McpServerOptions): McpServer {
             return text(`Not done: this ${effect}. Call it again with confirm: true to do it.`, true);
           }
         }
-        let res: Response;
-        try {
-          res = await o.call(requestFor(tool, args, o.base));
-        } catch (e) {
-          record("failed");
-          return text(`The API could not be reached: ${(e as Error).message}`, true);
-        }
+        const res = await send(o, tool, args);
+        if (!(res instanceof Response)) return failed(record, res);
         record(res.ok ? "ok" : "refused", res);
         return resultOf(res);
       },
@@ -168,13 +177,8 @@ function registerWait(server: McpServer, o: McpServerOptions, wait: WaitEntry, r
       const deadline = Date.now() + Number(args.timeoutSeconds ?? 600) * 1000;
       const token = extra._meta?.progressToken;
       for (;;) {
-        let res: Response;
-        try {
-          res = await o.call(requestFor(read, args, o.base));
-        } catch (e) {
-          record("failed");
-          return text(`The API could not be reached: ${(e as Error).message}`, true);
-        }
+        const res = await send(o, read, args);
+        if (!(res instanceof Response)) return failed(record, res);
         if (!res.ok) {
           record("refused", res);
           return resultOf(res);
