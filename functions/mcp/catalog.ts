@@ -107,6 +107,15 @@ export const TOOLS: readonly ToolEntry[] = [
     capability: "write",
     destructive: deletes("the cloud-init payload"),
   },
+  // The NoCloud documents exactly as the node gets them (merged from its payloads).
+  ...(["meta-data", "user-data", "vendor-data"] as const).map(
+    (doc): ToolEntry => ({
+      name: `cloudinit.preview.${doc}`,
+      method: "get",
+      path: `/cloud-init/{id}/${doc}`,
+      capability: "read",
+    }),
+  ),
   // ---------- power ----------
   { name: "power.status.get", method: "get", path: `${POWER}/power-status`, capability: "read" },
   { name: "power.transitions.list", method: "get", path: `${POWER}/transitions`, capability: "read" },

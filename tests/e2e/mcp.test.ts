@@ -126,6 +126,9 @@ const READ_ARGS: Record<string, Record<string, unknown>> = {
   "bss.bootparams.get": { id: "bp-node" },
   "boot.script.preview": { mac: MAC },
   "cloudinit.payloads.get": { id: "pl-node" },
+  "cloudinit.preview.meta-data": { id: NODE },
+  "cloudinit.preview.user-data": { id: NODE },
+  "cloudinit.preview.vendor-data": { id: NODE },
   "power.transitions.get": { id: "00000000-0000-0000-0000-000000000000" },
   "discovery.targets.get": { id: "none" },
   "discovery.scans.get": { id: "none" },
@@ -169,6 +172,11 @@ describe("chamicore mcp (stdio)", () => {
       expect(page.metadata.limit).toBe(50);
       const script = await s.client.callTool({ name: "boot.script.preview", arguments: { mac: MAC } });
       expect(textOf(script)).toContain("http://images.example/vmlinuz");
+      const userData = await s.client.callTool({
+        name: "cloudinit.preview.user-data",
+        arguments: { id: NODE },
+      });
+      expect(textOf(userData)).toContain("hostname: n1");
 
       // A write tool is not there to call.
       const refused = await s.client
@@ -178,7 +186,7 @@ describe("chamicore mcp (stdio)", () => {
       expect((await call("GET", "/boot/v1/bootparams/bp-node")).status).toBe(200);
 
       const records = s.records();
-      expect(records).toHaveLength(tools.length + 2);
+      expect(records).toHaveLength(tools.length + 3);
       for (const r of records) {
         expect(r.transport).toBe("stdio");
         expect(r.mode).toBe("read-only");

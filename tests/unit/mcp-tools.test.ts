@@ -87,6 +87,7 @@ describe("MCP tools from routes", () => {
       "discovery.scans.",
       "discovery.drivers.",
       "boot.script.preview",
+      "cloudinit.preview.",
       "events.changes",
       "edges.list",
       "power.transitions.wait",
