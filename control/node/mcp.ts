@@ -19,6 +19,8 @@ import { registerControlRoutes } from "../app";
 
 type Env = Record<string, string | undefined>;
 
+const CALL_TIMEOUT_MS = 60_000;
+
 /** Where the token comes from, in the documented order; never the CLI's config unless allowed. */
 function tokenSource(env: Env): { endpoint: string; token: () => Promise<string>; from: string } {
   const fixed = env.CHAMICORE_MCP_TOKEN || env.CHAMICORE_TOKEN;
@@ -65,7 +67,8 @@ export async function runMcp(
     subject,
     call: async (request) => {
       request.headers.set("Authorization", `Bearer ${await source.token()}`);
-      return fetch(request);
+      // A control plane that stops answering fails the call rather than hang the agent.
+      return fetch(request, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
     },
     audit: (record) => log.info("mcp tool call", { ...record }),
   });

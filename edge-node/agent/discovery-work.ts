@@ -8,6 +8,7 @@
  * re-delivered message, which resumes after the addresses already done.
  */
 
+import { z } from "zod";
 import { addressesOf, DISCOVERY_READ_AHEAD } from "../../functions/discovery/service";
 import type { RedfishCredentials } from "../../functions/node/redfish/client";
 import type { RedfishDiscoveryExecutor } from "../../functions/node/redfish/discovery-executor";
@@ -33,8 +34,10 @@ export async function runDiscoveryWork(
   const { control } = deps;
   const path = { params: { path: { id: work.scanId } } };
   const scan = await control.call(control.api.POST("/discovery/v1/agent/scans/{id}/start", path));
-  // The control plane stored each target's options parsed; read here by the same schema.
-  const targets = scan.targets.map((t) => ({ ...t, options: RedfishOptionsSchema.parse(t.options) }));
+  // The control plane stored each target's options parsed; read here by the same schema, minus
+  // its strictness: an option a newer control plane added is dropped, not a scan refused.
+  const options = z.object(RedfishOptionsSchema.shape);
+  const targets = scan.targets.map((t) => ({ ...t, options: options.parse(t.options) }));
   for (const [id, c] of Object.entries(scan.credentials)) deps.credentials.set(id, c);
   const done = new Set(scan.done.map((d) => `${d.targetId} ${d.address}`));
   const log = deps.logger.child({ scanId: scan.id });

@@ -9,6 +9,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { Context, ExecutionContext } from "hono";
+import { ApiError } from "../../shared/problem";
 import { bearerToken, verifyToken } from "../auth/tokens";
 import type { AppEnv } from "../env";
 import { TOOLS } from "./catalog";
@@ -29,7 +30,12 @@ function executionContextOf(c: Context): ExecutionContext | undefined {
 /** Call after every other route is registered: the tools are read from them. */
 export function registerMcp(app: OpenAPIHono<AppEnv>) {
   const tools = routeTools(app, TOOLS);
-  app.all(MCP_PATH, async (c) => {
+  // Stateless: every message is a POST answered on its own. No standalone GET stream (nothing
+  // would ever write to it) and no session to DELETE.
+  app.on(["GET", "DELETE", "PUT", "PATCH"], MCP_PATH, () => {
+    throw new ApiError("method-not-allowed", "POST MCP messages to /mcp", { headers: { Allow: "POST" } });
+  });
+  app.post(MCP_PATH, async (c) => {
     const authorization = c.req.header("Authorization");
     const { keyring, settings } = c.var.deps.auth;
     const principal = await verifyToken(bearerToken(authorization), keyring, c.var.stores.auth, settings);
@@ -39,8 +45,15 @@ export function registerMcp(app: OpenAPIHono<AppEnv>) {
       transport: "http",
       base: new URL(c.req.url).origin,
       subject: principal.sub,
+      // A waiting tool stops when the agent goes away.
+      signal: c.req.raw.signal,
       call: (request) => {
         request.headers.set("Authorization", authorization ?? "");
+        // The API's audit trail records the agent's address and this request's id, not the hop's.
+        for (const h of ["X-Request-Id", "X-Forwarded-For", "CF-Connecting-IP"]) {
+          const v = c.req.header(h);
+          if (v !== undefined) request.headers.set(h, v);
+        }
         return Promise.resolve(app.request(request, undefined, c.env, executionContextOf(c)));
       },
       audit: (record) => c.var.deps.logger.info("mcp tool call", { ...record }),

@@ -13,7 +13,7 @@ import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validatio
 import { abortableSleep } from "../../shared/sleeper";
 import { VERSION } from "../../shared/version";
 import type { McpMode } from "./settings";
-import { type RouteTool, requestFor } from "./tools";
+import { badPathParam, type RouteTool, requestFor } from "./tools";
 import { WAITS, type WaitEntry } from "./waits";
 
 export type McpTransport = "stdio" | "http";
@@ -30,8 +30,12 @@ export interface McpCallRecord {
   subject: string | undefined;
   /** The ids the call named (path parameters). */
   targets: string[];
-  /** ok, refused (the API said no), not-confirmed (destructive, no confirm), failed (no answer). */
-  outcome: "ok" | "refused" | "not-confirmed" | "failed";
+  /**
+   * ok; refused (the API said no, or the arguments name no resource);
+   * not-confirmed (destructive, no confirm); unfinished (a wait that ended
+   * before the work did); failed (no answer, or an answer that could not be read).
+   */
+  outcome: "ok" | "refused" | "not-confirmed" | "unfinished" | "failed";
   status: number | undefined;
   ms: number;
 }
@@ -51,6 +55,8 @@ export interface McpServerOptions {
   waits?: readonly WaitEntry[];
   /** How often a waiting tool reads again. Default 1 s. */
   pollMs?: number;
+  /** Aborts when the agent has gone (its HTTP request closed): a waiting tool stops reading. */
+  signal?: AbortSignal;
 }
 
 /** Tools the mode allows: read tools always, write tools in read-write mode only. */
@@ -82,7 +88,11 @@ async function resultOf(res: Response): Promise<CallToolResult> {
 /** The audit record of one call of `tool`, made when the call ends. */
 function recorder(o: McpServerOptions, tool: RouteTool, args: Record<string, unknown>, name = tool.name) {
   const t0 = performance.now();
-  return (outcome: McpCallRecord["outcome"], res?: Response) =>
+  let recorded = false;
+  // One record per call, whatever happens after the first.
+  return (outcome: McpCallRecord["outcome"], res?: Response) => {
+    if (recorded) return;
+    recorded = true;
     o.audit({
       tool: name,
       capability: tool.capability,
@@ -96,6 +106,7 @@ function recorder(o: McpServerOptions, tool: RouteTool, args: Record<string, unk
       status: res?.status,
       ms: Math.round(performance.now() - t0),
     });
+  };
 }
 
 /** The API's answer to a call of `tool`, or the error that kept it from answering. */
@@ -110,6 +121,30 @@ async function send(o: McpServerOptions, tool: RouteTool, args: Record<string, u
 function failed(record: ReturnType<typeof recorder>, e: Error): CallToolResult {
   record("failed");
   return text(`The API could not be reached: ${e.message}`, true);
+}
+
+/**
+ * Runs a tool's call so that it always leaves its one audit record: an
+ * argument naming no resource is refused before anything is sent, and a
+ * failure the call did not expect is recorded and answered as a tool error.
+ */
+async function audited(
+  record: ReturnType<typeof recorder>,
+  tool: RouteTool,
+  args: Record<string, unknown>,
+  run: () => Promise<CallToolResult>,
+): Promise<CallToolResult> {
+  const bad = badPathParam(tool, args);
+  if (bad !== undefined) {
+    record("refused");
+    return text(`'${String(args[bad])}' is not a valid ${bad}`, true);
+  }
+  try {
+    return await run();
+  } catch (e) {
+    record("failed");
+    return text(`The call failed: ${(e as Error).message}`, true);
+  }
 }
 
 export function createMcpServer(o: McpServerOptions): McpServer {
@@ -131,20 +166,22 @@ export function createMcpServer(o: McpServerOptions): McpServer {
       },
       async (args: Record<string, unknown>) => {
         const record = recorder(o, tool, args);
-        if (tool.destructive && args.confirm !== true) {
-          const effect =
-            tool.destructive === true
-              ? `would ${tool.method.toUpperCase()} ${tool.path}`
-              : tool.destructive(args);
-          if (effect !== undefined) {
-            record("not-confirmed");
-            return text(`Not done: this ${effect}. Call it again with confirm: true to do it.`, true);
+        return audited(record, tool, args, async () => {
+          if (tool.destructive && args.confirm !== true) {
+            const effect =
+              tool.destructive === true
+                ? `would ${tool.method.toUpperCase()} ${tool.path}`
+                : tool.destructive(args);
+            if (effect !== undefined) {
+              record("not-confirmed");
+              return text(`Not done: this ${effect}. Call it again with confirm: true to do it.`, true);
+            }
           }
-        }
-        const res = await send(o, tool, args);
-        if (!(res instanceof Response)) return failed(record, res);
-        record(res.ok ? "ok" : "refused", res);
-        return resultOf(res);
+          const res = await send(o, tool, args);
+          if (!(res instanceof Response)) return failed(record, res);
+          record(res.ok ? "ok" : "refused", res);
+          return resultOf(res);
+        });
       },
     );
   }
@@ -174,39 +211,42 @@ function registerWait(server: McpServer, o: McpServerOptions, wait: WaitEntry, r
     },
     async (args: Record<string, unknown>, extra) => {
       const record = recorder(o, read, args, wait.name);
-      const deadline = Date.now() + Number(args.timeoutSeconds ?? 600) * 1000;
-      const token = extra._meta?.progressToken;
-      for (;;) {
-        const res = await send(o, read, args);
-        if (!(res instanceof Response)) return failed(record, res);
-        if (!res.ok) {
-          record("refused", res);
-          return resultOf(res);
+      return audited(record, read, args, async () => {
+        const deadline = Date.now() + Number(args.timeoutSeconds ?? 600) * 1000;
+        const token = extra._meta?.progressToken;
+        const stop = o.signal ? AbortSignal.any([o.signal, extra.signal]) : extra.signal;
+        for (;;) {
+          const res = await send(o, read, args);
+          if (!(res instanceof Response)) return failed(record, res);
+          if (!res.ok) {
+            record("refused", res);
+            return resultOf(res);
+          }
+          const body = await res.text();
+          const status = wait.status((JSON.parse(body) as { spec: Record<string, unknown> }).spec);
+          // Progress while it runs; the end is the answer itself (a notification sent just before
+          // the answer may reach the client after it has stopped listening for that request).
+          if (token !== undefined && !status.done)
+            await extra.sendNotification({
+              method: "notifications/progress",
+              params: {
+                progressToken: token,
+                progress: status.progress,
+                total: status.total,
+                message: status.message,
+              },
+            });
+          if (status.done) {
+            record("ok", res);
+            return text(body);
+          }
+          if (Date.now() >= deadline || stop.aborted) {
+            record("unfinished", res);
+            return text(`Not final yet: ${status.message}. Wait again to go on waiting.`, true);
+          }
+          await abortableSleep(o.pollMs ?? 1000, stop);
         }
-        const body = await res.text();
-        const status = wait.status((JSON.parse(body) as { spec: Record<string, unknown> }).spec);
-        // Progress while it runs; the end is the answer itself (a notification sent just before
-        // the answer may reach the client after it has stopped listening for that request).
-        if (token !== undefined && !status.done)
-          await extra.sendNotification({
-            method: "notifications/progress",
-            params: {
-              progressToken: token,
-              progress: status.progress,
-              total: status.total,
-              message: status.message,
-            },
-          });
-        if (status.done) {
-          record("ok", res);
-          return text(body);
-        }
-        if (Date.now() >= deadline || extra.signal.aborted) {
-          record("ok", res);
-          return text(`Not final yet: ${status.message}. Wait again to go on waiting.`, true);
-        }
-        await abortableSleep(o.pollMs ?? 1000, extra.signal);
-      }
+      });
     },
   );
 }

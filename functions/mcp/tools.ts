@@ -85,6 +85,11 @@ export function routeTools<E extends Env>(app: OpenAPIHono<E>, entries: readonly
   });
 }
 
+/** A path parameter that is no id: `..` would climb out of the route once the URL is resolved. */
+export function badPathParam(tool: RouteTool, args: Record<string, unknown>): string | undefined {
+  return tool.pathParams.find((p) => args[p] === "." || args[p] === ".." || args[p] === "");
+}
+
 /** The request a call of `tool` with `args` makes, against the API at `base`. */
 export function requestFor(
   tool: RouteTool,
@@ -94,7 +99,8 @@ export function requestFor(
 ): Request {
   let path = tool.path;
   for (const p of tool.pathParams) path = path.replace(`{${p}}`, encodeURIComponent(String(args[p] ?? "")));
-  const url = new URL(path, base);
+  // The base may carry a path of its own (a gateway's prefix): appended to, not replaced.
+  const url = new URL(base.replace(/\/+$/, "") + path);
   for (const q of tool.queryParams) {
     const v = args[q];
     if (v !== undefined && v !== null) url.searchParams.set(q, String(v));

@@ -26,7 +26,11 @@ interface Cidr {
 const memo = new Map<string, Ip | null>();
 const MEMO_MAX = 65_536;
 
+/** Longer than any address with a port and brackets: never kept, so junk cannot grow the memo. */
+const MEMO_KEY_MAX = 64;
+
 function parseIp(input: string): Ip | undefined {
+  if (input.length > MEMO_KEY_MAX) return parseText(input);
   let ip = memo.get(input);
   if (ip === undefined) {
     if (memo.size >= MEMO_MAX) memo.clear();
@@ -46,8 +50,12 @@ function parseText(input: string): Ip | undefined {
   const tail = s.slice(s.lastIndexOf(":") + 1);
   if (tail.includes(".") && !ipaddr.IPv4.isValidFourPartDecimal(tail)) return undefined;
   const v6 = ipaddr.IPv6.parse(s);
+  if (!v6.isIPv4MappedAddress()) return v6;
+  // ipaddr.js reads the deprecated IPv4-compatible form (::a.b.c.d) as mapped; it is not.
+  if (tail.includes(".") && !/:ffff:[\d.]+$/i.test(s))
+    return new ipaddr.IPv6([0, 0, 0, 0, 0, 0, v6.parts[6]!, v6.parts[7]!]);
   // IPv4-mapped IPv6 (::ffff:a.b.c.d), as dual-stack sockets report IPv4 peers.
-  return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6;
+  return v6.toIPv4Address();
 }
 
 /** RFC 5952 for IPv6 (lower case, the longest zero run compressed). */

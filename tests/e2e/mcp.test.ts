@@ -178,6 +178,12 @@ describe("chamicore mcp (stdio)", () => {
       });
       expect(textOf(userData)).toContain("hostname: n1");
 
+      // An id that would climb out of the route is refused before anything is sent (here by the
+      // route's own name pattern; requestFor's check covers ids a pattern would let through).
+      const climb = await s.client.callTool({ name: "smd.groups.get", arguments: { name: ".." } });
+      expect(climb.isError).toBe(true);
+      expect(textOf(climb)).toMatch(/not a valid name|Input validation error/);
+
       // A write tool is not there to call.
       const refused = await s.client
         .callTool({ name: "bss.bootparams.delete", arguments: { id: "bp-node", confirm: true } })
@@ -403,5 +409,11 @@ describe.each([
     });
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("content-type")).toContain("application/problem+json");
+    // Stateless: no standalone event stream to hold open.
+    const stream = await fetch(`${target.url}/mcp`, {
+      headers: { Authorization: `Bearer ${target.adminToken}`, Accept: "text/event-stream" },
+    });
+    expect(stream.status).toBe(405);
+    expect(stream.headers.get("allow")).toBe("POST");
   });
 });

@@ -17,6 +17,9 @@ describe("canonicalIp", () => {
     ["fe80::", "fe80::"],
     ["::ffff:10.0.0.5", "10.0.0.5"],
     ["::FFFF:a00:5", "10.0.0.5"],
+    // The deprecated IPv4-compatible form is not IPv4-mapped.
+    ["::10.0.0.5", "::a00:5"],
+    ["::a00:5", "::a00:5"],
   ])("%s → %s", (input, out) => {
     expect(canonicalIp(input)).toBe(out);
   });

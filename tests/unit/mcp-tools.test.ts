@@ -11,7 +11,7 @@ import type { AppEnv } from "../../functions/env";
 import { TOOLS } from "../../functions/mcp/catalog";
 import { toolsFor } from "../../functions/mcp/server";
 import { mcpModeOf } from "../../functions/mcp/settings";
-import { DEFAULT_LIMIT, requestFor, routeTools } from "../../functions/mcp/tools";
+import { badPathParam, DEFAULT_LIMIT, requestFor, routeTools } from "../../functions/mcp/tools";
 import { WAITS } from "../../functions/mcp/waits";
 
 const control = registerControlRoutes(new OpenAPIHono<AppEnv>());
@@ -105,6 +105,11 @@ describe("MCP tools from routes", () => {
   it("builds the route's request: path parameters encoded, a bounded page, If-Match", () => {
     const get = requestFor(byName.get("smd.groups.get")!, { name: "a b/c" }, "http://api");
     expect(get.url).toBe("http://api/hsm/v2/groups/a%20b%2Fc");
+    // A gateway's prefix on the endpoint is kept.
+    const behind = requestFor(byName.get("smd.groups.get")!, { name: "g" }, "https://gw.example/chamicore/");
+    expect(behind.url).toBe("https://gw.example/chamicore/hsm/v2/groups/g");
+    expect(badPathParam(byName.get("smd.groups.get")!, { name: ".." })).toBe("name");
+    expect(badPathParam(byName.get("smd.groups.get")!, { name: "..x" })).toBeUndefined();
     const list = requestFor(byName.get("smd.components.list")!, { type: "Node", bogus: "x" }, "http://api");
     expect(new URL(list.url).searchParams.toString()).toBe(`type=Node&limit=${DEFAULT_LIMIT}`);
     const put = requestFor(
