@@ -30,12 +30,12 @@ function executionContextOf(c: Context): ExecutionContext | undefined {
 /** Call after every other route is registered: the tools are read from them. */
 export function registerMcp(app: OpenAPIHono<AppEnv>) {
   const tools = routeTools(app, TOOLS);
-  // Stateless: every message is a POST answered on its own. No standalone GET stream (nothing
-  // would ever write to it) and no session to DELETE.
-  app.on(["GET", "DELETE", "PUT", "PATCH"], MCP_PATH, () => {
-    throw new ApiError("method-not-allowed", "POST MCP messages to /mcp", { headers: { Allow: "POST" } });
-  });
-  app.post(MCP_PATH, async (c) => {
+  // Not an OpenAPI operation: the protocol's own messages, each checked here and per tool.
+  app.all(MCP_PATH, async (c) => {
+    // Stateless: every message is a POST answered on its own. No standalone GET stream (nothing
+    // would ever write to it) and no session to DELETE.
+    if (c.req.method !== "POST")
+      throw new ApiError("method-not-allowed", "POST MCP messages to /mcp", { headers: { Allow: "POST" } });
     const authorization = c.req.header("Authorization");
     const { keyring, settings } = c.var.deps.auth;
     const principal = await verifyToken(bearerToken(authorization), keyring, c.var.stores.auth, settings);
