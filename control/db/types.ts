@@ -7,3 +7,9 @@ import type * as schema from "./schema";
  */
 // biome-ignore lint/suspicious/noExplicitAny: the driver's result type differs per driver and stores do not read it.
 export type Db = PgDatabase<PgQueryResultHKT & any, typeof schema>;
+
+/** A transaction of `Db`, as stores receive it inside `db.transaction(…)`. */
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+/** Either: a helper that reads inside or outside a transaction. */
+export type Q = Db | Tx;

@@ -18,12 +18,10 @@ import type { Stored } from "../../shared/envelope";
 import type { ListQuery } from "../../shared/list-query";
 import { ApiError, notFound } from "../../shared/problem";
 import { artifacts, bootParams } from "../db/schema";
-import type { Db } from "../db/types";
+import type { Db, Q, Tx } from "../db/types";
 import { newEtag, orderOf, pageOf, raceError, whereOf } from "./pg-util";
 
 type Row = typeof artifacts.$inferSelect;
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
-type Q = Db | Tx;
 
 const columns = {
   name: artifacts.name,

@@ -18,14 +18,12 @@ import type { NewEvent } from "../../shared/events";
 import type { ListQuery } from "../../shared/list-query";
 import { ApiError, notFound } from "../../shared/problem";
 import { bootParams, components, ethernetInterfaces } from "../db/schema";
-import type { Db } from "../db/types";
+import type { Db, Q, Tx } from "../db/types";
 import { resolveArtifactRef } from "./artifacts";
 import { appendEvents } from "./outbox";
 import { matchForUpdate, newEtag, raceError, resourceReads, storedOf } from "./pg-util";
 
 type Row = typeof bootParams.$inferSelect;
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
-type Q = Db | Tx;
 
 const columns = {
   id: bootParams.id,

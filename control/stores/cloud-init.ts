@@ -13,12 +13,11 @@ import type { NewEvent } from "../../shared/events";
 import type { ListQuery } from "../../shared/list-query";
 import { ApiError, notFound } from "../../shared/problem";
 import { components, ethernetInterfaces, groupMembers, groups, payloads } from "../db/schema";
-import type { Db } from "../db/types";
+import type { Db, Tx } from "../db/types";
 import { appendEvents } from "./outbox";
 import { matchForUpdate, newEtag, raceError, resourceReads, rowsOf, storedOf } from "./pg-util";
 
 type Row = typeof payloads.$inferSelect;
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 const columns = {
   id: payloads.id,

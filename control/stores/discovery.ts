@@ -24,7 +24,7 @@ import type { NewEvent } from "../../shared/events";
 import type { ListQuery } from "../../shared/list-query";
 import { ApiError, notFound } from "../../shared/problem";
 import { credentials, discoveryScans, discoveryTargets } from "../db/schema";
-import type { Db } from "../db/types";
+import type { Db, Tx } from "../db/types";
 import { appendEvents } from "./outbox";
 import {
   isUuid,
@@ -40,7 +40,6 @@ import {
 
 type TargetRow = typeof discoveryTargets.$inferSelect;
 type ScanRow = typeof discoveryScans.$inferSelect;
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 const targetColumns = {
   id: discoveryTargets.id,

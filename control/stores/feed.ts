@@ -11,12 +11,10 @@ import { HSM_API_VERSION } from "../../functions/inventory/schemas";
 import type { GroupKind } from "../../functions/inventory/store";
 import { toResource } from "../../shared/envelope";
 import { components, ethernetInterfaces, revocations } from "../db/schema";
-import type { Db } from "../db/types";
+import type { Db, Tx } from "../db/types";
 import { revocationOf } from "./auth/revocations";
 import { componentOf, groupOf, groupTables, interfaceOf } from "./inventory/rows";
 import { PgOutbox, toChangeEvent } from "./outbox";
-
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 /** Every group (or partition) with its members, as the API shows them. */
 async function withMembers(tx: Tx, kind: GroupKind) {

@@ -5,10 +5,8 @@
 import { and, asc, gt, isNull, lte, sql } from "drizzle-orm";
 import { type ChangeEvent, EVENT_SOURCE, eventType, type NewEvent } from "../../shared/events";
 import { outbox } from "../db/schema";
-import type { Db } from "../db/types";
+import type { Db, Tx } from "../db/types";
 import { rowsOf } from "./pg-util";
-
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 /**
  * Held until commit by every transaction that writes events: positions are

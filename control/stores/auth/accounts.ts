@@ -12,7 +12,7 @@ import { randomHex } from "../../../shared/ids";
 import type { ListQuery } from "../../../shared/list-query";
 import { ApiError, notFound } from "../../../shared/problem";
 import { casbinRules, serviceAccounts } from "../../db/schema";
-import type { Db } from "../../db/types";
+import type { Db, Tx } from "../../db/types";
 import {
   matchForUpdate,
   newEtag,
@@ -26,7 +26,6 @@ import {
 import { revokeSubject } from "./revocations";
 
 type Row = typeof serviceAccounts.$inferSelect;
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 const columns = {
   id: serviceAccounts.id,

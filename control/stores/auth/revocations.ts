@@ -11,11 +11,9 @@ import type { RevocationStore, RevokedBy, TokenIdentity } from "../../../functio
 import { type Stored, toResource } from "../../../shared/envelope";
 import { randomHex } from "../../../shared/ids";
 import { revocations } from "../../db/schema";
-import type { Db } from "../../db/types";
+import type { Db, Tx } from "../../db/types";
 import { appendEvents } from "../outbox";
 import { newEtag } from "../pg-util";
-
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 export const revocationOf = (r: typeof revocations.$inferSelect): Stored<Revocation> => ({
   id: r.jti,

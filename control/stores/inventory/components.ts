@@ -11,7 +11,7 @@ import type { NewEvent } from "../../../shared/events";
 import type { ListQuery } from "../../../shared/list-query";
 import { ApiError, type FieldError, notFound } from "../../../shared/problem";
 import { components, ethernetInterfaces } from "../../db/schema";
-import type { Db } from "../../db/types";
+import type { Db, Tx } from "../../db/types";
 import { appendEvents } from "../outbox";
 import { chunks, matchForUpdate, newEtag, raceError, resourceReads, rowsOf } from "../pg-util";
 import {
@@ -27,7 +27,6 @@ import {
   RACES,
   readGroup,
   removed,
-  type Tx,
 } from "./rows";
 import { findParentCycle, parentsFirst } from "./rules";
 

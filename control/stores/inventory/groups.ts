@@ -8,10 +8,11 @@ import type { GroupKind, Page } from "../../../functions/inventory/store";
 import type { ListQuery } from "../../../shared/list-query";
 import { ApiError, type FieldError, notFound } from "../../../shared/problem";
 import { components, groupMembers, partitionMembers } from "../../db/schema";
+import type { Tx } from "../../db/types";
 import { appendEvents } from "../outbox";
 import { chunks, matchForUpdate, newEtag, orderOf, pageOf, raceError, whereOf } from "../pg-util";
 import { PgInterfaceStore } from "./interfaces";
-import { changed, groupOf, groupTables, RACES, readGroup, removed, type Tx } from "./rows";
+import { changed, groupOf, groupTables, RACES, readGroup, removed } from "./rows";
 
 export class PgGroupStore extends PgInterfaceStore {
   // ---------- groups and partitions ----------

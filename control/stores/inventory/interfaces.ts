@@ -8,10 +8,11 @@ import type { Page } from "../../../functions/inventory/store";
 import type { ListQuery } from "../../../shared/list-query";
 import { ApiError, notFound } from "../../../shared/problem";
 import { components, ethernetInterfaces } from "../../db/schema";
+import type { Tx } from "../../db/types";
 import { appendEvents } from "../outbox";
 import { matchForUpdate, newEtag, raceError, resourceReads } from "../pg-util";
 import { PgComponentStore } from "./components";
-import { changed, interfaceColumns, interfaceOf, interfaceValues, RACES, removed, type Tx } from "./rows";
+import { changed, interfaceColumns, interfaceOf, interfaceValues, RACES, removed } from "./rows";
 
 const interfaceReads = resourceReads({
   table: ethernetInterfaces,

@@ -21,13 +21,12 @@ import {
   partitionMembers,
   partitions,
 } from "../../db/schema";
-import type { Db } from "../../db/types";
+import type { Q } from "../../db/types";
+
 import { storedOf } from "../pg-util";
 
 export type ComponentRow = typeof components.$inferSelect;
 export type InterfaceRow = typeof ethernetInterfaces.$inferSelect;
-export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
-export type Q = Db | Tx;
 
 export const componentColumns = {
   id: components.id,

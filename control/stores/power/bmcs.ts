@@ -10,11 +10,10 @@ import type { PowerTarget } from "../../../functions/power/store";
 import type { ListQuery } from "../../../shared/list-query";
 import { ApiError, notFound } from "../../../shared/problem";
 import { bmcEndpoints, components, credentials } from "../../db/schema";
-import type { Db } from "../../db/types";
+import type { Db, Tx } from "../../db/types";
 import { appendEvents } from "../outbox";
 import { chunks, matchForUpdate, newEtag, raceError, resourceReads } from "../pg-util";
-
-import { bmcChanged, bmcColumns, bmcOf, type Tx } from "./rows";
+import { bmcChanged, bmcColumns, bmcOf } from "./rows";
 
 const bmcReads = resourceReads({
   table: bmcEndpoints,

@@ -20,14 +20,13 @@ import {
 import { type Stored, toResource } from "../../../shared/envelope";
 import type { NewEvent } from "../../../shared/events";
 import { bmcEndpoints, type powerTasks, transitions } from "../../db/schema";
-import type { Db } from "../../db/types";
+import type { Tx } from "../../db/types";
+
 import { storedOf } from "../pg-util";
 
 export type BmcRow = typeof bmcEndpoints.$inferSelect;
 export type TransitionRow = typeof transitions.$inferSelect;
 export type TaskRow = typeof powerTasks.$inferSelect;
-export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
-export type Q = Db | Tx;
 
 /** Tasks in these states still have to run. */
 export const OPEN: TaskState[] = ["new", "in-progress"];

@@ -16,6 +16,7 @@ import type { NewTask, NewTransition } from "../../../functions/power/store";
 import type { ListQuery } from "../../../shared/list-query";
 import { ApiError, notFound } from "../../../shared/problem";
 import { powerTasks, transitions } from "../../db/schema";
+import type { Q, Tx } from "../../db/types";
 import { appendEvents } from "../outbox";
 import { chunks, isUuid, newEtag, orderOf, pageOf, whereOf } from "../pg-util";
 import { PgBmcStore } from "./bmcs";
@@ -23,9 +24,7 @@ import {
   countsOf,
   emptyCounts,
   OPEN,
-  type Q,
   type TaskRow,
-  type Tx,
   taskOf,
   transitionChanged,
   transitionColumns,
