@@ -7,21 +7,11 @@ import { createWriteStream } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { type ApiClient, createClient } from "../shared/client";
+import { type ApiClient, createClient, unwrap } from "../shared/client";
 import type { ChangeEvent } from "../shared/events";
 import { SnapshotDocument } from "./replica/snapshot-document";
 
 export class SnapshotNeeded extends Error {}
-
-/** The control plane answered a request with an error status. */
-export class ControlRefused extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface ChangePage {
   events: ChangeEvent[];
@@ -97,16 +87,11 @@ export class ControlClient {
   }
 
   /**
-   * The data of a typed call (`control.call(control.api.POST(…))`), or a
-   * `ControlRefused` carrying the status and the problem's detail.
+   * The data of a typed call (`control.call(control.api.POST(…))`), or the
+   * client's `ApiProblem` carrying the status and the problem.
    */
   async call<T>(answer: Promise<Answer<T>>): Promise<T> {
-    const { data, error, response } = await answer;
-    if (response.ok) return data as T;
-    const p = error as { detail?: string; title?: string } | string | undefined;
-    const detail = typeof p === "string" ? p.slice(0, 500) : (p?.detail ?? p?.title ?? response.statusText);
-    const url = new URL(response.url || this.base);
-    throw new ControlRefused(response.status, `${url.pathname}: ${response.status} ${detail}`);
+    return (await unwrap(answer)).data;
   }
 
   /**

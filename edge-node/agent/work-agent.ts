@@ -16,11 +16,11 @@
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Backoff } from "../../shared/backoff";
+import { ApiProblem } from "../../shared/client";
 import type { Logger } from "../../shared/log";
 import { Sleeper } from "../../shared/sleeper";
 import type { WorkMessage } from "../../shared/work";
 import { ensureWorkConsumer, WORK_ACK_WAIT_MS } from "../../shared/work-stream";
-import { ControlRefused } from "../control-client";
 
 export interface WorkAgentOptions {
   site: string;
@@ -158,7 +158,7 @@ export class WorkAgent {
     } catch (e) {
       this.failed++;
       const err = e as Error;
-      if (err instanceof ControlRefused && (err.status === 404 || err.status === 409 || err.status === 422)) {
+      if (err instanceof ApiProblem && (err.status === 404 || err.status === 409 || err.status === 422)) {
         // The work is gone (deleted, already final) or can never be taken: running it again cannot help.
         this.o.logger.warn("work refused by the control plane; dropped", {
           ...describe(work),
@@ -167,7 +167,7 @@ export class WorkAgent {
         msg.term();
         return;
       }
-      const forbidden = err instanceof ControlRefused && (err.status === 401 || err.status === 403);
+      const forbidden = err instanceof ApiProblem && (err.status === 401 || err.status === 403);
       this.o.logger.error(
         forbidden
           ? "the control plane refused this edge's work requests: give its service account the edge role (scopes admin:power-agent, admin:discovery-agent)"
