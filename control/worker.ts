@@ -184,14 +184,50 @@ const storesPerRequest =
   async (c: Context<AppEnv & { Bindings: WorkerEnv }>, next: Next) => {
     const { db, close } = await openDb(dbSettings, logger);
     c.set("stores", pgStores(db));
+    let streamed: Promise<void> = Promise.resolve();
     try {
       await next();
+      // An event stream (an MCP tool call at /mcp) goes on after the handler returns, and still
+      // uses the connection (its audit record): it is closed once the stream has ended.
+      if (c.res.body && c.res.headers.get("Content-Type")?.startsWith("text/event-stream")) {
+        const held = heldUntilEnd(c.res.body);
+        c.res = new Response(held.body, c.res);
+        streamed = held.ended;
+      }
     } finally {
       const wrote = c.req.method !== "GET" && c.req.method !== "HEAD";
-      const after = relay && wrote ? flushQuietly(db, relay, logger) : Promise.resolve();
+      const after = streamed.then(() => (relay && wrote ? flushQuietly(db, relay, logger) : undefined));
       (c.executionCtx as ExecutionContextLike).waitUntil(after.then(() => close()).catch(() => {}));
     }
   };
+
+/** `body` passed through, and a promise settled when it has been read to its end or cancelled. */
+function heldUntilEnd(body: ReadableStream<Uint8Array>) {
+  let ended!: () => void;
+  const done = new Promise<void>((resolve) => {
+    ended = resolve;
+  });
+  const reader = body.getReader();
+  const passed = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          controller.close();
+          ended();
+        } else controller.enqueue(value);
+      } catch (e) {
+        controller.error(e);
+        ended();
+      }
+    },
+    async cancel(reason) {
+      ended();
+      await reader.cancel(reason);
+    },
+  });
+  return { body: passed, ended: done };
+}
 
 function relayOptionsOf(env: WorkerEnv, logger: Logger): WorkerRelayOptions | undefined {
   const events = parseEnv(EventsEnvSchema, env as Record<string, unknown>);

@@ -22,6 +22,7 @@ import {
   varchar,
 } from "drizzle-orm/pg-core";
 import type { ArtifactRef } from "../../functions/artifacts/schemas";
+import type { AuditDetail } from "../../functions/audit/store";
 
 export const smd = pgSchema("smd");
 
@@ -502,6 +503,8 @@ export const auditEvents = audit.table(
     requestId: varchar("request_id", { length: 255 }),
     /** What happened when the route alone does not say (e.g. "token refused: bad secret"). */
     action: varchar("action", { length: 64 }),
+    /** An MCP tool call's transport, mode, session and duration (functions/mcp); null otherwise. */
+    detail: jsonb("detail").$type<AuditDetail>(),
   },
   (t) => [
     index("audit_events_time_idx").on(t.time),

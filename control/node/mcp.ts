@@ -10,7 +10,7 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { ConfigError } from "../../functions/config";
 import type { AppEnv } from "../../functions/env";
 import { TOOLS } from "../../functions/mcp/catalog";
-import { createMcpServer } from "../../functions/mcp/server";
+import { serveMcp } from "../../functions/mcp/server";
 import { mcpModeOf } from "../../functions/mcp/settings";
 import { routeTools } from "../../functions/mcp/tools";
 import { createLogger, type Logger } from "../../shared/log";
@@ -59,25 +59,34 @@ export async function runMcp(
   } catch {
     // Not a JWT we can read: the API will say so on the first call.
   }
-  const server = createMcpServer({
-    tools,
-    mode,
-    transport: "stdio",
-    base: source.endpoint,
-    subject,
-    call: async (request) => {
-      request.headers.set("Authorization", `Bearer ${await source.token()}`);
-      // A control plane that stops answering fails the call rather than hang the agent.
-      return fetch(request, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
-    },
-    audit: (record) => log.info("mcp tool call", { ...record }),
-  });
+  // One session per process: the records of one agent's run share it.
+  const sessionId = crypto.randomUUID();
   const transport = new StdioServerTransport();
+  const server = await serveMcp(
+    {
+      tools,
+      mode,
+      transport: "stdio",
+      base: source.endpoint,
+      subject,
+      call: async (request) => {
+        request.headers.set("Authorization", `Bearer ${await source.token()}`);
+        // A control plane that stops answering fails the call rather than hang the agent.
+        return fetch(request, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+      },
+      sessionId: () => sessionId,
+      audit: (record) => log.info("mcp tool call", { ...record }),
+    },
+    transport,
+  );
   const closed = new Promise<void>((resolve) => {
-    transport.onclose = () => resolve();
+    const onclose = transport.onclose;
+    transport.onclose = () => {
+      onclose?.();
+      resolve();
+    };
     process.stdin.once("end", () => resolve());
   });
-  await server.connect(transport);
   log.info("MCP server on stdio", {
     mode,
     endpoint: source.endpoint,

@@ -44,6 +44,7 @@ function eventOf(r: Row): Stored<AuditEvent> {
       status: r.status,
       requestId: r.requestId,
       action: r.action,
+      detail: r.detail,
     },
   };
 }
@@ -66,6 +67,7 @@ export class PgAuditStore implements AuditStore {
       status: e.status,
       requestId: e.requestId,
       action: e.action,
+      detail: e.detail ?? null,
     });
   }
 

@@ -30,10 +30,10 @@ export const auditListSpec: ListSpec = {
   filters: {
     subject: { description: "Token subject, or the client id a token request tried" },
     resourceId: { description: "Resource id (see the record's resourceId)", aliases: ["resource"] },
-    route: { description: "Route template, e.g. /hsm/v2/State/Components/:id" },
+    route: { description: "Route template, e.g. /hsm/v2/State/Components/:id, or an MCP tool's name" },
     method: {
-      description: "POST, PUT, PATCH or DELETE",
-      parse: (raw) => oneOf(["POST", "PUT", "PATCH", "DELETE"])(raw.toUpperCase()),
+      description: "POST, PUT, PATCH or DELETE, or MCP for the tool calls of agents",
+      parse: (raw) => oneOf(["POST", "PUT", "PATCH", "DELETE", "MCP"])(raw.toUpperCase()),
     },
     status: { description: "HTTP status answered", parse: wholeNumber },
     requestId: { description: "X-Request-Id of the request" },
@@ -52,7 +52,7 @@ export const listAuditEventsRoute = defineRoute("admin:audit", {
   tags: ["audit"],
   summary: "List audit records, newest first",
   description: [
-    "One record per POST, PUT, PATCH and DELETE of the control API (refused ones included) and per token issued or refused:",
+    "One record per POST, PUT, PATCH and DELETE of the control API (refused ones included), per token issued or refused and per MCP tool call (`method=MCP`):",
     "who (subject, roles, client address), what (method, route template, resource id), the status answered and the request id.",
     "Never a body, a query string or a secret. Kept CHAMICORE_AUDIT_RETENTION_DAYS days (default 90).",
     "Filters are equality matches (comma = any of), except `since` and `until`.",

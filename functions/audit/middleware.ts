@@ -8,6 +8,9 @@
  * request body, a query string or another header, so no secret a caller
  * sends can reach the trail.
  *
+ * MCP messages are the exception: each tool call an agent makes writes its
+ * own record (method MCP, the tool as route), not the POST that carried it.
+ *
  * The record is written before the answer leaves, inside the request's
  * database connection (a Worker closes it after the answer). A failed write
  * is logged as a warning and the answer goes out unchanged.
@@ -20,6 +23,8 @@ import { clientAddress } from "../../shared/http/client-address";
 import { storable } from "../../shared/http/well-formed";
 import { TOKEN_PATH } from "../auth/token-routes";
 import type { AppEnv } from "../env";
+import type { McpCallRecord } from "../mcp/calls";
+import { MCP_PATH } from "../mcp/settings";
 import type { AuditEntry } from "./store";
 
 const AUDITED = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -43,7 +48,9 @@ export function clip(s: string | undefined | null, max: number = WIDTH.text): st
 type C = Context<AppEnv>;
 
 /** The route template of the handler that answered ("unmatched" for a 404 of no route). */
-const routeOf = (c: C) => matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path ?? "unmatched";
+const routeOf = (c: C) =>
+  // /mcp is the one route that takes any method (it answers 405 itself): ALL is otherwise middleware.
+  matchedRoutes(c).findLast((r) => r.method !== "ALL" || r.path === MCP_PATH)?.path ?? "unmatched";
 
 /** The caller's canonical address through trusted proxies; null when the runtime cannot tell. */
 function addressOf(c: C): string | null {
@@ -136,10 +143,40 @@ async function entryOf(c: C): Promise<AuditEntry> {
   };
 }
 
+/**
+ * The record of one MCP tool call made over `/mcp` (`c` is that request):
+ * method MCP, the tool as route, the ids it named, the API's status (0 when
+ * none answered), its outcome as action and the rest as detail.
+ */
+export function toolCallEntry(c: C, r: McpCallRecord): AuditEntry {
+  const principal = c.get("principal");
+  return {
+    subject: clip(r.subject ?? principal?.sub),
+    roles: principal?.roles ?? [],
+    clientAddress: clip(addressOf(c), WIDTH.address),
+    method: "MCP",
+    route: clip(r.tool)!,
+    resourceId: clip(r.targets.join("/") || null),
+    status: r.status ?? 0,
+    requestId: clip(r.requestId),
+    action: r.outcome,
+    detail: {
+      transport: r.transport,
+      mode: r.mode,
+      capability: r.capability,
+      sessionId: r.sessionId ?? null,
+      ms: r.ms,
+    },
+  };
+}
+
 /** Records every mutating request once it has been answered (see the module comment). */
 export const auditTrail: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!AUDITED.has(c.req.method)) return next();
   await next();
+  // An MCP message that was taken records each of its tool calls itself (functions/mcp/server.ts);
+  // a refused one (no token, not MCP) is recorded here like any refusal.
+  if (c.req.path === MCP_PATH && c.res.status < 400) return;
   const store = c.get("stores")?.audit;
   // Routes without a database connection (none of them writes) leave no record.
   if (!store) return;

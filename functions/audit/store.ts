@@ -6,6 +6,18 @@ import type { ListQuery } from "../../shared/list-query";
 import type { Page } from "../inventory/store";
 import type { AuditEvent } from "./schemas";
 
+/** What an MCP tool call adds to its audit record (functions/mcp/server.ts). */
+export interface AuditDetail {
+  transport: "stdio" | "http";
+  mode: "read-only" | "read-write";
+  /** read or write; null for a tool that is not there to call. */
+  capability: "read" | "write" | null;
+  /** The MCP session, as the agent sends it back (Mcp-Session-Id); null without one. */
+  sessionId: string | null;
+  /** How long the call took. */
+  ms: number;
+}
+
 /** One record as the middleware hands it over; the store adds the id and, unless given, the time. */
 export interface AuditEntry {
   time?: Date;
@@ -18,6 +30,8 @@ export interface AuditEntry {
   status: number;
   requestId: string | null;
   action: string | null;
+  /** Set for an MCP tool call only. */
+  detail?: AuditDetail | null;
 }
 
 export interface AuditStore {

@@ -149,7 +149,8 @@ export const TOOLS: readonly ToolEntry[] = [
   { name: "discovery.scans.list", method: "get", path: `${DISCOVERY}/scans`, capability: "read" },
   { name: "discovery.scans.get", method: "get", path: `${DISCOVERY}/scans/{id}`, capability: "read" },
   { name: "discovery.scans.create", method: "post", path: `${DISCOVERY}/scans`, capability: "write" },
-  // ---------- events and edges ----------
+  // ---------- the control plane, events and edges ----------
+  { name: "system.readiness", method: "get", path: "/readiness", capability: "read" },
   { name: "events.changes", method: "get", path: "/events/v1/changes", capability: "read" },
   { name: "edges.list", method: "get", path: "/events/v1/edges", capability: "read" },
 ];

@@ -3,20 +3,31 @@
  * on Node and on the Worker alike. Each request carries the agent's bearer
  * token; it is checked here (401 as the API answers it) and every tool call
  * is made in-process to the API's own routes with that same token, so
- * scopes, validation and problems are the API's. Stateless: a server per
- * request, nothing kept between them.
+ * scopes, validation and problems are the API's.
+ *
+ * Nothing is kept between requests (a Worker has nowhere to keep it): a
+ * server per request. The answer to `initialize` still names a session
+ * (Mcp-Session-Id), which the agent sends back with every later request, so
+ * that the audit trail can tell one agent's session from another's.
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Context, ExecutionContext } from "hono";
+import { errorFields } from "../../shared/error-fields";
 import { ApiError } from "../../shared/problem";
+import { toolCallEntry } from "../audit/middleware";
 import { bearerToken, verifyToken } from "../auth/tokens";
 import type { AppEnv } from "../env";
+import type { McpCallRecord } from "./calls";
 import { TOOLS } from "./catalog";
-import { createMcpServer } from "./server";
+import { serveMcp } from "./server";
+import { MCP_PATH } from "./settings";
 import { routeTools } from "./tools";
 
-export const MCP_PATH = "/mcp";
+const SESSION_HEADER = "Mcp-Session-Id";
+/** A session id as the protocol allows it: visible ASCII. */
+const SESSION_ID = /^[\x21-\x7e]{1,128}$/;
 
 /** The Worker's execution context (the stores close through its waitUntil); Node has none. */
 function executionContextOf(c: Context): ExecutionContext | undefined {
@@ -24,6 +35,15 @@ function executionContextOf(c: Context): ExecutionContext | undefined {
     return c.executionCtx;
   } catch {
     return undefined;
+  }
+}
+
+/** The message as JSON, or null when it is not JSON (the transport answers that with its own error). */
+async function messageOf(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch {
+    return null;
   }
 }
 
@@ -39,31 +59,59 @@ export function registerMcp(app: OpenAPIHono<AppEnv>) {
     const authorization = c.req.header("Authorization");
     const { keyring, settings } = c.var.deps.auth;
     const principal = await verifyToken(bearerToken(authorization), keyring, c.var.stores.auth, settings);
-    const server = createMcpServer({
-      tools,
-      mode: c.var.deps.mcp?.mode ?? "read-only",
-      transport: "http",
-      base: new URL(c.req.url).origin,
-      subject: principal.sub,
-      // A waiting tool stops when the agent goes away.
-      signal: c.req.raw.signal,
-      call: (request) => {
-        request.headers.set("Authorization", authorization ?? "");
-        // The API's audit trail records the agent's address and this request's id, not the hop's.
-        for (const h of ["X-Request-Id", "X-Forwarded-For", "CF-Connecting-IP"]) {
-          const v = c.req.header(h);
-          if (v !== undefined) request.headers.set(h, v);
-        }
-        return Promise.resolve(app.request(request, undefined, c.env, executionContextOf(c)));
-      },
-      audit: (record) => c.var.deps.logger.info("mcp tool call", { ...record }),
-    });
+    c.set("principal", principal);
+    const message = await messageOf(c);
+    const given = c.req.header(SESSION_HEADER);
+    const sessionId = isInitializeRequest(message)
+      ? crypto.randomUUID()
+      : given && SESSION_ID.test(given)
+        ? given
+        : undefined;
+    const { logger } = c.var.deps;
+    const audit = async (record: McpCallRecord) => {
+      logger.info("mcp tool call", { ...record });
+      try {
+        await c.var.stores.audit.record(toolCallEntry(c, record));
+      } catch (e) {
+        logger.warn("audit record not written", {
+          tool: record.tool,
+          requestId: record.requestId,
+          ...errorFields(e),
+        });
+      }
+    };
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
       // Server-sent events: a waiting tool streams its progress notifications before its answer.
       enableJsonResponse: false,
     });
-    await server.connect(transport);
-    return transport.handleRequest(c.req.raw);
+    await serveMcp(
+      {
+        tools,
+        mode: c.var.deps.mcp?.mode ?? "read-only",
+        transport: "http",
+        base: new URL(c.req.url).origin,
+        subject: principal.sub,
+        sessionId: () => sessionId,
+        // Every API request of the calls carries this /mcp request's id: one id finds them all.
+        requestId: () => c.get("requestId"),
+        // A waiting tool stops when the agent goes away.
+        signal: c.req.raw.signal,
+        call: (request) => {
+          request.headers.set("Authorization", authorization ?? "");
+          // The API's audit trail records the agent's address, not the hop's.
+          for (const h of ["X-Forwarded-For", "CF-Connecting-IP"]) {
+            const v = c.req.header(h);
+            if (v !== undefined) request.headers.set(h, v);
+          }
+          return Promise.resolve(app.request(request, undefined, c.env, executionContextOf(c)));
+        },
+        audit,
+      },
+      transport,
+    );
+    const res = await transport.handleRequest(c.req.raw, { parsedBody: message });
+    if (sessionId && isInitializeRequest(message) && res.ok) res.headers.set(SESSION_HEADER, sessionId);
+    return res;
   });
 }

@@ -3,157 +3,66 @@
  * `chamicore mcp`, streamable HTTP at `/mcp` on the control plane. In
  * read-only mode the write tools are not listed at all. A destructive
  * tool without `confirm: true` says what it would do and does nothing.
- * Every call leaves exactly one audit record, without tokens or bodies.
+ * Every tool call leaves exactly one audit record, without tokens or
+ * bodies: made by the tool when it runs, and by the transport's watch
+ * (./ledger.ts) for a call the SDK refused before any tool ran.
  */
 
 import { z } from "@hono/zod-openapi";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
 import { abortableSleep } from "../../shared/sleeper";
 import { VERSION } from "../../shared/version";
-import type { McpMode } from "./settings";
-import { badPathParam, type RouteTool, requestFor } from "./tools";
+import {
+  audited,
+  type CallTarget,
+  failed,
+  type McpServerOptions,
+  problemText,
+  resultOf,
+  startCall,
+  type ToolCall,
+  targetsOf,
+  text,
+  toolsFor,
+} from "./calls";
+import { CallLedger } from "./ledger";
+import { registerSummary, SUMMARY_TOOL } from "./summary";
+import type { RouteTool } from "./tools";
 import { WAITS, type WaitEntry } from "./waits";
 
-export type McpTransport = "stdio" | "http";
-
-/** The audit record of one tool call. */
-export interface McpCallRecord {
-  tool: string;
-  capability: "read" | "write";
-  mode: McpMode;
-  transport: McpTransport;
-  sessionId: string | undefined;
-  /** The API request's id (X-Request-Id), to find it in the API's own audit trail and log. */
-  requestId: string | undefined;
-  subject: string | undefined;
-  /** The ids the call named (path parameters). */
-  targets: string[];
-  /**
-   * ok; refused (the API said no, or the arguments name no resource);
-   * not-confirmed (destructive, no confirm); unfinished (a wait that ended
-   * before the work did); failed (no answer, or an answer that could not be read).
-   */
-  outcome: "ok" | "refused" | "not-confirmed" | "unfinished" | "failed";
-  status: number | undefined;
-  ms: number;
-}
-
-export interface McpServerOptions {
-  tools: readonly RouteTool[];
-  mode: McpMode;
-  transport: McpTransport;
-  /** Sends one API request (in-process on the control plane, over HTTP from `chamicore mcp`). */
-  call: (request: Request) => Promise<Response>;
-  /** The API's base URL the requests are made against. */
-  base: string;
-  audit: (record: McpCallRecord) => void;
-  subject?: string;
-  sessionId?: () => string | undefined;
-  /** The waiting tools (./waits.ts); all of them by default. */
-  waits?: readonly WaitEntry[];
-  /** How often a waiting tool reads again. Default 1 s. */
-  pollMs?: number;
-  /** Aborts when the agent has gone (its HTTP request closed): a waiting tool stops reading. */
-  signal?: AbortSignal;
-}
-
-/** Tools the mode allows: read tools always, write tools in read-write mode only. */
-export const toolsFor = (tools: readonly RouteTool[], mode: McpMode) =>
-  tools.filter((t) => t.capability === "read" || mode === "read-write");
-
-const text = (s: string, isError = false): CallToolResult => ({
-  content: [{ type: "text", text: s }],
-  isError,
-});
-
-/** What the API answered, as the agent reads it: the JSON document, or the problem with its status. */
-async function resultOf(res: Response): Promise<CallToolResult> {
-  const body = await res.text();
-  if (res.ok) return text(body || `${res.status} ${res.statusText || "done"}`);
-  let detail = body;
-  try {
-    const p = JSON.parse(body) as {
-      title?: string;
-      detail?: string;
-      errors?: { field?: string; message: string }[];
-    };
-    const fields = (p.errors ?? []).map((e) => `\n- ${e.field ? `${e.field}: ` : ""}${e.message}`);
-    detail = [p.title, p.detail].filter(Boolean).join(": ") + fields.join("") || body;
-  } catch {}
-  return text(`The API refused: HTTP ${res.status}: ${detail}`, true);
-}
-
-/** The audit record of one call of `tool`, made when the call ends. */
-function recorder(o: McpServerOptions, tool: RouteTool, args: Record<string, unknown>, name = tool.name) {
-  const t0 = performance.now();
-  let recorded = false;
-  // One record per call, whatever happens after the first.
-  return (outcome: McpCallRecord["outcome"], res?: Response) => {
-    if (recorded) return;
-    recorded = true;
-    o.audit({
-      tool: name,
-      capability: tool.capability,
-      mode: o.mode,
-      transport: o.transport,
-      sessionId: o.sessionId?.(),
-      requestId: res?.headers.get("X-Request-Id") ?? undefined,
-      subject: o.subject,
-      targets: tool.pathParams.map((p) => String(args[p])),
-      outcome,
-      status: res?.status,
-      ms: Math.round(performance.now() - t0),
-    });
-  };
-}
-
-/** The API's answer to a call of `tool`, or the error that kept it from answering. */
-async function send(o: McpServerOptions, tool: RouteTool, args: Record<string, unknown>) {
-  try {
-    return await o.call(requestFor(tool, args, o.base));
-  } catch (e) {
-    return e as Error;
-  }
-}
-
-function failed(record: ReturnType<typeof recorder>, e: Error): CallToolResult {
-  record("failed");
-  return text(`The API could not be reached: ${e.message}`, true);
-}
+export type { McpCallRecord, McpServerOptions, McpTransport } from "./calls";
 
 /**
- * Runs a tool's call so that it always leaves its one audit record: an
- * argument naming no resource is refused before anything is sent, and a
- * failure the call did not expect is recorded and answered as a tool error.
+ * The MCP server for `o`, connected to `transport`. The transport is
+ * watched (./ledger.ts) so that a tool call the SDK refuses before any
+ * tool runs (unknown tool, arguments not matching its schema) is recorded too.
  */
-async function audited(
-  record: ReturnType<typeof recorder>,
-  tool: RouteTool,
-  args: Record<string, unknown>,
-  run: () => Promise<CallToolResult>,
-): Promise<CallToolResult> {
-  const bad = badPathParam(tool, args);
-  if (bad !== undefined) {
-    record("refused");
-    return text(`'${String(args[bad])}' is not a valid ${bad}`, true);
-  }
-  try {
-    return await run();
-  } catch (e) {
-    record("failed");
-    return text(`The call failed: ${(e as Error).message}`, true);
-  }
+export async function serveMcp(o: McpServerOptions, transport: Transport): Promise<McpServer> {
+  // The tools as listed, by name: what a refused call named, if it was there to call.
+  const listed = new Map<string, "read" | "write">();
+  const ledger: CallLedger = new CallLedger((name, id) =>
+    startCall(o, ledger, id, { name, capability: listed.get(name) ?? null, targets: [] }).record("refused"),
+  );
+  const server = createMcpServer(o, ledger, listed);
+  await server.connect(ledger.watch(transport));
+  return server;
 }
 
-export function createMcpServer(o: McpServerOptions): McpServer {
+function createMcpServer(
+  o: McpServerOptions,
+  ledger: CallLedger,
+  listed: Map<string, "read" | "write">,
+): McpServer {
   // The SDK's default validator (ajv) compiles with `new Function`, which workerd forbids.
   const server = new McpServer(
     { name: "chamicore", version: VERSION },
     { jsonSchemaValidator: new CfWorkerJsonSchemaValidator() },
   );
+  const start = (id: string | number, what: CallTarget) => startCall(o, ledger, id, what);
   for (const tool of toolsFor(o.tools, o.mode)) {
+    listed.set(tool.name, tool.capability);
     server.registerTool(
       tool.name,
       {
@@ -164,22 +73,22 @@ export function createMcpServer(o: McpServerOptions): McpServer {
           destructiveHint: tool.destructive !== undefined,
         },
       },
-      async (args: Record<string, unknown>) => {
-        const record = recorder(o, tool, args);
-        return audited(record, tool, args, async () => {
+      async (args: Record<string, unknown>, extra) => {
+        const call = start(extra.requestId, { ...tool, targets: targetsOf(tool, args) });
+        return audited(call, tool, args, async () => {
           if (tool.destructive && args.confirm !== true) {
             const effect =
               tool.destructive === true
                 ? `would ${tool.method.toUpperCase()} ${tool.path}`
                 : tool.destructive(args);
             if (effect !== undefined) {
-              record("not-confirmed");
+              await call.record("not-confirmed");
               return text(`Not done: this ${effect}. Call it again with confirm: true to do it.`, true);
             }
           }
-          const res = await send(o, tool, args);
-          if (!(res instanceof Response)) return failed(record, res);
-          record(res.ok ? "ok" : "refused", res);
+          const res = await call.send(tool, args);
+          if (!(res instanceof Response)) return failed(call, res);
+          await call.record(res.ok ? "ok" : "refused", res);
           return resultOf(res);
         });
       },
@@ -187,13 +96,24 @@ export function createMcpServer(o: McpServerOptions): McpServer {
   }
   for (const wait of o.waits ?? WAITS) {
     const read = o.tools.find((t) => t.name === wait.reads);
-    if (read) registerWait(server, o, wait, read);
+    if (!read) continue;
+    listed.set(wait.name, "read");
+    registerWait(server, o, start, wait, read);
   }
+  listed.set(SUMMARY_TOOL, "read");
+  registerSummary(server, o.tools, start);
+  registerOpenApi(server, o);
   return server;
 }
 
 /** A waiting tool: `read`'s route read until `wait` says done, with progress notifications on the way. */
-function registerWait(server: McpServer, o: McpServerOptions, wait: WaitEntry, read: RouteTool) {
+function registerWait(
+  server: McpServer,
+  o: McpServerOptions,
+  start: (id: string | number, what: CallTarget) => ToolCall,
+  wait: WaitEntry,
+  read: RouteTool,
+) {
   server.registerTool(
     wait.name,
     {
@@ -210,16 +130,20 @@ function registerWait(server: McpServer, o: McpServerOptions, wait: WaitEntry, r
       annotations: { readOnlyHint: true },
     },
     async (args: Record<string, unknown>, extra) => {
-      const record = recorder(o, read, args, wait.name);
-      return audited(record, read, args, async () => {
+      const call = start(extra.requestId, {
+        name: wait.name,
+        capability: "read",
+        targets: targetsOf(read, args),
+      });
+      return audited(call, read, args, async () => {
         const deadline = Date.now() + Number(args.timeoutSeconds ?? 600) * 1000;
         const token = extra._meta?.progressToken;
         const stop = o.signal ? AbortSignal.any([o.signal, extra.signal]) : extra.signal;
         for (;;) {
-          const res = await send(o, read, args);
-          if (!(res instanceof Response)) return failed(record, res);
+          const res = await call.send(read, args);
+          if (!(res instanceof Response)) return failed(call, res);
           if (!res.ok) {
-            record("refused", res);
+            await call.record("refused", res);
             return resultOf(res);
           }
           const body = await res.text();
@@ -237,16 +161,37 @@ function registerWait(server: McpServer, o: McpServerOptions, wait: WaitEntry, r
               },
             });
           if (status.done) {
-            record("ok", res);
+            await call.record("ok", res);
             return text(body);
           }
           if (Date.now() >= deadline || stop.aborted) {
-            record("unfinished", res);
+            await call.record("unfinished", res);
             return text(`Not final yet: ${status.message}. Wait again to go on waiting.`, true);
           }
           await abortableSleep(o.pollMs ?? 1000, stop);
         }
       });
+    },
+  );
+}
+
+export const OPENAPI_URI = "chamicore://api/openapi.json";
+
+/** The API's OpenAPI document as a resource: what every tool's route takes and answers, in full. */
+function registerOpenApi(server: McpServer, o: McpServerOptions) {
+  server.registerResource(
+    "openapi",
+    OPENAPI_URI,
+    {
+      title: "Chamicore control API (OpenAPI 3.1)",
+      description: "Every route the tools call, with its parameters, bodies, answers and scopes",
+      mimeType: "application/json",
+    },
+    async (uri) => {
+      const res = await o.call(new Request(`${o.base.replace(/\/+$/, "")}/api/openapi.json`));
+      const body = await res.text();
+      if (!res.ok) throw new Error(`the API's OpenAPI document: ${problemText(res.status, body)}`);
+      return { contents: [{ uri: uri.href, mimeType: "application/json", text: body }] };
     },
   );
 }

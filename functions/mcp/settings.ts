@@ -8,6 +8,9 @@ import type { McpMode } from "./catalog";
 
 export type { McpMode };
 
+/** Where the control plane serves MCP over streamable HTTP. */
+export const MCP_PATH = "/mcp";
+
 export function mcpModeOf(env: Record<string, string | undefined>): McpMode {
   const mode = env.CHAMICORE_MCP_MODE?.trim() || "read-only";
   if (mode !== "read-only" && mode !== "read-write")

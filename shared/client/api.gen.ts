@@ -171,18 +171,18 @@ export interface paths {
         };
         /**
          * List audit records, newest first
-         * @description One record per POST, PUT, PATCH and DELETE of the control API (refused ones included) and per token issued or refused: who (subject, roles, client address), what (method, route template, resource id), the status answered and the request id. Never a body, a query string or a secret. Kept CHAMICORE_AUDIT_RETENTION_DAYS days (default 90). Filters are equality matches (comma = any of), except `since` and `until`.
+         * @description One record per POST, PUT, PATCH and DELETE of the control API (refused ones included), per token issued or refused and per MCP tool call (`method=MCP`): who (subject, roles, client address), what (method, route template, resource id), the status answered and the request id. Never a body, a query string or a secret. Kept CHAMICORE_AUDIT_RETENTION_DAYS days (default 90). Filters are equality matches (comma = any of), except `since` and `until`.
          */
         get: {
             parameters: {
                 query?: {
                     /** @description e.g. `token issued`, `token refused: invalid_client`; comma-separated values match any of them */
                     action?: string;
-                    /** @description Sparse fieldset: spec fields to return, among id, time, subject, roles, clientAddress, method, route, resourceId, status, requestId, action */
+                    /** @description Sparse fieldset: spec fields to return, among id, time, subject, roles, clientAddress, method, route, resourceId, status, requestId, action, detail */
                     fields?: string;
                     /** @description Page size, 1–10000 (default 100) */
                     limit?: string;
-                    /** @description POST, PUT, PATCH or DELETE; comma-separated values match any of them */
+                    /** @description POST, PUT, PATCH or DELETE, or MCP for the tool calls of agents; comma-separated values match any of them */
                     method?: string;
                     /** @description Items to skip (default 0) */
                     offset?: string;
@@ -190,7 +190,7 @@ export interface paths {
                     requestId?: string;
                     /** @description Resource id (see the record's resourceId) (also spelled resource); comma-separated values match any of them */
                     resourceId?: string;
-                    /** @description Route template, e.g. /hsm/v2/State/Components/:id; comma-separated values match any of them */
+                    /** @description Route template, e.g. /hsm/v2/State/Components/:id, or an MCP tool's name; comma-separated values match any of them */
                     route?: string;
                     /** @description Records at or after this RFC 3339 time; comma-separated values match any of them */
                     since?: string;
@@ -14542,7 +14542,7 @@ export interface components {
                 metadata: components["schemas"]["ResourceMetadata"];
                 spec: {
                     /**
-                     * @description What happened when the route does not say: `token issued`, `token refused: <OAuth error>`
+                     * @description What happened when the route does not say: `token issued`, `token refused: <OAuth error>`; for an MCP tool call its outcome: `ok`, `refused`, `not-confirmed`, `unfinished` or `failed`
                      * @example token refused: invalid_client
                      */
                     action?: string | null;
@@ -14551,12 +14551,26 @@ export interface components {
                      * @example 10.0.0.5
                      */
                     clientAddress?: string | null;
+                    /** @description For an MCP tool call (`method` MCP): its transport, the server's mode, the tool's capability, the agent's session and the call's duration in ms; null otherwise */
+                    detail?: {
+                        /** @enum {string|null} */
+                        capability: "read" | "write" | null;
+                        /** @enum {string} */
+                        mode: "read-only" | "read-write";
+                        ms: number;
+                        sessionId: string | null;
+                        /** @enum {string} */
+                        transport: "stdio" | "http";
+                    } | null;
                     /**
                      * @description Increases with each record
                      * @example 4711
                      */
                     id?: string;
-                    /** @example PATCH */
+                    /**
+                     * @description The HTTP method, or `MCP` for an MCP tool call
+                     * @example PATCH
+                     */
                     method?: string;
                     /** @description The X-Request-Id, to find the log lines */
                     requestId?: string | null;
@@ -14568,12 +14582,12 @@ export interface components {
                     /** @description The token's roles (empty without a valid token) */
                     roles?: string[];
                     /**
-                     * @description The route template that answered, or `unmatched`
+                     * @description The route template that answered, or `unmatched`; for an MCP tool call, the tool's name
                      * @example /hsm/v2/State/Components/:id
                      */
                     route?: string;
                     /**
-                     * @description The HTTP status answered
+                     * @description The HTTP status answered; for an MCP tool call, the API's answer to the tool's request, 0 when none was answered
                      * @example 200
                      */
                     status?: number;

@@ -14,7 +14,9 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOOLS } from "../../functions/mcp/catalog";
+import { SUMMARY_TOOL } from "../../functions/mcp/summary";
 import { WAITS } from "../../functions/mcp/waits";
+import { createLogger, type Logger } from "../../shared/log";
 import { type EmulatedBmc, startBmc } from "../support/bmc";
 import { startTestControl, type TestControl } from "../support/cli";
 import { BIN } from "../support/process";
@@ -35,15 +37,15 @@ const secrets: string[] = [];
 
 const NODE = "x1000c0s0b0n0";
 const MAC = "02:00:00:00:00:01";
+/** The BMC's password: a secret no record may hold. */
+const BMC_SECRET = "bmc-pass-7c1f0e";
 
-beforeAll(async () => {
-  [control, bmc] = await Promise.all([
-    startTestControl({ CHAMICORE_POWER_POLL_SECONDS: "0.02" }),
-    startBmc({ initialPowerState: "Off", powerDelayMs: 1500 }),
-  ]);
-  secrets.push(control.admin.secret, control.adminToken);
-  const raw = urlCall(control.url);
-  call = (method, path, init = {}) => raw(method, path, { token: control.adminToken, ...init });
+/**
+ * The inventory every session runs on: a node with its BMC (the emulator at
+ * `bmcUrl`), an interface, a group, boot parameters, a payload, and a
+ * viewer's service account. Answers the secrets it made and the viewer's token.
+ */
+async function seed(call: Call, bmcUrl: string) {
   const seeded = [
     await call("POST", "/hsm/v2/import", {
       body: {
@@ -68,21 +70,31 @@ beforeAll(async () => {
     await call("POST", "/cloud-init/payloads", {
       body: { id: "pl-node", componentId: NODE, userData: "#cloud-config\nhostname: n1\n" },
     }),
-  ];
-  seeded.push(
     await call("POST", "/auth/v1/credentials", {
-      body: { id: "bmc-cred", name: "BMCs", type: "redfish", username: "admin", secret: "password" },
+      body: { id: "bmc-cred", name: "BMCs", type: "redfish", username: "admin", secret: BMC_SECRET },
     }),
     await call("POST", "/power/v1/bmcs", {
-      body: { id: "x1000c0s0b0", address: bmc.url, credentialId: "bmc-cred" },
+      body: { id: "x1000c0s0b0", address: bmcUrl, credentialId: "bmc-cred" },
     }),
-  );
+  ];
   for (const r of seeded) expect(r.status, r.text).toBe(201);
   const sa = await call("POST", "/auth/v1/service-accounts", { body: { id: "watcher", roles: ["viewer"] } });
   expect(sa.status, sa.text).toBe(201);
-  secrets.push(sa.json.spec.clientSecret);
-  viewerToken = await tokenFor(urlCall(control.url), "watcher", sa.json.spec.clientSecret);
-  secrets.push(viewerToken);
+  const viewerToken = await tokenFor(call, "watcher", sa.json.spec.clientSecret);
+  return { secrets: [sa.json.spec.clientSecret as string, viewerToken, BMC_SECRET], viewerToken };
+}
+
+beforeAll(async () => {
+  [control, bmc] = await Promise.all([
+    startTestControl({ CHAMICORE_POWER_POLL_SECONDS: "0.02" }),
+    startBmc({ initialPowerState: "Off", powerDelayMs: 1500, password: BMC_SECRET }),
+  ]);
+  secrets.push(control.admin.secret, control.adminToken);
+  const raw = urlCall(control.url);
+  call = (method, path, init = {}) => raw(method, path, { token: control.adminToken, ...init });
+  const seeded = await seed(call, bmc.url);
+  secrets.push(...seeded.secrets);
+  viewerToken = seeded.viewerToken;
 }, 120_000);
 
 afterAll(async () => {
@@ -145,23 +157,40 @@ const NOT_FOUND = new Set([
   "discovery.scans.wait",
 ]);
 
+/** Every tool a read-only server lists: the catalog's read tools, the waits and the summary. */
+const READ_TOOLS = [...TOOLS.filter((t) => t.capability === "read"), ...WAITS, { name: SUMMARY_TOOL }]
+  .map((t) => t.name)
+  .sort();
+
+/** Calls each of `tools` once on the seeded inventory: each answers, or says the API's 404. */
+async function callEveryRead(client: Client, tools: { name: string }[]) {
+  for (const t of tools) {
+    const r = await client.callTool({ name: t.name, arguments: READ_ARGS[t.name] ?? {} });
+    if (NOT_FOUND.has(t.name)) {
+      expect(r.isError, t.name).toBe(true);
+      expect(textOf(r), t.name).toContain("HTTP 404");
+    } else expect(r.isError, `${t.name}: ${textOf(r)}`).toBeFalsy();
+  }
+  const summary = JSON.parse(
+    textOf(await client.callTool({ name: SUMMARY_TOOL, arguments: { stuckAfterSeconds: 60 } })),
+  );
+  expect(summary).toMatchObject({
+    controlPlane: { status: "ready" },
+    nodes: { total: 1, byState: { Ready: 1 } },
+    boot: { stuck: 0 },
+    edges: [],
+  });
+}
+
 describe("chamicore mcp (stdio)", () => {
   it("in read-only mode lists every read tool and no write tool, and answers each read from the API", async () => {
     const s = await session({ CHAMICORE_MCP_TOKEN: control.adminToken });
     try {
       const { tools } = await s.client.listTools();
       const names = tools.map((t) => t.name).sort();
-      expect(names).toEqual(
-        [...TOOLS.filter((t) => t.capability === "read"), ...WAITS].map((t) => t.name).sort(),
-      );
+      expect(names).toEqual(READ_TOOLS);
       for (const t of tools) expect(t.annotations?.readOnlyHint).toBe(true);
-      for (const t of tools) {
-        const r = await s.client.callTool({ name: t.name, arguments: READ_ARGS[t.name] ?? {} });
-        if (NOT_FOUND.has(t.name)) {
-          expect(r.isError, t.name).toBe(true);
-          expect(textOf(r), t.name).toContain("HTTP 404");
-        } else expect(r.isError, `${t.name}: ${textOf(r)}`).toBeFalsy();
-      }
+      await callEveryRead(s.client, tools);
       const list = await s.client.callTool({ name: "smd.components.list", arguments: { type: "Node" } });
       const page = JSON.parse(textOf(list)) as {
         items: { metadata: { id: string } }[];
@@ -191,13 +220,23 @@ describe("chamicore mcp (stdio)", () => {
       expect(refused.isError).toBe(true);
       expect((await call("GET", "/boot/v1/bootparams/bp-node")).status).toBe(200);
 
+      // One record per call: every read, the summary again, list, script, user-data, and the two
+      // the SDK refused before any tool ran (the '..' name, the write tool not listed).
       const records = s.records();
-      expect(records).toHaveLength(tools.length + 3);
-      for (const r of records) {
-        expect(r.transport).toBe("stdio");
-        expect(r.mode).toBe("read-only");
-        expect(r.subject).toBe(control.admin.id);
-      }
+      expect(records).toHaveLength(tools.length + 6);
+      const sessionId = records[0]!.sessionId;
+      expect(sessionId).toMatch(/^[0-9a-f-]{36}$/);
+      for (const r of records)
+        expect(r).toMatchObject({
+          transport: "stdio",
+          mode: "read-only",
+          subject: control.admin.id,
+          sessionId,
+        });
+      expect(records.slice(-2)).toMatchObject([
+        { tool: "smd.groups.get", outcome: "refused", capability: "read" },
+        { tool: "bss.bootparams.delete", outcome: "refused", capability: null },
+      ]);
       expect(records.find((r) => r.tool === "smd.components.get")).toMatchObject({
         targets: [NODE],
         outcome: "ok",
@@ -293,6 +332,8 @@ describe("chamicore mcp (stdio)", () => {
       expect(outcomes).toEqual([
         "bss.bootparams.delete not-confirmed",
         "power.transitions.create not-confirmed",
+        // Refused by the route's schema before anything was sent, then by the API.
+        "smd.groups.members.add refused",
         "smd.groups.members.add refused",
         "bss.bootparams.delete ok",
       ]);
@@ -338,6 +379,72 @@ describe("chamicore mcp (stdio)", () => {
     }
   });
 
+  it("cluster.health_summary names what is wrong first, and what the token may not read", async () => {
+    const now = Date.now();
+    const progress = await call("POST", "/boot/v1/progress", {
+      body: {
+        edge: "rack1",
+        sentAt: new Date(now).toISOString(),
+        events: [{ node: NODE, stage: "bootscript", at: new Date(now - 120_000).toISOString() }],
+      },
+    });
+    expect(progress.status, progress.text).toBe(200);
+    const report = await call("PUT", "/events/v1/edges/rack1", {
+      body: {
+        version: "test",
+        position: 10,
+        head: 40,
+        lagEvents: 30,
+        lagSeconds: 95,
+        mode: "stream",
+        lastContact: new Date(now).toISOString(),
+        stalled: { since: new Date(now - 95_000).toISOString(), reason: "replica apply failed: disk full" },
+        applyOk: false,
+        kea: { state: "degraded", reservations: 10, problems: 2 },
+        progress: { pending: 0, dropped: 0, sent: 1 },
+      },
+    });
+    expect(report.status, report.text).toBe(204);
+
+    const s = await session({ CHAMICORE_MCP_TOKEN: control.adminToken });
+    try {
+      const r = await s.client.callTool({ name: SUMMARY_TOOL, arguments: { stuckAfterSeconds: 60 } });
+      expect(r.isError, textOf(r)).toBeFalsy();
+      const summary = JSON.parse(textOf(r));
+      expect(summary.problems).toEqual([
+        expect.stringContaining("edge rack1: replica stalled since"),
+        "edge rack1: its replica cannot take changes",
+        "edge rack1: Kea sync degraded, 2 problem(s)",
+        expect.stringMatching(
+          /^1 node\(s\) stuck in boot for 60 s or more, longest first: x1000c0s0b0n0 \(bootscript, 1[2-9]\d s\)$/,
+        ),
+      ]);
+      expect(summary.edges).toMatchObject([{ name: "rack1", stale: false, lagEvents: 30 }]);
+      expect(summary.boot).toMatchObject({ stuck: 1, stages: { bootscript: 1 } });
+    } finally {
+      await s.close();
+    }
+
+    // A token narrowed to the inventory: the other sections say why they are missing.
+    const narrow = await tokenFor(
+      urlCall(control.url),
+      control.admin.id,
+      control.admin.secret,
+      "read:components",
+    );
+    secrets.push(narrow);
+    const n = await session({ CHAMICORE_MCP_TOKEN: narrow });
+    try {
+      const summary = JSON.parse(textOf(await n.client.callTool({ name: SUMMARY_TOOL, arguments: {} })));
+      expect(summary.nodes).toMatchObject({ total: 1 });
+      expect(summary.edges.unreadable).toMatch(/^HTTP 403/);
+      expect(summary.power.unreadable).toMatch(/^HTTP 403/);
+      expect(n.records()).toMatchObject([{ tool: SUMMARY_TOOL, outcome: "ok", capability: "read" }]);
+    } finally {
+      await n.close();
+    }
+  });
+
   it("gives a viewer's token the API's 403 on a write tool", async () => {
     const s = await session({
       CHAMICORE_MCP_TOKEN: viewerToken,
@@ -366,54 +473,196 @@ describe("chamicore mcp (stdio)", () => {
 /** An agent session over streamable HTTP at `/mcp`, with `token` on every request. */
 async function httpSession(url: string, token: string) {
   const client = new Client({ name: "test-agent", version: "1.0.0" });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
-      requestInit: { headers: { Authorization: `Bearer ${token}` } },
-    }),
-  );
-  return client;
+  const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  return { client, sessionId: () => transport.sessionId, close: () => client.close() };
+}
+
+/** The MCP records of the audit trail, oldest first. */
+async function mcpRecords(t: Target, query = "") {
+  const r = await t.call("GET", `/audit/v1/events?method=MCP&sort=time&limit=500${query}`);
+  expect(r.status, r.text).toBe(200);
+  return r.json.items.map((i: { spec: Record<string, unknown> }) => i.spec) as Record<string, unknown>[];
 }
 
 describe.each([
-  ["node+postgres", () => nodePostgresTarget()],
-  ["workerd+postgres", () => workerTarget({}, { artifacts: false })],
-])("/mcp over streamable HTTP on %s", (_name, start) => {
-  let target: Target;
+  [
+    "node+postgres",
+    (extra: Record<string, string>, logger?: Logger) => nodePostgresTarget(extra, { logger }),
+  ],
+  ["workerd+postgres", (extra: Record<string, string>) => workerTarget(extra, { artifacts: false })],
+])("/mcp over streamable HTTP on %s", (name, start) => {
+  /** A read-only server and a read-write one, each on its own database with the same inventory. */
+  let ro: Target;
+  let rw: Target;
+  let viewer: string;
+  const log: string[] = [];
+  const used: string[] = [];
+  const logger = createLogger({ write: (line) => log.push(line) });
+  const POWER = { CHAMICORE_POWER_POLL_SECONDS: "0.02" };
   beforeAll(async () => {
-    target = await start();
-    const r = await target.call("POST", "/hsm/v2/import", {
-      body: { components: [{ id: NODE, type: "Node", state: "Ready", role: "Compute", nid: 1 }] },
-    });
-    expect(r.status, r.text).toBe(201);
+    [ro, rw] = await Promise.all([
+      start(POWER, logger),
+      start({ ...POWER, CHAMICORE_MCP_MODE: "read-write", CHAMICORE_MCP_ENABLE_WRITE: "true" }, logger),
+    ]);
+    for (const t of [ro, rw]) {
+      used.push(t.adminToken, t.env.CHAMICORE_BOOTSTRAP_CLIENT_SECRET, t.env.CHAMICORE_MASTER_KEY);
+      const seeded = await seed(t.call, bmc.url);
+      used.push(...seeded.secrets);
+      viewer = seeded.viewerToken;
+    }
   }, 180_000);
   afterAll(async () => {
-    await target?.stop();
+    await Promise.all([ro?.stop(), rw?.stop()]);
   });
 
-  it("lists the read tools and answers them with the caller's token; refuses a request without one", async () => {
-    const client = await httpSession(target.url!, target.adminToken);
+  it("read-only: names a session, lists the read tools, answers each read with the caller's token, records each call in the audit trail", async () => {
+    const s = await httpSession(ro.url!, ro.adminToken);
+    const sessionId = s.sessionId();
     try {
-      const names = (await client.listTools()).tools.map((t) => t.name);
-      expect(names).toContain("smd.components.list");
-      expect(names).not.toContain("bss.bootparams.delete");
-      const r = await client.callTool({ name: "smd.components.get", arguments: { id: NODE } });
-      expect(r.isError, textOf(r)).toBeFalsy();
+      expect(sessionId).toMatch(/^[0-9a-f-]{36}$/);
+      const { tools } = await s.client.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual(READ_TOOLS);
+      await callEveryRead(s.client, tools);
+      const r = await s.client.callTool({ name: "smd.components.get", arguments: { id: NODE } });
       expect(JSON.parse(textOf(r)).spec.role).toBe("Compute");
+      // A write tool is not there to call, and nothing changes.
+      const refused = await s.client.callTool({
+        name: "bss.bootparams.delete",
+        arguments: { id: "bp-node", confirm: true },
+      });
+      expect(refused.isError).toBe(true);
+      expect((await ro.call("GET", "/boot/v1/bootparams/bp-node")).status).toBe(200);
+      // The API's reference, for an agent that wants the whole of it.
+      const openapi = await s.client.readResource({ uri: "chamicore://api/openapi.json" });
+      const doc = JSON.parse((openapi.contents[0] as { text: string }).text);
+      expect(Object.keys(doc.paths)).toContain("/hsm/v2/State/Components/{id}");
     } finally {
-      await client.close();
+      await s.close();
     }
-    const anonymous = await fetch(`${target.url}/mcp`, {
+    const records = await mcpRecords(ro);
+    // One record per tool call, none for the messages around them (initialize, tools/list).
+    // The reads, the summary again, smd.components.get and the refused write.
+    expect(records).toHaveLength(READ_TOOLS.length + 3);
+    for (const rec of records)
+      expect(rec).toMatchObject({
+        method: "MCP",
+        subject: ro.env.CHAMICORE_BOOTSTRAP_CLIENT_ID,
+        detail: { transport: "http", mode: "read-only", sessionId },
+      });
+    expect(records.find((r) => r.route === "smd.components.get")).toMatchObject({
+      resourceId: NODE,
+      status: 200,
+      action: "ok",
+      detail: { capability: "read" },
+    });
+    expect(records.at(-1)).toMatchObject({
+      route: "bss.bootparams.delete",
+      action: "refused",
+      status: 0,
+      detail: { capability: null },
+    });
+    const posts = await ro.call("GET", "/audit/v1/events?route=/mcp");
+    expect(posts.json.metadata.total).toBe(0);
+
+    const anonymous = await ro.fetch("/mcp", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
     });
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get("content-type")).toContain("application/problem+json");
+    // A refused message is recorded like any refusal.
+    const refusedPost = await ro.call("GET", "/audit/v1/events?route=/mcp");
+    expect(refusedPost.json.items.map((i: { spec: { status: number } }) => i.spec.status)).toEqual([401]);
     // Stateless: no standalone event stream to hold open.
-    const stream = await fetch(`${target.url}/mcp`, {
-      headers: { Authorization: `Bearer ${target.adminToken}`, Accept: "text/event-stream" },
+    const stream = await ro.fetch("/mcp", {
+      headers: { Authorization: `Bearer ${ro.adminToken}`, Accept: "text/event-stream" },
     });
     expect(stream.status).toBe(405);
     expect(stream.headers.get("allow")).toBe("POST");
+  });
+
+  it("read-write: a destructive tool says what it would do and does nothing without confirm; a viewer gets the API's 403", async () => {
+    const s = await httpSession(rw.url!, rw.adminToken);
+    try {
+      const names = (await s.client.listTools()).tools.map((t) => t.name);
+      expect(names).toContain("power.transitions.abort");
+      const unconfirmed = await s.client.callTool({
+        name: "cloudinit.payloads.delete",
+        arguments: { id: "pl-node" },
+      });
+      expect(unconfirmed.isError).toBe(true);
+      expect(textOf(unconfirmed)).toContain("would delete the cloud-init payload 'pl-node'");
+      expect((await rw.call("GET", "/cloud-init/payloads/pl-node")).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+    const v = await httpSession(rw.url!, viewer);
+    try {
+      const r = await v.client.callTool({
+        name: "cloudinit.payloads.delete",
+        arguments: { id: "pl-node", confirm: true },
+      });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toContain("HTTP 403");
+      expect((await rw.call("GET", "/cloud-init/payloads/pl-node")).status).toBe(200);
+    } finally {
+      await v.close();
+    }
+    expect(
+      (await mcpRecords(rw, "&route=cloudinit.payloads.delete")).map(
+        (r) => `${r.subject} ${r.action} ${r.status}`,
+      ),
+    ).toEqual([`${rw.env.CHAMICORE_BOOTSTRAP_CLIENT_ID} not-confirmed 0`, "watcher refused 403"]);
+  });
+
+  it("streams progress notifications while it waits on a power transition", async () => {
+    const s = await httpSession(rw.url!, rw.adminToken);
+    try {
+      const made = await s.client.callTool({
+        name: "power.transitions.create",
+        arguments: { body: { operation: "on", location: [{ xname: NODE }] } },
+      });
+      expect(made.isError, textOf(made)).toBeFalsy();
+      const id = JSON.parse(textOf(made)).metadata.id as string;
+      const progress: { progress: number; total?: number; message?: string }[] = [];
+      const done = await s.client.callTool(
+        // The Worker runs no power agent (an edge does the work): there the wait ends unfinished.
+        {
+          name: "power.transitions.wait",
+          arguments: { id, timeoutSeconds: name === "node+postgres" ? 60 : 3 },
+        },
+        undefined,
+        { onprogress: (p) => progress.push(p) },
+      );
+      expect(progress.length, JSON.stringify(progress)).toBeGreaterThan(0);
+      for (const p of progress) expect(p.message).toMatch(/^(new|in-progress): 0 of 1 task\(s\) final/);
+      if (name === "node+postgres") {
+        expect(done.isError, textOf(done)).toBeFalsy();
+        expect(JSON.parse(textOf(done)).spec.state).toBe("completed");
+      } else {
+        expect(done.isError).toBe(true);
+        expect(textOf(done)).toContain("Not final yet: new: 0 of 1 task(s) final");
+      }
+    } finally {
+      await s.close();
+    }
+    const waits = await mcpRecords(rw, "&route=power.transitions.wait");
+    expect(waits.map((r) => r.action)).toEqual([name === "node+postgres" ? "ok" : "unfinished"]);
+  });
+
+  it("leaves no token and no secret in the audit trail or the log", async () => {
+    for (const t of [ro, rw]) {
+      const all = await t.call("GET", "/audit/v1/events?limit=1000");
+      expect(all.json.metadata.total).toBeGreaterThan(0);
+      for (const secret of used) expect(all.text).not.toContain(secret);
+    }
+    if (name === "node+postgres") {
+      expect(log.some((l) => l.includes('"mcp tool call"'))).toBe(true);
+      for (const secret of used) expect(log.join("\n")).not.toContain(secret);
+    }
   });
 });

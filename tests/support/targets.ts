@@ -13,7 +13,7 @@ import { Miniflare } from "miniflare";
 import { openDatabase } from "../../control/db/node";
 import { startControl } from "../../control/node/serve";
 import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
-import { silentLogger } from "../../shared/log";
+import { type Logger, silentLogger } from "../../shared/log";
 import { createTestDatabase } from "./postgres";
 import { type DbHop, startTcpRelay, startWsProxy } from "./ws-proxy";
 
@@ -158,12 +158,16 @@ export async function nodePgliteTarget(extra: Record<string, string> = {}): Prom
   });
 }
 
-export async function nodePostgresTarget(extra: Record<string, string> = {}): Promise<Target> {
+/** The Node server on a fresh Postgres database; `logger` gets its log (silent by default). */
+export async function nodePostgresTarget(
+  extra: Record<string, string> = {},
+  opts: { logger?: Logger } = {},
+): Promise<Target> {
   const db = await createTestDatabase("node");
   const env = targetEnv(extra);
   const running = await startControl(
     { CHAMICORE_LISTEN: "127.0.0.1:0", DATABASE_URL: db.url, CHAMICORE_DATA_DIR: "/nonexistent", ...env },
-    silentLogger,
+    opts.logger ?? silentLogger,
   ).catch(async (e) => {
     await db.drop();
     throw e;

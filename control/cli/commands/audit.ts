@@ -68,12 +68,13 @@ function listCommand(y: Argv, cli: Cli): Argv {
         .usage(
           "$0 audit list [--subject S] [--resource ID] [--since T] [--until T] [--limit N]\n\n" +
             "One record per POST, PUT, PATCH and DELETE of the control API (refused ones too) and per token " +
-            "issued or refused. Needs the admin:audit scope (the admin role has it).",
+            "issued or refused, and one per MCP tool call of an agent (--method MCP; ROUTE is the tool). Needs the " +
+            "admin:audit scope (the admin role has it).",
         )
         .option("subject", filter("token subject, or the client id a token request tried"))
         .option("resource", filter("resource id (component, boot parameters, payload, account, …)"))
-        .option("route", filter("route template, e.g. /hsm/v2/State/Components/:id"))
-        .option("method", filter("POST, PUT, PATCH or DELETE"))
+        .option("route", filter("route template, e.g. /hsm/v2/State/Components/:id, or an MCP tool"))
+        .option("method", filter("POST, PUT, PATCH, DELETE, or MCP for agents' tool calls"))
         .option("status", filter("HTTP status answered, e.g. 403"))
         .option("request-id", filter("X-Request-Id of the request"))
         .option("since", {
@@ -122,6 +123,7 @@ export const auditCommands: CommandModule = (y, cli) =>
     [
       ["$0 audit list --since 7d --method DELETE", "what was deleted this week"],
       ["$0 audit list --subject ops --limit 20", "one account's last 20 requests that changed something"],
+      ["$0 audit list --method MCP --since 1h", "what AI agents did in the last hour, tool by tool"],
     ],
     (g) => listCommand(g, cli),
   );
