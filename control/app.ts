@@ -22,6 +22,7 @@ import { registerPower } from "../functions/power";
 import { registerProgress } from "../functions/progress";
 import { documentSecurity } from "../functions/route";
 import { createBaseApp } from "../shared/http/app";
+import { cacheControlOf, UI_HEADERS, UI_PATH } from "../shared/http/ui-headers";
 import { httpMetrics } from "../shared/metrics";
 import { databaseFault } from "./db/faults";
 
@@ -72,7 +73,20 @@ export function createControlApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     app.use(path, etag());
   registerControlRoutes(app);
   registerMcp(app);
+  registerUi(app, deps.uiAssets);
   return app;
+}
+
+/** The web UI at /ui/ (built by `npm run build:ui`), with its own headers. */
+function registerUi(app: OpenAPIHono<AppEnv>, files: AppDeps["uiAssets"]) {
+  app.get(UI_PATH.slice(0, -1), (c) => c.redirect(UI_PATH, 301));
+  if (!files) return;
+  app.use(`${UI_PATH}*`, async (c, next) => {
+    await next();
+    for (const [name, value] of Object.entries(UI_HEADERS)) c.header(name, value);
+    if (c.res.ok) c.header("Cache-Control", cacheControlOf(c.req.path));
+  });
+  app.use(`${UI_PATH}*`, files);
 }
 
 /**

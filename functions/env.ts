@@ -67,6 +67,12 @@ export interface AppDeps {
    */
   docsAssets?: (name: DocsAsset) => string | undefined;
   /**
+   * The web UI's built files under /ui/, on Node (a static file handler over
+   * dist/assets). On the Worker they are static assets answered before it
+   * runs; unset: /ui/ answers 404.
+   */
+  uiAssets?: MiddlewareHandler<AppEnv>;
+  /**
    * Checks that the caller holds one of `anyOf`; throws ApiError 401/403
    * otherwise (functions/auth/authorize.ts). Tests of handlers alone may
    * leave it out, which opens every route.

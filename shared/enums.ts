@@ -1,85 +1,9 @@
-/**
- * Inventory enums, with the values OpenCHAMI SMD (HMS base) uses, plus the
- * generic types of the Chamicore plan (BMC, PDU, Switch, NIC, Accelerator)
- * for sites that do not use xnames.
- */
+/** The inventory enums' zod schemas, over their values (./enum-values.ts). */
 import { z } from "@hono/zod-openapi";
 
-export const COMPONENT_TYPES = [
-  // generic
-  "BMC",
-  "PDU",
-  "Switch",
-  "NIC",
-  "Accelerator",
-  // HMS xname types
-  "CDU",
-  "CDUMgmtSwitch",
-  "CabinetCDU",
-  "Cabinet",
-  "CabinetBMC",
-  "CabinetPDUController",
-  "CabinetPDU",
-  "CabinetPDUNic",
-  "CabinetPDUOutlet",
-  "CabinetPDUPowerConnector",
-  "Chassis",
-  "ChassisBMC",
-  "ChassisBMCNic",
-  "CMMFpga",
-  "CMMRectifier",
-  "ComputeModule",
-  "Drive",
-  "StorageGroup",
-  "HSNAsic",
-  "HSNBoard",
-  "HSNConnector",
-  "HSNConnectorPort",
-  "HSNLink",
-  "MgmtSwitch",
-  "MgmtHLSwitchEnclosure",
-  "MgmtHLSwitch",
-  "MgmtSwitchConnector",
-  "Memory",
-  "Node",
-  "NodeAccel",
-  "NodeAccelRiser",
-  "NodeBMC",
-  "NodeBMCNic",
-  "NodeEnclosure",
-  "NodeEnclosurePowerSupply",
-  "NodeFpga",
-  "NodeHsnNic",
-  "NodeNic",
-  "NodePowerConnector",
-  "Processor",
-  "RouterBMC",
-  "RouterBMCNic",
-  "RouterFpga",
-  "RouterModule",
-  "RouterPowerConnector",
-  "RouterTOR",
-  "RouterTORFpga",
-  "SMSBox",
-  "System",
-  "VirtualNode",
-] as const;
+import { ARCHES, COMPONENT_TYPES, FLAGS, NET_TYPES, ROLES, STATES, SUB_ROLES } from "./enum-values";
 
-export const STATES = ["Unknown", "Empty", "Populated", "Off", "On", "Standby", "Halt", "Ready"] as const;
-export const ROLES = ["Compute", "Service", "System", "Application", "Storage", "Management"] as const;
-export const SUB_ROLES = [
-  "Worker",
-  "Master",
-  "Storage",
-  "UAN",
-  "Gateway",
-  "LNETRouter",
-  "Visualization",
-  "UserDefined",
-] as const;
-export const FLAGS = ["OK", "Warning", "Alert", "Locked", "Unknown"] as const;
-export const ARCHES = ["X86", "ARM", "Other", "UNKNOWN"] as const;
-export const NET_TYPES = ["Sling", "Infiniband", "Ethernet", "OEM", "None"] as const;
+export { ARCHES, COMPONENT_TYPES, FLAGS, NET_TYPES, ROLES, STATES, SUB_ROLES };
 
 export const ComponentTypeSchema = z.enum(COMPONENT_TYPES).openapi("ComponentType");
 export const StateSchema = z.enum(STATES).openapi("State");

@@ -30,7 +30,9 @@ function packageRoot(): string {
   }
 }
 
-const ROOT = packageRoot();
+/** The checkout or installed package: where migrations and built files are. */
+export const PACKAGE_ROOT = packageRoot();
+const ROOT = PACKAGE_ROOT;
 export const MIGRATIONS_DIR = join(ROOT, "migrations/postgres");
 
 /**

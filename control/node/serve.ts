@@ -36,6 +36,7 @@ import { DiscoveryScheduler } from "./discovery-scheduler";
 import { swaggerUiFiles } from "./docs-assets";
 import { resolveMasterKey } from "./master-key";
 import { PowerAgent } from "./power-agent";
+import { UI_INDEX, uiFiles } from "./ui-assets";
 import { WorkDispatcher } from "./work-dispatcher";
 
 /** How often expired revocations and old audit records are pruned. */
@@ -237,6 +238,9 @@ export async function startControl(
     },
   });
   scheduler.start();
+  const ui = uiFiles();
+  if (!ui)
+    log.warn("the web UI is not built: /ui/ answers 404 (run `npm run build:ui`)", { missing: UI_INDEX });
   const app = createControlApp({
     logger: log,
     registry,
@@ -265,6 +269,7 @@ export async function startControl(
     auth: { settings, keyring: new Keyring(settings) },
     serving: servingSettingsOf(config, (c) => getConnInfo(c).remote.address),
     docsAssets: swaggerUiFiles(),
+    uiAssets: ui,
     mcp: { mode: mcpMode },
   });
   const prune = setInterval(() => {
@@ -282,7 +287,12 @@ export async function startControl(
   const { host, port } = config.CHAMICORE_LISTEN;
   const server = await listen(app.fetch, host, port);
   const url = urlOf(host, server);
-  log.info("chamicore control plane listening", { version: VERSION, url, docs: `${url}/api/docs` });
+  log.info("chamicore control plane listening", {
+    version: VERSION,
+    url,
+    docs: `${url}/api/docs`,
+    ...(ui ? { ui: `${url}/ui/` } : {}),
+  });
 
   let metricsServer: Server | undefined;
   let metricsUrl: string | undefined;

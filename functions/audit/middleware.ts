@@ -136,7 +136,8 @@ async function entryOf(c: C): Promise<AuditEntry> {
   const principal = c.get("principal");
   return {
     ...base,
-    subject: clip(principal?.sub),
+    // A refused login names the client id it tried.
+    subject: clip(principal?.sub ?? c.get("auditSubject")),
     roles: principal?.roles ?? [],
     resourceId: clip(await resourceOf(c, route)),
     action: null,

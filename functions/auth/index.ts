@@ -5,6 +5,7 @@ import { registerAccountRoutes } from "./account-routes";
 import { registerCredentialRoutes } from "./credential-routes";
 import { registerKeyRoutes } from "./key-routes";
 import { registerPolicyRoutes } from "./policy-routes";
+import { registerSessionRoutes } from "./session-routes";
 import { registerTokenRoutes, TOKEN_PATH } from "./token-routes";
 
 export { authorize } from "./authorize";
@@ -13,6 +14,7 @@ export { TOKEN_PATH };
 
 export function registerAuth(app: OpenAPIHono<AppEnv>) {
   registerTokenRoutes(app);
+  registerSessionRoutes(app);
   registerKeyRoutes(app);
   registerAccountRoutes(app);
   registerPolicyRoutes(app);

@@ -269,3 +269,23 @@ export const BulkImportResultSchema = z
     ids: z.array(z.string()),
   })
   .openapi("BulkImportResult");
+
+// ---------- summary ----------
+
+const Counts = z.record(z.string(), z.number().int());
+
+export const InventorySummarySchema = z
+  .object({
+    total: z.number().int().openapi({ description: "Components of every type" }),
+    byType: Counts.openapi({ example: { Node: 1024, NodeBMC: 512 } }),
+    nodes: z.object({
+      total: z.number().int(),
+      byState: Counts.openapi({ example: { Ready: 1000, Off: 24 } }),
+      byRole: Counts.openapi({ description: "`none` for nodes without a role", example: { Compute: 1016 } }),
+    }),
+    racks: z
+      .array(z.object({ rack: z.string().nullable(), nodes: z.number().int(), byState: Counts }))
+      .openapi({ description: "Each rack's nodes by state, by rack name (null: nodes without a rack)" }),
+  })
+  .openapi("InventorySummary");
+export type InventorySummary = z.infer<typeof InventorySummarySchema>;

@@ -8,7 +8,7 @@
  */
 import type { Stored } from "../../shared/envelope";
 import type { ListQuery } from "../../shared/list-query";
-import type { Component, Group, Interface } from "./schemas";
+import type { Component, Group, Interface, InventorySummary } from "./schemas";
 
 export interface Page<T> {
   rows: Stored<T>[];
@@ -33,6 +33,8 @@ export interface InventoryStore {
   /** Replaces the component whose stored etag is `ifMatch` (412 otherwise). */
   updateComponent(c: Component, ifMatch: string): Promise<Stored<Component>>;
   deleteComponent(id: string): Promise<void>;
+  /** Components by type; nodes by state, role and rack (./components/summary.ts). */
+  summary(): Promise<InventorySummary>;
 
   listInterfaces(q: ListQuery): Promise<Page<Interface>>;
   getInterface(id: string): Promise<Stored<Interface> | undefined>;

@@ -49,6 +49,8 @@ export function createBaseApp<E extends Env>(opts: BaseAppOptions): OpenAPIHono<
   app.use(observe(opts.logger, opts.metrics, opts.quietAccessLog));
   app.use(
     secureHeaders({
+      // A route that sets its own (the web UI's stricter policy) keeps it.
+      overwrite: false,
       xFrameOptions: "DENY",
       // The docs UI runs inline bootstrap code from our own origin only.
       contentSecurityPolicy: {

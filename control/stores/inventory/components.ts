@@ -5,7 +5,7 @@
  * as the last word under races.
  */
 import { eq, inArray, sql } from "drizzle-orm";
-import type { Component } from "../../../functions/inventory/schemas";
+import type { Component, InventorySummary } from "../../../functions/inventory/schemas";
 import type { GroupKind, NewComponent, Page } from "../../../functions/inventory/store";
 import type { NewEvent } from "../../../shared/events";
 import type { ListQuery } from "../../../shared/list-query";
@@ -48,6 +48,46 @@ export class PgComponentStore {
 
   getComponent(id: string) {
     return componentReads.get(this.db, id);
+  }
+
+  async summary(): Promise<InventorySummary> {
+    const rows = await this.db
+      .select({
+        type: components.type,
+        state: components.state,
+        role: components.role,
+        rack: components.rack,
+        n: sql<number>`count(*)::int`,
+      })
+      .from(components)
+      .groupBy(components.type, components.state, components.role, components.rack);
+    const out: InventorySummary = {
+      total: 0,
+      byType: {},
+      nodes: { total: 0, byState: {}, byRole: {} },
+      racks: [],
+    };
+    const add = (counts: Record<string, number>, key: string, n: number) => {
+      counts[key] = (counts[key] ?? 0) + n;
+    };
+    const racks = new Map<string | null, InventorySummary["racks"][number]>();
+    for (const r of rows) {
+      out.total += r.n;
+      add(out.byType, r.type, r.n);
+      if (r.type !== "Node") continue;
+      out.nodes.total += r.n;
+      add(out.nodes.byState, r.state, r.n);
+      add(out.nodes.byRole, r.role ?? "none", r.n);
+      const rack = racks.get(r.rack) ?? { rack: r.rack, nodes: 0, byState: {} };
+      racks.set(r.rack, rack);
+      rack.nodes += r.n;
+      add(rack.byState, r.state, r.n);
+    }
+    // By name, the unracked last.
+    out.racks = [...racks.values()].sort((a, b) =>
+      a.rack === null ? 1 : b.rack === null ? -1 : a.rack.localeCompare(b.rack, "en", { numeric: true }),
+    );
+    return out;
   }
 
   async createComponents(items: NewComponent[], pathOf: (i: number) => string) {

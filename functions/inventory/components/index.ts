@@ -6,6 +6,7 @@ import { getComponent, getComponentRoute } from "./get";
 import { listComponents, listComponentsRoute } from "./list";
 import { patchComponent, patchComponentRoute } from "./patch";
 import { replaceComponent, replaceComponentRoute } from "./replace";
+import { inventorySummary, inventorySummaryRoute } from "./summary";
 
 export function registerComponentRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(listComponentsRoute, listComponents);
@@ -14,4 +15,5 @@ export function registerComponentRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(replaceComponentRoute, replaceComponent);
   app.openapi(patchComponentRoute, patchComponent);
   app.openapi(deleteComponentRoute, deleteComponent);
+  app.openapi(inventorySummaryRoute, inventorySummary);
 }
