@@ -1,24 +1,33 @@
 /**
  * A view's data as it loads: `data` once there, `problem` if the API said
  * no (or could not be reached), `loading` meanwhile. `reload()` asks again;
- * an answer to an older request never overwrites a newer one.
+ * an answer to an older request never overwrites a newer one. A section
+ * that `needs` a scope the session lacks is not asked for at all: `denied`
+ * names the scope, and the view says so instead of showing a refusal.
  */
 import { type Ref, ref, shallowRef } from "vue";
 import { type ApiProblem, problemOf } from "./api";
+import { can } from "./session";
 
 export interface Load<T> {
   data: Ref<T | undefined>;
   problem: Ref<ApiProblem | undefined>;
   loading: Ref<boolean>;
+  denied: Ref<string | undefined>;
   reload: () => Promise<void>;
 }
 
-export function useLoad<T>(fetch: () => Promise<T>): Load<T> {
+export function useLoad<T>(fetch: () => Promise<T>, opts: { needs?: string } = {}): Load<T> {
   const data = shallowRef<T>();
   const problem = shallowRef<ApiProblem>();
   const loading = ref(false);
+  const denied = ref<string>();
   let latest = 0;
   const reload = async () => {
+    if (opts.needs && !can(opts.needs)) {
+      denied.value = opts.needs;
+      return;
+    }
     const mine = ++latest;
     loading.value = true;
     try {
@@ -33,5 +42,5 @@ export function useLoad<T>(fetch: () => Promise<T>): Load<T> {
       if (mine === latest) loading.value = false;
     }
   };
-  return { data, problem, loading, reload };
+  return { data, problem, loading, denied, reload };
 }

@@ -1,0 +1,331 @@
+/**
+ * The web UI as a site admin uses it, in Debian's Chromium driven by
+ * playwright-core, against the Node server and against the Worker in
+ * workerd (each serving the built UI from its own static files): log in,
+ * the dashboard, the inventory paged and filtered by the API, a node's page
+ * with its boot script and cloud-init as the node gets them, an edit that
+ * conflicts with another user's and is reapplied, a viewer without write
+ * controls whose forged write the API refuses, the whole flow by keyboard
+ * alone, and logging out. Every view is checked with axe (no serious or
+ * critical violation) and leaves no console error and no failed request.
+ */
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import AxeBuilder from "@axe-core/playwright";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nodePostgresTarget, type Target, workerTarget } from "../support/targets";
+
+const CHROMIUM = (() => {
+  try {
+    return execFileSync("which", ["chromium"], { encoding: "utf8" }).trim();
+  } catch {
+    return "";
+  }
+})();
+
+const NODE = "x1000c0s0b0n0";
+const MAC = "02:00:00:00:10:01";
+const KERNEL = "http://images.example/compute/vmlinuz";
+const RACKS = ["x1000", "x1001", "x1002"];
+const PER_RACK = 20;
+const STATES = ["Ready", "Ready", "Ready", "Off", "Halt"] as const;
+
+/** 3 racks of 20 nodes under their BMCs (63 components: more than one page), and what a node boots with. */
+async function seed(t: Target) {
+  const components = RACKS.flatMap((rack, r) => [
+    { id: `${rack}c0s0b0`, type: "NodeBMC", state: "Ready" },
+    ...Array.from({ length: PER_RACK }, (_, n) => ({
+      id: `${rack}c0s${n}b0n0`,
+      type: "Node",
+      state: STATES[n % STATES.length],
+      role: n < 16 ? "Compute" : "Service",
+      nid: r * PER_RACK + n + 1,
+    })),
+  ]);
+  const made = [
+    await t.call("POST", "/hsm/v2/import", { body: { components } }),
+    await t.call("POST", "/hsm/v2/Inventory/EthernetInterfaces", {
+      body: { componentId: NODE, macAddress: MAC },
+    }),
+    await t.call("POST", "/boot/v1/bootparams", {
+      body: { id: "compute", role: "Compute", kernelUri: KERNEL, cmdline: "console=ttyS0" },
+    }),
+    await t.call("POST", "/cloud-init/payloads", {
+      body: { id: "compute", role: "Compute", userData: "#cloud-config\nntp:\n  servers: [ntp.example]\n" },
+    }),
+    await t.call("POST", "/auth/v1/service-accounts", { body: { id: "watcher", roles: ["viewer"] } }),
+  ];
+  for (const r of made) expect(r.status, r.text).toBe(201);
+  return { viewerSecret: made.at(-1)!.json.spec.clientSecret as string };
+}
+
+/** A browser context that keeps every console error and failed request of its pages. */
+async function contextFor(browser: Browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const errors: string[] = [];
+  context.on("console", (m) => {
+    if (m.type() === "error") errors.push(`console: ${m.text()}`);
+  });
+  context.on("weberror", (e) => errors.push(`page error: ${e.error().message}`));
+  context.on("requestfailed", (r) =>
+    errors.push(`failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`),
+  );
+  context.on("response", (r) => {
+    if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+  });
+  return { context, errors };
+}
+
+async function logIn(page: Page, url: string, id: string, secret: string) {
+  await page.goto(`${url}/ui/`);
+  await page.getByLabel("Client id").fill(id);
+  await page.getByLabel("Client secret").fill(secret);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { level: 1, name: "Dashboard" }).waitFor();
+}
+
+/** No serious or critical accessibility violation on what the page shows now. */
+async function expectAccessible(page: Page, view: string) {
+  const { violations } = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21aa"]).analyze();
+  const bad = violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join("; ")})`);
+  expect(bad, view).toEqual([]);
+}
+
+const rowsOf = (page: Page) => page.locator("table.list tbody tr");
+
+/** `errors` without those of an answer with `status` the test expects (and the browser logs). */
+const besides = (errors: string[], status: number) =>
+  errors.filter((e) => !e.startsWith(`HTTP ${status}`) && !e.includes(`status of ${status}`));
+
+describe.skipIf(!CHROMIUM).each([
+  ["node+postgres", () => nodePostgresTarget()],
+  ["workerd+postgres", () => workerTarget({}, { artifacts: false })],
+])("web UI on %s", (_name, start) => {
+  let t: Target;
+  let browser: Browser;
+  let url: string;
+  let admin: { id: string; secret: string };
+  let viewerSecret: string;
+  const contexts: BrowserContext[] = [];
+  const open = async () => {
+    const c = await contextFor(browser);
+    contexts.push(c.context);
+    return { ...c, page: await c.context.newPage() };
+  };
+
+  beforeAll(async () => {
+    [t, browser] = await Promise.all([start(), chromium.launch({ executablePath: CHROMIUM })]);
+    url = t.url!;
+    admin = { id: t.env.CHAMICORE_BOOTSTRAP_CLIENT_ID, secret: t.env.CHAMICORE_BOOTSTRAP_CLIENT_SECRET };
+    ({ viewerSecret } = await seed(t));
+  }, 180_000);
+  afterAll(async () => {
+    for (const c of contexts) await c.close();
+    await browser?.close();
+    await t?.stop();
+  });
+
+  it("serves the UI with a strict Content-Security-Policy", async () => {
+    const res = await fetch(`${url}/ui/`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).not.toMatch(/unsafe-(inline|eval)/);
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    const html = await res.text();
+    const script = /src="(\/ui\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const asset = await fetch(url + script);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get("cache-control")).toContain("immutable");
+    expect(asset.headers.get("content-security-policy")).toBe(csp);
+  });
+
+  it("refuses a wrong secret, then logs in to the dashboard of the seeded cluster", async () => {
+    const { page, errors } = await open();
+    await page.goto(`${url}/ui/`);
+    await page.getByLabel("Client id").fill(admin.id);
+    await page.getByLabel("Client secret").fill("wrong-secret");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toContain("Unauthorized");
+    // The refusal is the one failed request; nothing else went wrong.
+    expect(besides(errors, 401)).toEqual([]);
+    errors.length = 0;
+
+    await page.getByLabel("Client secret").fill(admin.secret);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("heading", { level: 1, name: "Dashboard" }).waitFor();
+    const cards = page.locator(".card");
+    await expect.poll(() => cards.first().textContent()).toContain("63");
+    await expect.poll(() => cards.nth(1).textContent()).toMatch(/60\s*nodes, by state/);
+    expect(await cards.nth(1).textContent()).toMatch(/Ready\s*36/);
+    await expect.poll(() => page.locator(".racks > li").count()).toBe(3);
+    await expect.poll(() => page.locator(".changes li").count()).toBeGreaterThan(5);
+    await expectAccessible(page, "dashboard");
+    expect(errors).toEqual([]);
+  });
+
+  it("pages, filters and sorts the inventory on the server", async () => {
+    const { page, errors } = await open();
+    await logIn(page, url, admin.id, admin.secret);
+    await page.getByRole("link", { name: "Inventory" }).click();
+    await page.getByRole("heading", { level: 1, name: "Inventory" }).waitFor();
+    const status = page.getByRole("status").filter({ hasText: "of" });
+    await expect.poll(() => status.textContent()).toContain("1–50 of 63");
+    expect(await rowsOf(page).count()).toBe(50);
+    await page.getByRole("button", { name: "Next" }).click();
+    await expect.poll(() => status.textContent()).toContain("51–63 of 63");
+    expect(await rowsOf(page).count()).toBe(13);
+
+    await page.getByLabel("State").selectOption("Halt");
+    await expect.poll(() => status.textContent()).toContain("1–12 of 12");
+    const states = await page.locator("table.list tbody .badge").allTextContents();
+    expect(new Set(states)).toEqual(new Set(["Halt"]));
+    // The filter is in the URL: a reload shows the same page.
+    await page.reload();
+    await expect.poll(() => status.textContent()).toContain("1–12 of 12");
+
+    await page.getByRole("button", { name: "nid" }).click();
+    await page.getByRole("button", { name: "nid" }).click();
+    await expect
+      .poll(() => page.locator("table.list thead th[aria-sort='descending']").textContent())
+      .toContain("nid");
+    await expect
+      .poll(async () => (await rowsOf(page).first().locator("td").nth(3).textContent())?.trim())
+      .toBe("60");
+    await expectAccessible(page, "inventory");
+    expect(errors).toEqual([]);
+  });
+
+  it("shows a node's page with the boot script and cloud-init it gets", async () => {
+    const { page, errors } = await open();
+    await logIn(page, url, admin.id, admin.secret);
+    await page.goto(`${url}/ui/#/inventory/${NODE}`);
+    await page.getByRole("heading", { level: 1, name: NODE }).waitFor();
+    await expect.poll(() => page.getByLabel("Boot script").textContent()).toContain(KERNEL);
+    await expect.poll(() => page.getByLabel("user-data").textContent()).toContain("ntp.example");
+    await expect.poll(() => page.getByRole("table").filter({ hasText: "MAC" }).textContent()).toContain(MAC);
+    await expectAccessible(page, "component");
+    expect(errors).toEqual([]);
+  });
+
+  it("shows an edit that conflicts with another user's what changed, and reapplies it", async () => {
+    const target = "x1001c0s1b0n0";
+    const a = await open();
+    const b = await open();
+    for (const s of [a, b]) {
+      await logIn(s.page, url, admin.id, admin.secret);
+      await s.page.goto(`${url}/ui/#/inventory/${target}`);
+      await s.page.getByRole("button", { name: "Edit" }).click();
+    }
+    await a.page.getByLabel("Role").selectOption("Storage");
+    await b.page.getByLabel("Role").selectOption("Service");
+    await b.page.getByLabel("State").selectOption("Off");
+    await b.page.getByRole("button", { name: "Save" }).click();
+    await b.page.getByRole("button", { name: "Edit" }).waitFor();
+
+    await a.page.getByRole("button", { name: "Save" }).click();
+    const conflict = a.page.locator(".conflict");
+    await expect.poll(() => conflict.textContent()).toContain("Someone changed");
+    const row = conflict.locator("tbody tr").filter({ hasText: "role" });
+    expect((await row.locator("td").allTextContents()).map((s) => s.trim())).toEqual(["Service", "Storage"]);
+    expect((await t.call("GET", `/hsm/v2/State/Components/${target}`)).json.spec.role).toBe("Service");
+
+    await a.page.getByRole("button", { name: "Reapply mine" }).click();
+    await a.page.getByRole("button", { name: "Edit" }).waitFor();
+    const stored = (await t.call("GET", `/hsm/v2/State/Components/${target}`)).json.spec;
+    // Mine is applied over theirs: their state kept, my role on top.
+    expect(stored).toMatchObject({ role: "Storage", state: "Off" });
+    // The 412 the conflict was detected by is the one failed request.
+    expect(besides(a.errors, 412)).toEqual([]);
+    expect(b.errors).toEqual([]);
+  });
+
+  it("gives a viewer no write controls, and the API refuses a write forged from the page", async () => {
+    const { page, errors } = await open();
+    await logIn(page, url, "watcher", viewerSecret);
+    await page.goto(`${url}/ui/#/inventory/${NODE}`);
+    await page.getByRole("heading", { level: 1, name: NODE }).waitFor();
+    await expect.poll(() => page.getByLabel("Boot script").textContent()).toContain(KERNEL);
+    expect(await page.getByRole("button", { name: "Edit" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: /Delete/ }).count()).toBe(0);
+    const forged = await page.evaluate(async (id) => {
+      const res = await fetch(`/hsm/v2/State/Components/${id}`, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ state: "Off" }),
+      });
+      return { status: res.status, body: await res.json() };
+    }, NODE);
+    expect(forged.status).toBe(403);
+    expect(forged.body.detail).toContain("write:components");
+    expect((await t.call("GET", `/hsm/v2/State/Components/${NODE}`)).json.spec.state).toBe("Ready");
+    // Only the forged write was refused: the viewer's own page asked for nothing it may not read.
+    expect(errors.filter((e) => e.startsWith("HTTP"))).toEqual([expect.stringMatching(/^HTTP 403: PATCH /)]);
+    expect(besides(errors, 403)).toEqual([]);
+  });
+
+  it("goes from login to a node's page by keyboard alone", async () => {
+    const { page, errors } = await open();
+    await page.goto(`${url}/ui/`);
+    await page.getByLabel("Client id").waitFor();
+    await page.keyboard.type(admin.id);
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(admin.secret);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { level: 1, name: "Dashboard" }).waitFor();
+    const focused = () => page.evaluate(() => document.activeElement?.textContent?.trim() ?? "");
+    /** Tab (or Shift+Tab) until the focused element's text is `text`, at most 40 presses. */
+    const tabTo = async (text: string, key = "Tab") => {
+      for (let i = 0; i < 40 && (await focused()) !== text; i++) await page.keyboard.press(key);
+      expect(await focused()).toBe(text);
+    };
+    // The focus is on the page's heading: the navigation is above it.
+    await expect.poll(focused).toBe("Dashboard");
+    await tabTo("Inventory", "Shift+Tab");
+    await page.keyboard.press("Enter");
+    // The new page's heading takes the focus; the rows are below it once they are there.
+    await expect.poll(focused).toBe("Inventory");
+    await page.getByRole("link", { name: NODE, exact: true }).waitFor();
+    await tabTo(NODE);
+    await page.keyboard.press("Enter");
+    await expect.poll(focused).toBe(NODE);
+    await expect.poll(() => page.getByLabel("Boot script").textContent()).toContain(KERNEL);
+    expect(errors).toEqual([]);
+  });
+
+  it("logs out: the session ends and every page asks to log in again", async () => {
+    const { page, context, errors } = await open();
+    await logIn(page, url, admin.id, admin.secret);
+    const cookie = (await context.cookies()).find((c) => c.name === "chamicore-session");
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Strict" });
+    expect(await page.evaluate(() => document.cookie)).toBe("");
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByRole("button", { name: "Log in" }).waitFor();
+    await page.goto(`${url}/ui/#/inventory`);
+    await page.getByRole("button", { name: "Log in" }).waitFor();
+    // The old cookie's token is revoked, not only forgotten.
+    const replay = await fetch(`${url}/hsm/v2/State/Components`, {
+      headers: { Cookie: `${cookie!.name}=${cookie!.value}` },
+    });
+    expect(replay.status).toBe(401);
+    await expectAccessible(page, "login");
+    expect(errors).toEqual([]);
+  });
+});
+
+describe("the UI's size", () => {
+  it("loads under 250 KB of JavaScript and CSS, gzipped", () => {
+    const dir = join(import.meta.dirname, "../../dist/assets/ui/assets");
+    const bytes = readdirSync(dir)
+      .filter((f) => /\.(js|css)$/.test(f))
+      .reduce((sum, f) => sum + gzipSync(readFileSync(join(dir, f))).byteLength, 0);
+    expect(bytes).toBeGreaterThan(10_000);
+    expect(bytes).toBeLessThan(250_000);
+  });
+});
