@@ -32,7 +32,11 @@ export default defineConfig({
     ],
     reporters: ["default", "./tests/support/summary-reporter.ts"],
     // The bins run the bundled CLI (dist/cli): rebuilt first if a source changed.
-    globalSetup: ["./tests/support/build-cli.ts", "./tests/support/build-edge.ts", "./tests/support/build-ui.ts"],
+    globalSetup: [
+      "./tests/support/build-cli.ts",
+      "./tests/support/build-edge.ts",
+      "./tests/support/build-ui.ts",
+    ],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     // Integration suites start databases and workerd; two cores run two files at a time at most.

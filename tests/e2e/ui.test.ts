@@ -260,7 +260,7 @@ describe.skipIf(!CHROMIUM).each([
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ state: "Off" }),
       });
-      return { status: res.status, body: await res.json() };
+      return { status: res.status, body: (await res.json()) as { detail: string } };
     }, NODE);
     expect(forged.status).toBe(403);
     expect(forged.body.detail).toContain("write:components");
@@ -279,7 +279,8 @@ describe.skipIf(!CHROMIUM).each([
     await page.keyboard.type(admin.secret);
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { level: 1, name: "Dashboard" }).waitFor();
-    const focused = () => page.evaluate(() => document.activeElement?.textContent?.trim() ?? "");
+    // Evaluated in the page (a string: the tests are not compiled with the DOM's types).
+    const focused = () => page.evaluate<string>(`document.activeElement?.textContent?.trim() ?? ""`);
     /** Tab (or Shift+Tab) until the focused element's text is `text`, at most 40 presses. */
     const tabTo = async (text: string, key = "Tab") => {
       for (let i = 0; i < 40 && (await focused()) !== text; i++) await page.keyboard.press(key);
@@ -304,7 +305,7 @@ describe.skipIf(!CHROMIUM).each([
     await logIn(page, url, admin.id, admin.secret);
     const cookie = (await context.cookies()).find((c) => c.name === "chamicore-session");
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Strict" });
-    expect(await page.evaluate(() => document.cookie)).toBe("");
+    expect(await page.evaluate<string>("document.cookie")).toBe("");
     await page.getByRole("button", { name: "Log out" }).click();
     await page.getByRole("button", { name: "Log in" }).waitFor();
     await page.goto(`${url}/ui/#/inventory`);

@@ -9,8 +9,8 @@ import { documentApp, openApiDocument } from "../../control/openapi-document";
 
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 const PROBLEM_REF = "#/components/schemas/Problem";
-/** Served but deliberately not part of the API document. */
-const UNDOCUMENTED = /^\/api\/(docs(\/|$)|openapi\.json$)/;
+/** Served but deliberately not part of the API document: the docs page and its assets, the web UI's redirect. */
+const UNDOCUMENTED = /^\/(api\/(docs(\/|$)|openapi\.json$)|ui$)/;
 
 interface Answer {
   content?: Record<string, { schema?: { $ref?: string } }>;

@@ -26,8 +26,8 @@ import { Registry } from "../../shared/metrics";
 import { type Answer, nodePostgresTarget, type Target, workerTarget } from "../support/targets";
 
 const METHODS = ["get", "put", "post", "delete", "patch"];
-/** Served but deliberately not part of the API document (public doc assets). */
-const UNDOCUMENTED = /^\/api\/(docs(\/|$)|openapi\.json$)/;
+/** Served but deliberately not part of the API document: the docs page and its assets, the web UI's redirect. */
+const UNDOCUMENTED = /^\/(api\/(docs(\/|$)|openapi\.json$)|ui$)/;
 const PROBLEM = /^application\/problem\+json\b/;
 
 interface Param {

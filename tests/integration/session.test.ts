@@ -59,7 +59,7 @@ describe.each([
   it("logs in with a cookie the page cannot read, and answers who is logged in", async () => {
     const res = await login(t, admin.id, admin.secret);
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as { scopes: string[] };
     expect(body).toMatchObject({ subject: admin.id, roles: ["admin"] });
     expect(body.scopes).toContain("write:components");
     expect(JSON.stringify(body)).not.toMatch(/eyJ/); // no token in the body
@@ -97,7 +97,7 @@ describe.each([
 
     const forged = await patch({ Origin: "https://evil.example", "Sec-Fetch-Site": "cross-site" });
     expect(forged.status).toBe(403);
-    expect((await forged.json()).detail).toContain("own origin");
+    expect(((await forged.json()) as { detail: string }).detail).toContain("own origin");
     expect((await patch({})).status).toBe(403);
     expect(await state()).toBe("Ready");
 
@@ -133,7 +133,7 @@ describe.each([
         ? await withHost(`${t.url}/auth/v1/session`, init)
         : await t.fetch("/auth/v1/session", init);
     expect(res.status).toBe(400);
-    expect((await res.json()).detail).toContain("needs HTTPS");
+    expect(((await res.json()) as { detail: string }).detail).toContain("needs HTTPS");
     expect(res.headers.get("set-cookie")).toBeNull();
   });
 });
