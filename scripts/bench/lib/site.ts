@@ -91,6 +91,8 @@ export function edgeBefore(path: string): { command: EdgeCommand; label: string 
 
 export interface Site {
   control: RunningControl;
+  /** The bootstrap admin's client id and secret (a browser logs in with them). */
+  admin: { id: string; secret: string };
   db: "postgres" | "pglite";
   events: "nats" | "polling";
   /** An admin's access token. */
@@ -216,6 +218,7 @@ export async function openSite(opts: { label: string }): Promise<Site> {
   let edgeAccount: { id: string; secret: string } | undefined;
   const site: Site = {
     control,
+    admin,
     db: databaseUrl ? "postgres" : "pglite",
     events: nats ? "nats" : "polling",
     token: async () => token,
