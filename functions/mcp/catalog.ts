@@ -60,6 +60,7 @@ export const TOOLS: readonly ToolEntry[] = [
   // ---------- inventory ----------
   { name: "smd.components.list", method: "get", path: `${HSM}/State/Components`, capability: "read" },
   { name: "smd.components.get", method: "get", path: `${HSM}/State/Components/{id}`, capability: "read" },
+  { name: "smd.summary", method: "get", path: `${HSM}/summary`, capability: "read" },
   {
     name: "smd.interfaces.list",
     method: "get",

@@ -9,7 +9,6 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { STATES } from "../../shared/enums";
 import { audited, type CallTarget, problemText, type ToolCall, text } from "./calls";
 import type { RouteTool } from "./tools";
 
@@ -18,7 +17,7 @@ export const SUMMARY_TOOL = "cluster.health_summary";
 /** The read tools a summary is made of. */
 const READS = [
   "system.readiness",
-  "smd.components.list",
+  "smd.summary",
   "boot.status",
   "edges.list",
   "power.transitions.list",
@@ -134,13 +133,7 @@ async function summarize(
     d instanceof Unreadable ? { unreadable: d.reason } : pick(d);
 
   const readiness = await read("system.readiness");
-  const nodes = await read("smd.components.list", { type: "Node", limit: 1, fields: "id" });
-  const byState: Record<string, number> = {};
-  if (!(nodes instanceof Unreadable))
-    for (const state of STATES) {
-      const n = await read("smd.components.list", { type: "Node", state, limit: 1, fields: "id" });
-      if (!(n instanceof Unreadable) && list(n).metadata.total > 0) byState[state] = list(n).metadata.total;
-    }
+  const inventory = await read("smd.summary");
   // Oldest stage first: the longest stuck lead.
   const boot = await read("boot.status", { stuckFor: stuckAfter, limit: 10 });
   const edges = await read("edges.list");
@@ -165,7 +158,7 @@ async function summarize(
       asOf: new Date().toISOString(),
       problems,
       controlPlane: show(readiness, (d) => d),
-      nodes: show(nodes, (d) => ({ total: list(d).metadata.total, byState })),
+      nodes: show(inventory, (d) => ({ ...(d.nodes as Doc), racks: (d.racks as Doc[]).length })),
       boot: show(boot, (d) => ({
         stages: list(d).metadata.counts,
         stuck: list(d).metadata.total,
