@@ -6,6 +6,8 @@
  * own (./tools.ts): a tool is the API, not a second implementation.
  */
 
+import { INTERRUPTING_OPERATIONS } from "../power/values";
+
 export type Capability = "read" | "write";
 
 /** read-only lists the read tools alone; read-write all of them. */
@@ -34,7 +36,7 @@ const POWER = "/power/v1";
 const DISCOVERY = "/discovery/v1";
 
 /** Power operations that interrupt what a node runs. */
-const INTERRUPTING = new Set(["off", "soft-off", "soft-restart", "hard-restart", "init", "force-off"]);
+const INTERRUPTING = new Set<string>(INTERRUPTING_OPERATIONS);
 
 function powerEffect(args: Record<string, unknown>): string | undefined {
   const body = (args.body ?? {}) as { operation?: unknown; location?: unknown; group?: unknown };

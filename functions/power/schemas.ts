@@ -13,33 +13,31 @@ export const BMC_KIND = "BmcEndpoint";
 export const TRANSITION_KIND = "Transition";
 export const POWER_STATUS_KIND = "PowerStatus";
 
-/**
- * PCS operations, also the Redfish engine's (functions/redfish/reset-types.ts).
- */
-export const POWER_OPERATIONS = [
-  "on",
-  "off",
-  "soft-off",
-  "soft-restart",
-  "hard-restart",
-  "init",
-  "force-off",
-] as const;
-export type PowerOperation = (typeof POWER_OPERATIONS)[number];
+import {
+  FINAL_TASK_STATES,
+  FINAL_TRANSITION_STATES,
+  POWER_OPERATIONS,
+  POWER_STATES,
+  type PowerOperation,
+  type PowerState,
+  TASK_STATES,
+  type TaskState,
+  TRANSITION_STATES,
+  type TransitionState,
+} from "./values";
 
-export const TRANSITION_STATES = ["new", "in-progress", "completed", "aborted", "abort-signaled"] as const;
-export type TransitionState = (typeof TRANSITION_STATES)[number];
-/** A transition in one of these changes no more. */
-export const FINAL_TRANSITION_STATES: readonly TransitionState[] = ["completed", "aborted"];
-
-export const TASK_STATES = ["new", "planned", "in-progress", "succeeded", "failed", "aborted"] as const;
-export type TaskState = (typeof TASK_STATES)[number];
-/** A task in one of these changes no more. */
-export const FINAL_TASK_STATES: readonly TaskState[] = ["planned", "succeeded", "failed", "aborted"];
-
-/** PCS power states: what the BMC last said, or `undefined` when nothing says. */
-export const POWER_STATES = ["on", "off", "undefined"] as const;
-export type PowerState = (typeof POWER_STATES)[number];
+export {
+  FINAL_TASK_STATES,
+  FINAL_TRANSITION_STATES,
+  POWER_OPERATIONS,
+  POWER_STATES,
+  type PowerOperation,
+  type PowerState,
+  TASK_STATES,
+  type TaskState,
+  TRANSITION_STATES,
+  type TransitionState,
+};
 
 export const OperationSchema = z.enum(POWER_OPERATIONS).openapi({
   description:

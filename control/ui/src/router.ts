@@ -6,10 +6,13 @@
  */
 import { createRouter, createWebHashHistory } from "vue-router";
 import { loggedIn, restore } from "./session";
+import BootView from "./views/BootView.vue";
+import CloudInitView from "./views/CloudInitView.vue";
 import ComponentsView from "./views/ComponentsView.vue";
 import ComponentView from "./views/ComponentView.vue";
 import DashboardView from "./views/DashboardView.vue";
 import LoginView from "./views/LoginView.vue";
+import PowerView from "./views/PowerView.vue";
 
 export const router = createRouter({
   history: createWebHashHistory(),
@@ -18,6 +21,9 @@ export const router = createRouter({
     { path: "/", name: "dashboard", component: DashboardView, meta: { title: "Dashboard" } },
     { path: "/inventory", name: "inventory", component: ComponentsView, meta: { title: "Inventory" } },
     { path: "/inventory/:id", name: "component", component: ComponentView, meta: { title: "Component" } },
+    { path: "/boot", name: "boot", component: BootView, meta: { title: "Boot" } },
+    { path: "/cloud-init", name: "cloud-init", component: CloudInitView, meta: { title: "Cloud-init" } },
+    { path: "/power", name: "power", component: PowerView, meta: { title: "Power" } },
     { path: "/:rest(.*)*", redirect: "/" },
   ],
 });
