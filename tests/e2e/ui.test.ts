@@ -356,6 +356,68 @@ describe.skipIf(!CHROMIUM).each([
     expect(errors).toEqual([]);
   });
 
+  it("makes a service account and shows its secret once, with a copy button", async () => {
+    const { page, context, errors } = await open();
+    await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+    await logIn(page, url, admin.id, admin.secret);
+    await page.getByRole("link", { name: "Access" }).click();
+    await page.getByRole("button", { name: "New service account" }).click();
+    await page.getByLabel("Id (optional)", { exact: true }).fill("ui-made");
+    await page.getByRole("button", { name: "Create" }).click();
+    const secret = (await page.getByLabel("Client secret").textContent())!.trim();
+    expect(secret.length).toBeGreaterThan(20);
+    await page.getByRole("button", { name: "Copy the secret" }).click();
+    expect(await page.evaluate<string>("navigator.clipboard.readText()")).toBe(secret);
+    // The secret is the account's: it gets a token.
+    const token = await fetch(`${url}/auth/v1/token`, {
+      method: "POST",
+      headers: { Authorization: `Basic ${btoa(`ui-made:${secret}`)}` },
+      body: new URLSearchParams({ grant_type: "client_credentials" }),
+    });
+    expect(token.status).toBe(200);
+    await page.getByRole("button", { name: "Done" }).click();
+    expect(await page.content()).not.toContain(secret);
+    await page.getByRole("row", { name: /ui-made.*viewer/ }).waitFor();
+    await expectAccessible(page, "access");
+    // The audit trail shows who made it.
+    await page.getByLabel("Subject").fill(admin.id);
+    await page.getByRole("combobox", { name: "Method" }).selectOption("POST");
+    await page.getByRole("button", { name: "Show" }).click();
+    await expect
+      .poll(() => page.locator("section[aria-labelledby='audit-h'] tbody").textContent())
+      .toContain("/auth/v1/service-accounts");
+    expect(errors).toEqual([]);
+  });
+
+  it("adds a discovery target and follows its scan", async () => {
+    const cred = await t.call("POST", "/auth/v1/credentials", {
+      body: { id: "disc-cred", name: "BMC", type: "redfish", username: "admin", secret: "password" },
+    });
+    expect(cred.status, cred.text).toBe(201);
+    const { page, errors } = await open();
+    await logIn(page, url, admin.id, admin.secret);
+    await page.getByRole("link", { name: "Discovery" }).click();
+    await page.getByRole("button", { name: "New target" }).click();
+    await page.getByLabel("Id", { exact: true }).fill("rack9");
+    await page.getByRole("textbox", { name: /^Addresses/ }).fill(bmc.url);
+    await page.getByLabel("Credential id").fill("disc-cred");
+    await page.getByRole("button", { name: "Create" }).click();
+    await page.getByRole("row", { name: /rack9/ }).waitFor();
+    await page.getByRole("button", { name: "Scan rack9" }).click();
+    const state = page.locator("section[aria-labelledby='scan-h'] p[role='status']");
+    if (name === "node+postgres") {
+      await expect.poll(() => state.textContent(), { timeout: 30_000 }).toContain("completed");
+      await expect
+        .poll(() => page.locator("section[aria-labelledby='scan-h'] tbody").textContent())
+        .toContain(bmc.url.replace(/^https?:\/\//, ""));
+    } else {
+      // No agent on the Worker (an edge scans): the scan waits for one.
+      await expect.poll(() => state.textContent()).toContain("new");
+    }
+    await expectAccessible(page, "discovery");
+    expect(errors).toEqual([]);
+  });
+
   it("gives a viewer no write controls, and the API refuses a write forged from the page", async () => {
     const { page, errors } = await open();
     await logIn(page, url, "watcher", viewerSecret);

@@ -6,11 +6,13 @@
  */
 import { createRouter, createWebHashHistory } from "vue-router";
 import { loggedIn, restore } from "./session";
+import AccessView from "./views/AccessView.vue";
 import BootView from "./views/BootView.vue";
 import CloudInitView from "./views/CloudInitView.vue";
 import ComponentsView from "./views/ComponentsView.vue";
 import ComponentView from "./views/ComponentView.vue";
 import DashboardView from "./views/DashboardView.vue";
+import DiscoveryView from "./views/DiscoveryView.vue";
 import LoginView from "./views/LoginView.vue";
 import PowerView from "./views/PowerView.vue";
 
@@ -24,6 +26,8 @@ export const router = createRouter({
     { path: "/boot", name: "boot", component: BootView, meta: { title: "Boot" } },
     { path: "/cloud-init", name: "cloud-init", component: CloudInitView, meta: { title: "Cloud-init" } },
     { path: "/power", name: "power", component: PowerView, meta: { title: "Power" } },
+    { path: "/discovery", name: "discovery", component: DiscoveryView, meta: { title: "Discovery" } },
+    { path: "/access", name: "access", component: AccessView, meta: { title: "Access" } },
     { path: "/:rest(.*)*", redirect: "/" },
   ],
 });
