@@ -88,6 +88,23 @@ try {
     role: "Compute",
     userData: "#cloud-config\nntp:\n  servers: [ntp.site]\nruncmd:\n  - [systemctl, start, slurmd]\n",
   });
+  await api("POST", "/auth/v1/credentials", {
+    id: "bmc-site",
+    name: "Rack BMCs",
+    type: "redfish",
+    username: "root",
+    secret: randomSecret(16),
+  });
+  await api("POST", "/discovery/v1/targets", {
+    id: "rack-x1004",
+    addresses: ["10.1.4.100-131"],
+    credentialId: "bmc-site",
+  });
+  await api("POST", "/auth/v1/service-accounts", {
+    id: "ci-pipeline",
+    roles: ["viewer"],
+    description: "CI reads",
+  });
   const now = new Date().toISOString();
   const report = (lag: number, extra: Record<string, unknown> = {}) => ({
     version: "0.1.0",
@@ -133,6 +150,26 @@ try {
   await shot("component");
   await page.getByRole("button", { name: "Edit" }).click();
   await shot("component-edit");
+  await page.goto(`${control.url}/ui/#/boot`);
+  await page.getByLabel("Node (id, MAC or NID)", { exact: true }).fill("x1000c0s0b0n0");
+  await page.getByRole("button", { name: "Show its script" }).click();
+  await page.getByLabel("Boot script").waitFor();
+  await shot("boot");
+  await page.goto(`${control.url}/ui/#/cloud-init`);
+  await page.getByLabel("Node id", { exact: true }).fill("x1000c0s0b0n0");
+  await page.getByRole("button", { name: "Show its documents" }).click();
+  await page.locator("pre.doc").first().waitFor();
+  await shot("cloud-init");
+  await page.goto(`${control.url}/ui/#/power`);
+  await page.getByRole("combobox", { name: "Group" }).selectOption("compute-a");
+  await page.getByRole("row", { name: /x1000c0s1b0n0/ }).waitFor();
+  await shot("power");
+  await page.goto(`${control.url}/ui/#/discovery`);
+  await page.getByRole("row", { name: /rack-x1004/ }).waitFor();
+  await shot("discovery");
+  await page.goto(`${control.url}/ui/#/access`);
+  await page.getByRole("row", { name: /^ci-pipeline viewer/ }).waitFor();
+  await shot("access");
 } finally {
   await browser.close();
   await control.close();
