@@ -213,6 +213,30 @@ describe.skipIf(!CHROMIUM).each([
     expect(errors).toEqual([]);
   });
 
+  it("creates one component, and shows the API's refusal of a bad one where it was typed", async () => {
+    const { page, errors } = await open();
+    await logIn(page, url, admin.id, admin.secret);
+    await page.getByRole("link", { name: "Inventory" }).click();
+    await page.getByRole("button", { name: "New component" }).click();
+    const form = page.getByRole("form", { name: "New component" });
+    await form.getByLabel("Id", { exact: true }).fill("not an id!");
+    await form.getByRole("button", { name: "Create" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toMatch(/id/i);
+    expect(besides(errors, 422)).toEqual([]);
+    errors.length = 0;
+    await form.getByLabel("Id", { exact: true }).fill("x4000c0s0b0n0");
+    await form.getByRole("combobox", { name: "Role" }).selectOption("Service");
+    await form.getByRole("button", { name: "Create" }).click();
+    await page.getByRole("heading", { level: 1, name: "x4000c0s0b0n0" }).waitFor();
+    expect((await t.call("GET", "/hsm/v2/State/Components/x4000c0s0b0n0")).json.spec).toMatchObject({
+      type: "Node",
+      role: "Service",
+    });
+    await expect.poll(() => page.getByLabel("Boot script").textContent()).toContain("#!ipxe");
+    expect(await page.locator(".ipxe-command").first().textContent()).toBe("#!ipxe");
+    expect(errors).toEqual([]);
+  });
+
   it("shows a node's page with the boot script and cloud-init it gets", async () => {
     const { page, errors } = await open();
     await logIn(page, url, admin.id, admin.secret);

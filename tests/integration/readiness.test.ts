@@ -6,13 +6,35 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../control/db/node";
 import { startControl } from "../../control/node/serve";
-import { silentLogger } from "../../shared/log";
+import { createLogger } from "../../shared/log";
 import { createTestDatabase, type TestDatabase } from "../support/postgres";
 import { buildWorkerBundle, startMiniflare, targetEnv, tokenFor } from "../support/targets";
 
-const cleanup: (() => Promise<unknown>)[] = [];
+const cleanup: [string, () => Promise<unknown>][] = [];
+/** What the Node server logged at warn and above: a stop step that stalls says which. */
+const warnings: string[] = [];
+const CLEANUP_STEP_MS = 60_000;
+
 afterAll(async () => {
-  for (const f of cleanup.reverse()) await f();
+  for (const [name, f] of cleanup.reverse()) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `cleanup "${name}" still running after ${CLEANUP_STEP_MS} ms; server warnings: ${warnings.join(" | ") || "none"}`,
+            ),
+          ),
+        CLEANUP_STEP_MS,
+      );
+    });
+    try {
+      await Promise.race([f(), stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 });
 
 const readiness = async (res: Response) => ({
@@ -23,9 +45,9 @@ const readiness = async (res: Response) => ({
 describe("readiness", () => {
   it("is 503 in workerd until `chamicore migrate` has run, then 200", async () => {
     const db: TestDatabase = await createTestDatabase("ready");
-    cleanup.push(() => db.drop());
+    cleanup.push(["drop the Worker's database", () => db.drop()]);
     const mf = await startMiniflare(buildWorkerBundle(), db.url, targetEnv());
-    cleanup.push(() => mf.dispose());
+    cleanup.push(["dispose of workerd", () => mf.dispose()]);
 
     const before = await readiness(
       (await mf.dispatchFetch("http://control.test/readiness")) as unknown as Response,
@@ -46,13 +68,13 @@ describe("readiness", () => {
   it("turns 503 on Node when the database goes away", async () => {
     const db = await createTestDatabase("gone");
     let dropped = false;
-    cleanup.push(() => (dropped ? Promise.resolve() : db.drop()));
+    cleanup.push(["drop the Node server's database", () => (dropped ? Promise.resolve() : db.drop())]);
     const env = targetEnv();
     const running = await startControl(
       { CHAMICORE_LISTEN: "127.0.0.1:0", DATABASE_URL: db.url, CHAMICORE_DATA_DIR: "/nonexistent", ...env },
-      silentLogger,
+      createLogger({ level: "warn", write: (line) => warnings.push(line) }),
     );
-    cleanup.push(() => running.close().catch(() => {}));
+    cleanup.push(["stop the Node server", () => running.close().catch(() => {})]);
     expect((await fetch(`${running.url}/readiness`)).status).toBe(200);
     const call = async (
       method: string,
