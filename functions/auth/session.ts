@@ -58,9 +58,13 @@ export function checkSameOrigin(c: Context<AppEnv>): void {
   );
 }
 
-/** The session cookie's token, if the request carries one. */
+/**
+ * The session cookie's token, if the request carries one: over HTTPS only
+ * the __Host- cookie (a plain one could have been planted by a sibling host
+ * or over plain HTTP), on localhost only the plain one.
+ */
 export function sessionCookie(c: Context<AppEnv>): string | undefined {
-  return getCookie(c, SECURE_COOKIE) ?? getCookie(c, LOCAL_COOKIE);
+  return isSecure(c) ? getCookie(c, SECURE_COOKIE) : getCookie(c, LOCAL_COOKIE);
 }
 
 /**

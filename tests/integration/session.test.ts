@@ -119,6 +119,13 @@ describe.each([
     expect(out.headers.get("set-cookie")).toMatch(/chamicore-session=;.*Max-Age=0/i);
     const after = await fetch(`${t.url}/hsm/v2/State/Components`, { headers: { Cookie: pair } });
     expect(after.status).toBe(401);
+    // Logging out with a session that is over already still clears the cookie.
+    const again = await fetch(`${t.url}/auth/v1/session`, {
+      method: "DELETE",
+      headers: { Cookie: pair, Origin: t.url! },
+    });
+    expect(again.status).toBe(204);
+    expect(again.headers.get("set-cookie")).toMatch(/chamicore-session=;.*Max-Age=0/i);
   });
 
   it("keeps no session over plain HTTP except on localhost, and says what to do", async () => {
@@ -157,5 +164,11 @@ describe("browser sessions behind HTTPS (node+postgres)", () => {
       body: JSON.stringify({ id: "x1000c0s0b0n1", state: "Ready" }),
     });
     expect(create.status).toBe(201);
+    // Over HTTPS a plain cookie is not a session (a sibling host or plain HTTP could have planted it).
+    const token = pair.slice(pair.indexOf("=") + 1);
+    const planted = await fetch(`${t.url}/hsm/v2/State/Components`, {
+      headers: { Cookie: `chamicore-session=${token}` },
+    });
+    expect(planted.status).toBe(401);
   });
 });

@@ -24,18 +24,24 @@ export const loggedIn = () => session.subject !== undefined;
 
 /** The session the cookie holds, if any. */
 export async function restore(): Promise<boolean> {
-  const { data, response } = await api.GET("/auth/v1/session");
-  if (!response.ok || !data) return false;
-  take(data);
-  return loggedIn();
+  try {
+    const { data, response } = await api.GET("/auth/v1/session");
+    if (!response.ok || !data) return false;
+    take(data);
+    return loggedIn();
+  } catch {
+    // The control plane cannot be reached: the login page says so when it is tried.
+    return false;
+  }
 }
 
 export async function login(clientId: string, clientSecret: string): Promise<void> {
   take((await unwrap(api.POST("/auth/v1/session", { body: { clientId, clientSecret } }))).data);
 }
 
+/** Ends the session; the page forgets it only once the control plane has (else the error says why). */
 export async function logout(): Promise<void> {
-  await api.DELETE("/auth/v1/session");
+  await unwrap(api.DELETE("/auth/v1/session"));
   forget();
 }
 
