@@ -2666,7 +2666,10 @@ export interface paths {
                 };
             };
         };
-        /** Log out: the session's token is revoked and the cookie cleared */
+        /**
+         * Log out: the session's token is revoked and the cookie cleared
+         * @description The cookie is cleared even when its token has expired or was revoked already (204); 401 only without any credentials.
+         */
         delete: {
             parameters: {
                 query?: never;
