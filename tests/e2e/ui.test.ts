@@ -377,6 +377,14 @@ describe.skipIf(!CHROMIUM).each([
     // The dashboard shows what was just done.
     await page.getByRole("link", { name: "Dashboard" }).click();
     await expect.poll(() => page.locator(".changes").textContent()).toMatch(/storage.*bootparams|payloads/s);
+
+    // The role's boot parameters deleted again, confirmed by typing their id.
+    await page.getByRole("link", { name: "Boot" }).click();
+    await page.getByRole("button", { name: "Delete storage" }).click();
+    await page.getByLabel("Type its id").fill("storage");
+    await page.getByRole("button", { name: "Delete storage" }).last().click();
+    await expect.poll(() => page.getByRole("row", { name: /role Storage/ }).count()).toBe(0);
+    expect((await t.call("GET", "/boot/v1/bootparams/storage")).status).toBe(404);
     expect(errors).toEqual([]);
   });
 

@@ -44,3 +44,23 @@ export function useLoad<T>(fetch: () => Promise<T>, opts: { needs?: string } = {
   };
   return { data, problem, loading, denied, reload };
 }
+
+/**
+ * Deleting one item of a list after the user confirmed it: which item is
+ * being confirmed, the API's refusal if any, and the list read again once
+ * it is gone.
+ */
+export function useDeletion(del: (id: string) => Promise<unknown>, after: () => Promise<void>) {
+  const deleting = ref<string>();
+  const problem = ref<ApiProblem>();
+  const remove = async (id: string) => {
+    try {
+      await del(id);
+      deleting.value = undefined;
+      await after();
+    } catch (e) {
+      problem.value = problemOf(e);
+    }
+  };
+  return { deleting, problem, remove };
+}
