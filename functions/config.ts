@@ -66,7 +66,11 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, unk
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const r = schema.safeParse(cleaned);
   if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `  ${String(i.path[0] ?? "?")}: ${i.message}`);
+  // Inside a JSON value (trusted issuers), the path says which entry and field: CHAMICORE_X[0].login.clientId.
+  const where = (path: PropertyKey[]) =>
+    path.map((p, n) => (typeof p === "number" ? `[${p}]` : n === 0 ? String(p) : `.${String(p)}`)).join("") ||
+    "?";
+  const lines = r.error.issues.map((i) => `  ${where(i.path)}: ${i.message}`);
   throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
 }
 

@@ -104,5 +104,7 @@ export type AppEnv = {
     principal: Principal;
     /** The client id a token request tried, for its audit record (functions/audit/middleware.ts). */
     auditSubject: string;
+    /** How a request ended, for its audit record when the status cannot say (an IdP login's 302). */
+    auditAction: string;
   };
 };

@@ -50,6 +50,7 @@ export type ProblemKind =
   | "too-many-requests"
   | "gone"
   | "not-ready"
+  | "bad-gateway"
   | "internal";
 
 /** A status an answer with a body can have (a problem always has one). */
@@ -71,6 +72,7 @@ const TITLES: Record<ProblemKind, [ProblemStatus, string]> = {
   "too-many-requests": [429, "Too many requests"],
   gone: [410, "Gone"],
   "not-ready": [503, "Service not ready"],
+  "bad-gateway": [502, "Bad gateway"],
   internal: [500, "Internal server error"],
 };
 

@@ -1,6 +1,7 @@
 /**
  * The audit trail's one middleware: after the handler has answered, each
- * POST, PUT, PATCH and DELETE (the token endpoint among them) leaves one
+ * POST, PUT, PATCH and DELETE (the token endpoint among them), and the
+ * return from an identity provider's login, leaves one
  * record of who asked what and how it ended, refusals (401, 403, 4xx)
  * included. It reads only the verified principal, the route template, the
  * path parameters, the answer's status, the request id, the client address
@@ -21,6 +22,7 @@ import { decodeJwt } from "jose";
 import { errorFields } from "../../shared/error-fields";
 import { clientAddress } from "../../shared/http/client-address";
 import { storable } from "../../shared/http/well-formed";
+import { SESSION_CALLBACK_PATH } from "../auth/oidc-login";
 import { TOKEN_PATH } from "../auth/token-routes";
 import type { AppEnv } from "../env";
 import type { McpCallRecord } from "../mcp/calls";
@@ -140,7 +142,7 @@ async function entryOf(c: C): Promise<AuditEntry> {
     subject: clip(principal?.sub ?? c.get("auditSubject")),
     roles: principal?.roles ?? [],
     resourceId: clip(await resourceOf(c, route)),
-    action: null,
+    action: clip(c.get("auditAction"), WIDTH.action),
   };
 }
 
@@ -173,7 +175,8 @@ export function toolCallEntry(c: C, r: McpCallRecord): AuditEntry {
 
 /** Records every mutating request once it has been answered (see the module comment). */
 export const auditTrail: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!AUDITED.has(c.req.method)) return next();
+  // An identity provider's login ends in a GET (its redirect back), which starts a session.
+  if (!AUDITED.has(c.req.method) && c.req.path !== SESSION_CALLBACK_PATH) return next();
   await next();
   // An MCP message that was taken records each of its tool calls itself (functions/mcp/server.ts);
   // a refused one (no token, not MCP) is recorded here like any refusal.

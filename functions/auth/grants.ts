@@ -124,15 +124,68 @@ const keySetOf = (t: TrustedIssuer) => {
   return set;
 };
 
-function refusal(e: unknown): string {
-  if (e instanceof errors.JWTExpired) return "subject_token has expired";
-  if (e instanceof errors.JWTClaimValidationFailed) return `subject_token claim '${e.claim}' is not accepted`;
-  if (e instanceof errors.JWKSNoMatchingKey)
-    return "subject_token was signed by a key its issuer does not publish";
-  if (e instanceof errors.JWSSignatureVerificationFailed) return "subject_token signature does not verify";
+function refusal(e: unknown, what: string): string {
+  if (e instanceof errors.JWTExpired) return `${what} has expired`;
+  if (e instanceof errors.JWTClaimValidationFailed) return `${what} claim '${e.claim}' is not accepted`;
+  if (e instanceof errors.JWKSNoMatchingKey) return `${what} was signed by a key its issuer does not publish`;
+  if (e instanceof errors.JWSSignatureVerificationFailed) return `${what} signature does not verify`;
   if (e instanceof errors.JWKSTimeout || !(e instanceof errors.JOSEError))
     return "the issuer's keys could not be fetched";
-  return "subject_token is not valid";
+  return `${what} is not valid`;
+}
+
+/**
+ * An external IdP's JWT checked against that issuer's JWKS: its claims, or
+ * `invalid_request` saying why not. `audience` is the issuer's own setting
+ * for token exchange; the web UI's login passes its client id instead (an
+ * ID token is addressed to the client that asked for it).
+ */
+export async function verifyExternal(
+  trusted: TrustedIssuer,
+  token: string,
+  {
+    audience = trusted.audience,
+    what = "subject_token",
+  }: { audience?: string | string[]; what?: string } = {},
+): Promise<Record<string, unknown>> {
+  try {
+    const { payload } = await jwtVerify(token, keySetOf(trusted), {
+      issuer: trusted.issuer,
+      audience,
+      clockTolerance: CLOCK_TOLERANCE,
+      requiredClaims: ["sub", "exp"],
+    });
+    return payload;
+  } catch (e) {
+    throw new OAuthError("invalid_request", refusal(e, what));
+  }
+}
+
+/**
+ * What a verified external identity is granted: its groups mapped to roles
+ * (roleMap, defaultRoles), plus any role the prefixed subject is a member
+ * of; `invalid_request` when that is nothing.
+ */
+export async function externalGrant(
+  stores: AuthStores,
+  trusted: TrustedIssuer,
+  claims: Record<string, unknown>,
+  scope?: string,
+): Promise<Grant> {
+  const claim = claims[trusted.rolesClaim];
+  const groups = typeof claim === "string" ? [claim] : Array.isArray(claim) ? claim.map(String) : [];
+  const mapped = [...new Set([...trusted.defaultRoles, ...groups.flatMap((g) => trusted.roleMap[g] ?? [])])];
+  const sub = `${trusted.subjectPrefix}${String(claims.sub)}`;
+  const { roles, scopes } = await stores.policies.grants(sub, mapped, declaredScopes());
+  if (scopes.length === 0)
+    throw new OAuthError(
+      "invalid_request",
+      `'${sub}' holds no Chamicore role: map its ${trusted.rolesClaim} in CHAMICORE_TRUSTED_ISSUERS or add it to a role`,
+    );
+  const extra: Record<string, string> = { idp: trusted.issuer };
+  for (const k of ["name", "email", "preferred_username"])
+    if (typeof claims[k] === "string") extra[k] = claims[k] as string;
+  return { sub, roles, scopes: narrow(scopes, scope), sa: false, extra };
 }
 
 /**
@@ -161,29 +214,6 @@ export async function tokenExchangeGrant(
   }
   const trusted = settings.trustedIssuers.find((t) => t.issuer === iss);
   if (!trusted) throw new OAuthError("invalid_request", `issuer '${iss ?? "(none)"}' is not trusted`);
-  let payload: Record<string, unknown>;
-  try {
-    ({ payload } = await jwtVerify(body.subject_token, keySetOf(trusted), {
-      issuer: trusted.issuer,
-      audience: trusted.audience,
-      clockTolerance: CLOCK_TOLERANCE,
-      requiredClaims: ["sub", "exp"],
-    }));
-  } catch (e) {
-    throw new OAuthError("invalid_request", refusal(e));
-  }
-  const claim = payload[trusted.rolesClaim];
-  const groups = typeof claim === "string" ? [claim] : Array.isArray(claim) ? claim.map(String) : [];
-  const mapped = [...new Set([...trusted.defaultRoles, ...groups.flatMap((g) => trusted.roleMap[g] ?? [])])];
-  const sub = `${trusted.subjectPrefix}${String(payload.sub)}`;
-  const { roles, scopes } = await stores.policies.grants(sub, mapped, declaredScopes());
-  if (scopes.length === 0)
-    throw new OAuthError(
-      "invalid_request",
-      `'${sub}' holds no Chamicore role: map its ${trusted.rolesClaim} in CHAMICORE_TRUSTED_ISSUERS or add it to a role`,
-    );
-  const extra: Record<string, string> = { idp: trusted.issuer };
-  for (const k of ["name", "email", "preferred_username"])
-    if (typeof payload[k] === "string") extra[k] = payload[k] as string;
-  return { sub, roles, scopes: narrow(scopes, body.scope), sa: false, extra };
+  const claims = await verifyExternal(trusted, body.subject_token);
+  return externalGrant(stores, trusted, claims, body.scope);
 }

@@ -6,15 +6,22 @@
  */
 import { type OpenAPIHono, type RouteHandler, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { deleteCookie, setCookie } from "hono/cookie";
+import { deleteCookie } from "hono/cookie";
 import { ApiError } from "../../shared/problem";
 import type { AppEnv } from "../env";
 import { defineRoute, json, jsonBody, problems } from "../route";
 import { clientCredentialsGrant, OAuthError } from "./grants";
 import { guardLogin } from "./login-guard";
-import { cookieName, LOCAL_COOKIE, requestToken, SECURE_COOKIE, sessionCookie } from "./session";
+import {
+  cookieName,
+  LOCAL_COOKIE,
+  requestToken,
+  SECURE_COOKIE,
+  sessionCookie,
+  startSession,
+} from "./session";
 import { CLOCK_TOLERANCE } from "./settings";
-import { issueToken, type Principal, verifyToken } from "./tokens";
+import { type Principal, verifyToken } from "./tokens";
 
 export const SESSION_PATH = "/auth/v1/session";
 const tags = ["auth"];
@@ -67,7 +74,7 @@ const login = defineRoute("public", {
 const loginHandler: RouteHandler<typeof login, AppEnv> = async (c) => {
   const name = cookieName(c);
   const { clientId, clientSecret } = c.req.valid("json");
-  const { settings, keyring } = c.var.deps.auth;
+  const { settings } = c.var.deps.auth;
   const stores = c.var.stores.auth;
   c.set("auditSubject", clientId); // the id tried, for the audit record (never the secret)
   await c.var.deps.auth.beforeFirstToken?.(stores);
@@ -88,17 +95,7 @@ const loginHandler: RouteHandler<typeof login, AppEnv> = async (c) => {
     c.var.deps.logger.info("session refused", { clientId, error: e.code });
     throw new ApiError("unauthorized", e.message);
   }
-  const issued = await issueToken(keyring, stores, settings, grant);
-  const principal = await verifyToken(issued.token, keyring, stores, settings);
-  c.set("principal", principal);
-  c.var.deps.logger.info("session started", { sub: grant.sub, jti: issued.jti });
-  setCookie(c, name, issued.token, {
-    httpOnly: true,
-    secure: name === SECURE_COOKIE,
-    sameSite: "Strict",
-    path: "/",
-    maxAge: issued.expiresIn,
-  });
+  const principal = await startSession(c, name, grant);
   return c.json(sessionOf(principal), 200, { "Cache-Control": "no-store" });
 };
 

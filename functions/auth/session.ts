@@ -7,10 +7,10 @@
  * anything. Tokens sent as `Authorization: Bearer` are unaffected.
  */
 import type { Context } from "hono";
-import { getCookie } from "hono/cookie";
+import { getCookie, setCookie } from "hono/cookie";
 import { ApiError } from "../../shared/problem";
 import type { AppEnv } from "../env";
-import { bearerToken } from "./tokens";
+import { bearerToken, type Grant, issueToken, type Principal, verifyToken } from "./tokens";
 
 /** The cookie over HTTPS (the __Host- prefix pins it to this host, path / and Secure). */
 export const SECURE_COOKIE = "__Host-chamicore-session";
@@ -77,4 +77,26 @@ export function requestToken(c: Context<AppEnv>): string {
   if (cookie === undefined) return bearerToken(authorization);
   checkSameOrigin(c);
   return cookie;
+}
+
+/**
+ * Issues a token for `grant` and sets it as the session cookie `name`
+ * (from `cookieName`): the session's verified principal, also set as the
+ * request's, for its audit record.
+ */
+export async function startSession(c: Context<AppEnv>, name: string, grant: Grant): Promise<Principal> {
+  const { keyring, settings } = c.var.deps.auth;
+  const stores = c.var.stores.auth;
+  const issued = await issueToken(keyring, stores, settings, grant);
+  const principal = await verifyToken(issued.token, keyring, stores, settings);
+  c.set("principal", principal);
+  c.var.deps.logger.info("session started", { sub: grant.sub, jti: issued.jti });
+  setCookie(c, name, issued.token, {
+    httpOnly: true,
+    secure: name === SECURE_COOKIE,
+    sameSite: "Strict",
+    path: "/",
+    maxAge: issued.expiresIn,
+  });
+  return principal;
 }

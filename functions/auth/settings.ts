@@ -29,6 +29,23 @@ export const TrustedIssuerSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9._-]+:$/, "must be letters, digits, '._-' ending with ':' (e.g. 'corp:')")
     .default("ext:"),
+  /**
+   * Offer this issuer on the web UI's login page (OpenID Connect
+   * authorization code with PKCE, run by the control plane). The IdP must
+   * know the client and its redirect URI, `<public URL>/auth/v1/session/callback`.
+   */
+  login: z
+    .strictObject({
+      /** The client registered at the IdP for Chamicore's web UI. */
+      clientId: z.string().min(1),
+      /** Its secret, for a confidential client; absent for a public one (PKCE alone). */
+      clientSecret: z.string().min(1).optional(),
+      /** The button's text: "Log in with <name>". */
+      name: z.string().min(1).max(60).optional(),
+      /** Scopes asked for: they must bring `rolesClaim` into the ID token. */
+      scope: z.string().min(1).default("openid profile email"),
+    })
+    .optional(),
 });
 export type TrustedIssuer = z.infer<typeof TrustedIssuerSchema>;
 

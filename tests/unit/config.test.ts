@@ -233,6 +233,27 @@ describe("trusted issuers keep their users apart from roles and service accounts
     ).toMatch(/ending with ':'/);
   });
 
+  it("offers an issuer for the UI's login with its default scope, and refuses login settings without a client", () => {
+    const c = loadControlConfig({
+      CHAMICORE_TRUSTED_ISSUERS: JSON.stringify([
+        issuer({ login: { clientId: "chamicore-ui", name: "Corp SSO" } }),
+      ]),
+    });
+    expect(c.CHAMICORE_TRUSTED_ISSUERS?.[0]?.login).toEqual({
+      clientId: "chamicore-ui",
+      name: "Corp SSO",
+      scope: "openid profile email",
+    });
+    expect(
+      configError({ CHAMICORE_TRUSTED_ISSUERS: JSON.stringify([issuer({ login: { name: "x" } })]) }).message,
+    ).toMatch(/CHAMICORE_TRUSTED_ISSUERS.*login.*clientId/s);
+    expect(
+      configError({
+        CHAMICORE_TRUSTED_ISSUERS: JSON.stringify([issuer({ login: { clientId: "a", redirect: "/x" } })]),
+      }).message,
+    ).toMatch(/redirect/);
+  });
+
   it("refuses two issuers sharing a prefix", () => {
     const two = [issuer({}), issuer({ issuer: "https://other.example" })];
     expect(configError({ CHAMICORE_TRUSTED_ISSUERS: JSON.stringify(two) }).message).toMatch(
