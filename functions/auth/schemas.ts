@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { ID_PATTERN, ID_RULE } from "../../shared/ids";
+import { CREDENTIAL_TYPES } from "./values";
 
 /** `apiVersion` of every auth resource. */
 export const AUTH_API_VERSION = "auth/v1";
@@ -133,7 +134,7 @@ export const RevokeRequestSchema = z
 
 // ---------- device credentials ----------
 
-export const CredentialTypeSchema = z.enum(["redfish", "ipmi", "snmp", "ssh", "other"]);
+export const CredentialTypeSchema = z.enum(CREDENTIAL_TYPES);
 const TagKey = z
   .string()
   .regex(/^[a-zA-Z0-9][a-zA-Z0-9._/-]{0,62}$/, "tag keys: 1–63 letters, digits, '._/-'");

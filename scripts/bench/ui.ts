@@ -8,7 +8,11 @@
  *   login's) opens /ui/#/inventory, until the first 50 rows and the total
  *   are painted;
  * - filter: on that page, choosing State = Halt until its rows and count are
- *   painted, then back to any state.
+ *   painted, then back to any state;
+ * - dashboard: /ui/#/ until the inventory is counted and every rack drawn;
+ * - rack grid: on the dashboard, a rack's "Show each node" until its nodes
+ *   are drawn cell by cell (above 2,000 nodes a grid is drawn on request;
+ *   below, the dashboard draws them all and this is not timed).
  *
  * Prints medians, p90 and max, beside the API's own time for the same list
  * requests, and the size of the UI's JavaScript and CSS gzipped.
@@ -54,6 +58,10 @@ try {
   const total = NODES.toLocaleString("en");
   const firstPage: number[] = [];
   const filter: number[] = [];
+  const dashboard: number[] = [];
+  const rackGrid: number[] = [];
+  const racks = Math.ceil(NODES / 256);
+  const firstRack = Math.min(256, NODES);
   for (let run = -1; run < RUNS; run++) {
     // A fresh context each run: nothing cached, logged in as a person would be.
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -79,11 +87,30 @@ try {
     const filtered = performance.now() - t0;
     await page.getByLabel("State").selectOption("");
     await status.filter({ hasText: `of ${total}` }).waitFor();
+
+    t0 = performance.now();
+    await page.goto(`${url}/ui/#/`);
+    await page.locator(".card").first().filter({ hasText: total }).waitFor();
+    await page
+      .locator(".racks > li")
+      .nth(racks - 1)
+      .waitFor();
+    const counted = performance.now() - t0;
+    let drawn = Number.NaN;
+    const cells = page.getByRole("list", { name: "Rack x1000: each node by state" }).getByRole("link");
+    if (NODES > 2000) {
+      t0 = performance.now();
+      await page.getByRole("button", { name: "Show each node" }).first().click();
+      await cells.nth(firstRack - 1).waitFor();
+      drawn = performance.now() - t0;
+    } else await cells.nth(firstRack - 1).waitFor();
     await context.close();
     // The first run warms the server, the browser and the database: not counted.
     if (run >= 0) {
       firstPage.push(painted);
       filter.push(filtered);
+      dashboard.push(counted);
+      if (!Number.isNaN(drawn)) rackGrid.push(drawn);
     }
     progress(`run ${run + 1}/${RUNS}`);
   }
@@ -112,6 +139,9 @@ try {
 
   console.log(`inventory view, first page of 50 painted (fresh context, over ${total}): ${stats(firstPage)}`);
   console.log(`inventory view, State = Halt filtered and painted (${HALTED} match): ${stats(filter)}`);
+  console.log(`dashboard, counted with its ${racks} racks drawn: ${stats(dashboard)}`);
+  if (rackGrid.length)
+    console.log(`dashboard, one rack's ${firstRack} nodes drawn on request: ${stats(rackGrid)}`);
   console.log(`  the API alone, first page: ${await api("limit=50&offset=0&sort=id")}`);
   console.log(`  the API alone, Halt filter: ${await api("limit=50&offset=0&sort=id&state=Halt")}`);
   console.log(`UI JavaScript + CSS loaded first, gzipped: ${(gz / 1024).toFixed(1)} KiB (budget 250 KB)`);

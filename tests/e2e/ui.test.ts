@@ -202,8 +202,26 @@ describe.skipIf(!CHROMIUM).each([
     await expect.poll(() => cards.nth(1).textContent()).toMatch(/60\s*nodes, by state/);
     expect(await cards.nth(1).textContent()).toMatch(/Ready\s*36/);
     await expect.poll(() => page.locator(".racks > li").count()).toBe(3);
+    // Each rack's nodes, cell by cell in id order, coloured by state; a cell opens its node.
+    const grid = page.getByRole("list", { name: "Rack x1001: each node by state" });
+    await expect.poll(() => grid.getByRole("link").count()).toBe(PER_RACK);
+    expect(await grid.getByRole("link").nth(3).getAttribute("aria-label")).toBe("x1001c0s3b0n0: Off");
+    expect(await grid.getByRole("link").nth(3).getAttribute("class")).toContain("fill-off");
+    expect(await grid.getByRole("link").nth(10).getAttribute("aria-label")).toBe("x1001c0s10b0n0: Ready");
     await expect.poll(() => page.locator(".changes li").count()).toBeGreaterThan(5);
     await expectAccessible(page, "dashboard");
+    // A node that changes state changes colour on the next refresh.
+    const changed = await t.call("PATCH", "/hsm/v2/State/Components/x1001c0s3b0n0", {
+      body: { state: "Standby" },
+    });
+    expect(changed.status, changed.text).toBe(200);
+    try {
+      await grid.getByRole("link", { name: "x1001c0s3b0n0: Standby" }).waitFor({ timeout: 15_000 });
+    } finally {
+      await t.call("PATCH", "/hsm/v2/State/Components/x1001c0s3b0n0", { body: { state: "Off" } });
+    }
+    await grid.getByRole("link").nth(3).click();
+    await page.getByRole("heading", { level: 1, name: "x1001c0s3b0n0" }).waitFor();
     expect(errors).toEqual([]);
   });
 
@@ -438,13 +456,73 @@ describe.skipIf(!CHROMIUM).each([
     await page.getByRole("row", { name: /ui-made.*viewer/ }).waitFor();
     await expectAccessible(page, "access");
     // The audit trail shows who made it.
-    await page.getByLabel("Subject").fill(admin.id);
+    await page.getByRole("form", { name: "Filter the audit trail" }).getByLabel("Subject").fill(admin.id);
     await page.getByRole("combobox", { name: "Method" }).selectOption("POST");
     await page.getByRole("button", { name: "Show" }).click();
     await expect
       .poll(() => page.locator("section[aria-labelledby='audit-h'] tbody").textContent())
       .toContain("/auth/v1/service-accounts");
     expect(errors).toEqual([]);
+  });
+
+  it("grants and takes back a role's scope and member, and adds and deletes a device credential", async () => {
+    const { page, errors } = await open();
+    await logIn(page, url, admin.id, admin.secret);
+    await page.getByRole("link", { name: "Access" }).click();
+    const grant = page.getByRole("form", { name: "Grant a scope" });
+    const member = page.getByRole("form", { name: "Add a member" });
+    const auditor = page.getByRole("row", { name: /^auditor / });
+
+    // A scope the API refuses is said where it was typed, and nothing changes.
+    await grant.getByLabel("Role").fill("auditor");
+    await grant.getByLabel("Scope").fill("everything");
+    await grant.getByRole("button", { name: "Grant" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toContain("scope");
+    expect(
+      (await t.call("GET", "/auth/v1/roles")).json.items.map((r: { name: string }) => r.name),
+    ).not.toContain("auditor");
+
+    await grant.getByLabel("Scope").fill("read:components");
+    await grant.getByRole("button", { name: "Grant" }).click();
+    await auditor.filter({ hasText: "read:components" }).waitFor();
+    await member.getByRole("combobox", { name: "To role" }).selectOption("auditor");
+    await member.getByLabel("Subject").fill("corp:grace");
+    await member.getByRole("button", { name: "Add" }).click();
+    await auditor.filter({ hasText: "corp:grace" }).waitFor();
+    const role = async () =>
+      (await t.call("GET", "/auth/v1/roles")).json.items.find((r: { name: string }) => r.name === "auditor");
+    expect(await role()).toEqual({ name: "auditor", scopes: ["read:components"], members: ["corp:grace"] });
+
+    // Taking away is confirmed by typing the role's name.
+    await page.getByRole("button", { name: "Remove corp:grace from auditor" }).click();
+    const take = page.getByRole("button", { name: "Take the member corp:grace from auditor" });
+    expect(await take.isDisabled()).toBe(true);
+    await page.getByLabel("Type the role's name").fill("auditor");
+    await take.click();
+    await expect.poll(() => auditor.textContent()).not.toContain("corp:grace");
+    await page.getByRole("button", { name: "Take read:components from auditor" }).click();
+    await page.getByLabel("Type the role's name").fill("auditor");
+    await page.getByRole("button", { name: "Take the scope read:components from auditor" }).click();
+    await expect.poll(role).toBeUndefined();
+
+    // A device credential: its secret goes in and is never shown.
+    await page.getByRole("button", { name: "New device credential" }).click();
+    const cred = page.getByRole("form", { name: "New device credential" });
+    await cred.getByLabel("Id (optional)").fill("bmc-ui");
+    await cred.getByLabel("Name", { exact: true }).fill("BMCs of rack 5");
+    await cred.getByLabel("Username").fill("root");
+    await cred.getByLabel("Secret").fill("ui-secret-5af3");
+    await cred.getByRole("button", { name: "Create" }).click();
+    await page.getByRole("row", { name: /bmc-ui.*BMCs of rack 5.*redfish.*root/ }).waitFor();
+    expect(await page.content()).not.toContain("ui-secret-5af3");
+    expect((await t.call("GET", "/auth/v1/credentials/bmc-ui")).json.spec.secret).toBe("ui-secret-5af3");
+    await expectAccessible(page, "access, editing");
+    await page.getByRole("button", { name: "Delete bmc-ui" }).click();
+    await page.getByLabel("Type its id").fill("bmc-ui");
+    await page.getByRole("button", { name: "Delete bmc-ui" }).last().click();
+    await expect.poll(() => page.getByRole("row", { name: /bmc-ui/ }).count()).toBe(0);
+    expect((await t.call("GET", "/auth/v1/credentials/bmc-ui")).status).toBe(404);
+    expect(besides(errors, 422)).toEqual([]);
   });
 
   it("adds a discovery target and follows its scan", async () => {
@@ -519,7 +597,7 @@ describe.skipIf(!CHROMIUM).each([
     expect(errors.filter((e) => e.includes(url))).toEqual([]);
   });
 
-  it("goes from login to a node's page by keyboard alone", async () => {
+  it("runs the main flow by keyboard alone: import, boot, cloud-init, power, dashboard", async () => {
     const { page, errors } = await open();
     await page.goto(`${url}/ui/`);
     await page.getByLabel("Client id").waitFor();
@@ -528,26 +606,110 @@ describe.skipIf(!CHROMIUM).each([
     await page.keyboard.type(admin.secret);
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { level: 1, name: "Dashboard" }).waitFor();
-    // Evaluated in the page (a string: the tests are not compiled with the DOM's types).
-    const focused = () => page.evaluate<string>(`document.activeElement?.textContent?.trim() ?? ""`);
-    /** Tab (or Shift+Tab) until the focused element's text is `text`, at most 40 presses. */
-    const tabTo = async (text: string, key = "Tab") => {
-      for (let i = 0; i < 40 && (await focused()) !== text; i++) await page.keyboard.press(key);
-      expect(await focused()).toBe(text);
+    // The focused element's name: its label's own text, else its aria-label or text. Evaluated in
+    // the page (a string: the tests are not compiled with the DOM's types).
+    const focused = () =>
+      page.evaluate<string>(`(() => {
+        const el = document.activeElement;
+        const label = el?.labels?.[0];
+        if (label) return [...label.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join("").trim();
+        return (el?.getAttribute("aria-label") ?? el?.textContent ?? "").trim();
+      })()`);
+    /** Tab (or Shift+Tab) until the focused element is `name`, at most 80 presses. */
+    const tabTo = async (name: string, key = "Tab") => {
+      for (let i = 0; i < 80 && (await focused()) !== name; i++) await page.keyboard.press(key);
+      expect(await focused()).toBe(name);
     };
+    /** To another view by its link in the navigation, above the page. */
+    const goTo = async (view: string) => {
+      await tabTo(view, "Shift+Tab");
+      await page.keyboard.press("Enter");
+      // The new page's heading takes the focus.
+      await expect.poll(focused).toBe(view);
+    };
+
     // The focus is on the page's heading: the navigation is above it.
     await expect.poll(focused).toBe("Dashboard");
-    await tabTo("Inventory", "Shift+Tab");
-    await page.keyboard.press("Enter");
-    // The new page's heading takes the focus; the rows are below it once they are there.
-    await expect.poll(focused).toBe("Inventory");
+    await goTo("Inventory");
     await page.getByRole("link", { name: NODE, exact: true }).waitFor();
     await tabTo(NODE);
     await page.keyboard.press("Enter");
     await expect.poll(focused).toBe(NODE);
     await expect.poll(() => page.getByLabel("Boot script").textContent()).toContain(KERNEL);
+
+    // A rack file imported: the file input opens the file chooser from the keyboard too.
+    await goTo("Inventory");
+    await tabTo("Import…");
+    await page.keyboard.press("Enter");
+    await tabTo("File");
+    const chooser = page.waitForEvent("filechooser");
+    await page.keyboard.press("Space");
+    await (await chooser).setFiles({
+      name: "rack5000.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from(
+        "xname,role,nid,mac,groups\nx5000c0s0b0n0,Application,501,02:00:00:50:00:00,rack5000\n",
+      ),
+    });
+    await tabTo("Import 1 component");
+    await page.keyboard.press("Enter");
+    await expect
+      .poll(() => page.locator(".import .notice-ok").textContent())
+      .toContain("Imported 1 component");
+
+    // Boot parameters for the role; a select takes the first letters of an option.
+    await goTo("Boot");
+    await tabTo("New boot parameters");
+    await page.keyboard.press("Enter");
+    await tabTo("Id (optional)");
+    await page.keyboard.type("kbd-app");
+    await tabTo("For");
+    await page.keyboard.type("a r");
+    await tabTo("Role");
+    await page.keyboard.type("Appl");
+    await tabTo("Kernel URL");
+    await page.keyboard.type("http://images.example/app/vmlinuz");
+    await page.keyboard.press("Enter");
+    await page.getByRole("row", { name: /kbd-app.*role Application/ }).waitFor();
+    await tabTo("Node (id, MAC or NID)");
+    await page.keyboard.type("02:00:00:50:00:00");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.getByLabel("Boot script").textContent()).toContain("app/vmlinuz");
+
+    // A cloud-init payload for the role, and the node's merged user-data.
+    await goTo("Cloud-init");
+    await tabTo("New payload");
+    await page.keyboard.press("Enter");
+    await tabTo("Role");
+    await page.keyboard.type("Appl");
+    await tabTo("user-data");
+    await page.keyboard.type("#cloud-config\nhostname: app-node\n");
+    await tabTo("Create");
+    await page.keyboard.press("Enter");
+    await page.getByRole("row", { name: /role Application/ }).waitFor();
+    await tabTo("Node id");
+    await page.keyboard.type("x5000c0s0b0n0");
+    await page.keyboard.press("Enter");
+    await expect
+      .poll(() => page.getByLabel("user-data", { exact: true }).last().textContent())
+      .toContain("hostname: app-node");
+
+    // The rack's group powered on; the transition is followed on the page.
+    await goTo("Power");
+    await page.locator("option", { hasText: "rack5000" }).waitFor({ state: "attached" });
+    await tabTo("Group");
+    await page.keyboard.type("rack5");
+    await page.getByRole("row", { name: /x5000c0s0b0n0/ }).waitFor();
+    await tabTo("Power on 1 node");
+    await page.keyboard.press("Enter");
+    await page.locator("section[aria-labelledby='follow-h']").waitFor();
+
+    // And the dashboard shows what was done.
+    await goTo("Dashboard");
+    await expect.poll(() => page.locator(".changes").textContent()).toMatch(/kbd-app/);
     expect(errors).toEqual([]);
-  });
+    expect((await t.call("DELETE", "/boot/v1/bootparams/kbd-app")).status).toBe(204);
+  }, 120_000);
 
   it("logs out: the session ends and every page asks to log in again", async () => {
     const { page, context, errors } = await open();
