@@ -581,6 +581,8 @@ describe.skipIf(!CHROMIUM).each([
   it("logs in at an identity provider and opens the page asked for, with the user's role", async () => {
     const { page, errors } = await open();
     await page.goto(`${url}/ui/#/inventory`);
+    await page.getByRole("link", { name: "Log in with Corp SSO" }).waitFor();
+    await expectAccessible(page, "login with an identity provider");
     await page.getByRole("link", { name: "Log in with Corp SSO" }).click();
     // The provider's own pages: its login, then its consent.
     await page.locator('input[name="login"]').fill("ada");
