@@ -62,6 +62,7 @@ export class OutboxRelay {
   private readonly position: Gauge;
   private readonly failures: Counter;
   private readonly skipped: Counter;
+  private readonly unsent: Gauge;
 
   constructor(
     private readonly outbox: PgOutbox,
@@ -81,6 +82,12 @@ export class OutboxRelay {
       "chamicore_outbox_rounds_skipped_total",
       "Relay rounds left to another control-plane process's relay, which held the lease.",
     );
+    this.unsent = new Gauge(
+      "chamicore_outbox_unsent_events",
+      "Events committed but not yet published to NATS, as this process last saw (0 where another process relays).",
+    );
+    this.unsent.set(0);
+    r?.register(this.unsent);
     r?.register(this.published);
     r?.register(this.position);
     r?.register(this.failures);
@@ -119,10 +126,16 @@ export class OutboxRelay {
       this.opts.subjectPrefix,
       this.opts.batch ?? DEFAULT_BATCH,
     );
-    if (done.skipped) this.skipped.inc();
-    else if (done.count > 0) {
-      this.published.inc({}, done.count);
-      this.position.set(done.last);
+    if (done.skipped) {
+      this.skipped.inc();
+      this.unsent.set(0);
+    } else {
+      if (done.count > 0) {
+        this.published.inc({}, done.count);
+        this.position.set(done.last);
+      }
+      // A short batch took every event there was; a full one may have left more.
+      this.unsent.set(done.count < (this.opts.batch ?? DEFAULT_BATCH) ? 0 : await this.outbox.unsentCount());
     }
     return done;
   }
@@ -165,6 +178,11 @@ export class OutboxRelay {
         await this.maybePrune();
       } catch (e) {
         this.failures.inc();
+        // The backlog grows while NATS is away: counted if the database answers.
+        await this.outbox
+          .unsentCount()
+          .then((n) => this.unsent.set(n))
+          .catch(() => {});
         // A statement that lost its database session leaves the NATS connection good;
         // anything else may be NATS (its socket errors look alike, hence the statement).
         const cause = failedStatement(e) && isConnectionFault(e) ? "database" : "nats";

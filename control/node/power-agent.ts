@@ -19,16 +19,20 @@
  */
 import type { InventoryStore } from "../../functions/inventory/store";
 import type { PowerExecutor, PowerJob } from "../../functions/power/executor";
+import { countTaskResults, powerTaskResults } from "../../functions/power/metrics";
 import { budgetFromNow } from "../../functions/power/resolve";
 import { recordPowerState } from "../../functions/power/service";
 import type { ClaimedJob, PowerQueue, TaskResult, TaskUpdate } from "../../functions/power/store";
 import { backoffDelay } from "../../shared/backoff";
 import { errorFields } from "../../shared/error-fields";
 import type { Logger } from "../../shared/log";
+import type { Registry } from "../../shared/metrics";
 import { PollingLoop } from "./polling-loop";
 
 export interface PowerAgentOptions {
   queue: PowerQueue;
+  /** Where task results are counted (chamicore_power_task_results_total). */
+  registry?: Registry;
   inventory: InventoryStore;
   executor: PowerExecutor;
   logger: Logger;
@@ -58,6 +62,7 @@ export class PowerAgent {
   private readonly loop: PollingLoop;
 
   constructor(private readonly o: PowerAgentOptions) {
+    if (o.registry) powerTaskResults(o.registry);
     this.loop = new PollingLoop({
       name: "power agent",
       pollMs: this.o.pollMs ?? 250,
@@ -169,6 +174,7 @@ export class PowerAgent {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.o.queue.finish(results);
+        if (this.o.registry) countTaskResults(this.o.registry, results);
         const counts: Record<string, number> = {};
         for (const r of results) counts[r.state] = (counts[r.state] ?? 0) + 1;
         this.o.logger.info("power transition tasks finished", { transitionId: job.transitionId, ...counts });

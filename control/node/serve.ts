@@ -197,6 +197,7 @@ export async function startControl(
   const powerAgent = new PowerAgent({
     queue: stores.power,
     inventory: stores.inventory,
+    registry,
     logger: log,
     executor: new RedfishPowerExecutor({
       concurrency: config.CHAMICORE_POWER_CONCURRENCY,

@@ -123,6 +123,15 @@ export class PgOutbox {
       .where(and(isNull(outbox.sentAt), lte(outbox.position, upTo)));
   }
 
+  /** How many events wait to be published. */
+  async unsentCount(): Promise<number> {
+    const [row] = await this.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(outbox)
+      .where(isNull(outbox.sentAt));
+    return Number(row?.n ?? 0);
+  }
+
   /** The last position written (0 before the first event). */
   async head(): Promise<number> {
     const [row] = await this.db

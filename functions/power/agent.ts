@@ -19,6 +19,7 @@ import { notFound } from "../../shared/problem";
 import { unsealCredential } from "../auth/secrets";
 import type { AppEnv } from "../env";
 import { defineRoute, json, jsonBody, problems } from "../route";
+import { countTaskResults } from "./metrics";
 import { budgetFromNow } from "./resolve";
 import { BmcEndpointSchema, OperationSchema } from "./schemas";
 import { recordPowerState } from "./service";
@@ -169,6 +170,7 @@ const results: RouteHandler<typeof resultsRoute, AppEnv> = async (c) => {
         await recordPowerState(inventory, task.xname, t!.spec.operation);
   }
   await power.finish(results as TaskResult[]);
+  countTaskResults(c.var.deps.registry, results);
   return c.body(null, 204);
 };
 

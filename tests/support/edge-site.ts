@@ -56,7 +56,7 @@ export interface ControlPlane {
  */
 export async function startControlPlane(
   cleanup: Cleanup,
-  opts: { database: string; stream: string; prefix: string },
+  opts: { database: string; stream: string; prefix: string; env?: Record<string, string> },
 ): Promise<ControlPlane> {
   const nats = await privateNats();
   cleanup.push(() => nats.dispose());
@@ -73,6 +73,7 @@ export async function startControlPlane(
     NATS_URL: nats.url,
     CHAMICORE_NATS_STREAM: opts.stream,
     CHAMICORE_NATS_SUBJECT_PREFIX: opts.prefix,
+    ...opts.env,
   };
   const control = await startServe(cleanup, env);
   const token = await tokenFor(urlCall(control.url), "ops", secret);
