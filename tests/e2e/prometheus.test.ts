@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
+import { chamicoreDashboard } from "../../scripts/grafana-dashboard";
 import {
   type ControlPlane,
   cleanupAfterAll,
@@ -68,8 +69,9 @@ describe.skipIf(!has("promtool") || !has("prometheus"))("Prometheus rules and al
     });
     metricsUrl = `http://${metricsListen}`;
     const creds = await createEdgeAccount(cp.api, "edge-prom");
-    // Kea configured but not running: its metrics are there (and say it is down).
+    // Kea configured but not running: its metrics are there (and say it is down). TFTP on, for its own.
     env = edgeEnv(cp, creds, edgeDataDir(cleanup, "prom"), {
+      CHAMICORE_EDGE_TFTP_LISTEN: "127.0.0.1:0",
       CHAMICORE_EDGE_LISTEN: `127.0.0.1:${await freePort()}`,
       KEA_CONTROL_URL: `http://127.0.0.1:${await freePort()}`,
     });
@@ -104,6 +106,19 @@ describe.skipIf(!has("promtool") || !has("prometheus"))("Prometheus rules and al
     );
     expect(read.size).toBeGreaterThan(10);
     expect([...read].filter((name) => !exposed.has(name))).toEqual([]);
+
+    // And every metric the Grafana dashboard queries (a histogram's series by its name).
+    const queried = new Set(
+      (chamicoreDashboard().panels ?? []).flatMap((p) =>
+        ("targets" in p ? ((p.targets ?? []) as { expr: string }[]) : []).flatMap((t) =>
+          [...t.expr.replace(/"[^"]*"/g, "").matchAll(/\b(chamicore_[a-z0-9_]+)/g)].map((m) =>
+            m[1]!.replace(/_(bucket|sum|count)$/, ""),
+          ),
+        ),
+      ),
+    );
+    expect(queried.size).toBeGreaterThan(15);
+    expect([...queried].filter((name) => !exposed.has(name))).toEqual([]);
   });
 
   it("fires ChamicoreEdgeDown when the edge stops, and clears it when the edge is back", async () => {
