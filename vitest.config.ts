@@ -15,6 +15,7 @@ const EDGE_SUITES = [
   "tests/e2e/boot-progress.test.ts",
   "tests/e2e/edge-tftp.test.ts",
   "tests/e2e/edge-artifacts.test.ts",
+  "tests/e2e/tracing.test.ts",
 ];
 
 export default defineConfig({

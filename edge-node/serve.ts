@@ -14,6 +14,7 @@ import { RedfishPowerExecutor } from "../functions/node/redfish/power-executor";
 import { createLogger, type Logger } from "../shared/log";
 import { Counter, Registry } from "../shared/metrics";
 import { watchedStop } from "../shared/stopping";
+import { tracingWanted } from "../shared/tracing";
 import { VERSION } from "../shared/version";
 import { runDiscoveryWork } from "./agent/discovery-work";
 import { runPowerWork } from "./agent/power-work";
@@ -70,6 +71,15 @@ export async function startEdgeOn(
       level: config.CHAMICORE_LOG_LEVEL,
       base: { service: "chamicore-edge", edge: config.CHAMICORE_EDGE_NAME },
     });
+  // The SDK is loaded only when traces are asked for; boot and cloud-init requests are kept at 1%.
+  const stopTracing = tracingWanted(env)
+    ? (await import("../functions/node/tracing")).startTracing({
+        serviceName: "chamicore-edge",
+        attributes: { "service.instance.id": config.CHAMICORE_EDGE_NAME },
+        defaultRatio: 0.01,
+        env,
+      })
+    : undefined;
   const ipxe = await openIpxeDir(config);
   const { replica, openFailure } = openReplica(runtime.sqlite, config.CHAMICORE_EDGE_DATA_DIR, log);
   if (opts.resync) {
@@ -144,8 +154,8 @@ export async function startEdgeOn(
       : undefined,
     pollMs: config.CHAMICORE_EDGE_POLL_SECONDS * 1000,
     stallMs: config.CHAMICORE_EDGE_STALL_SECONDS * 1000,
-    onChange: () => {
-      kea?.nudge();
+    onChange: (traces) => {
+      kea?.nudge(traces);
       wantArtifacts();
     },
     openFailure,
@@ -275,6 +285,7 @@ export async function startEdgeOn(
         // After the feed: the Kea write in flight (if any) finishes before the replica closes.
         await step("Kea sync", kea?.stop());
         replica.close();
+        await step("traces", stopTracing?.());
         end();
         log.info("stopped");
       })()),

@@ -42,6 +42,7 @@ import type { ChangeEvent } from "../shared/events";
 import type { Logger } from "../shared/log";
 import { Counter, Gauge, type Registry } from "../shared/metrics";
 import { Sleeper } from "../shared/sleeper";
+import { forCarried, traceparentOf } from "../shared/tracing";
 import { ApplyFailed, ApplyState, applyFailureOf } from "./apply-state";
 import { type ControlClient, SnapshotNeeded } from "./control-client";
 import type { Replica } from "./replica/replica";
@@ -106,7 +107,7 @@ export interface SyncOptions {
   /** Behind the head this long with nothing applied: the stream is stalled (CHAMICORE_EDGE_STALL_SECONDS). */
   stallMs?: number;
   /** Called after the replica changed (events applied or a snapshot taken). */
-  onChange?: () => void;
+  onChange?: (traces?: string[]) => void;
   /** The replica could not be opened as usual (its disk): reported until a write succeeds. */
   openFailure?: ApplyFailed;
 }
@@ -338,11 +339,25 @@ export class EdgeSync {
 
   private apply(events: ChangeEvent[], source: "stream" | "feed") {
     const before = this.o.replica.position();
-    const n = this.write(() => this.o.replica.applyEvents(events));
+    // A traced change's trace goes on here, on every edge that applies it (and to its Kea write).
+    let traces: string[] = [];
+    const n = forCarried(
+      events,
+      "chamicore.edge.apply",
+      (e) => ({
+        "chamicore.position": e.position,
+        "chamicore.event.type": e.type,
+        "chamicore.feed.source": source,
+      }),
+      (spans) => {
+        traces = spans.map(traceparentOf).filter((t): t is string => t !== undefined);
+        return this.write(() => this.o.replica.applyEvents(events));
+      },
+    );
     if (this.o.replica.position() > before) this.progressAt = Date.now();
     if (n > 0) {
       this.m.applied.inc({ source }, n);
-      this.o.onChange?.();
+      this.o.onChange?.(traces);
     }
     const last = events.at(-1);
     if (last) this.lastEventTime = Date.parse(last.time);

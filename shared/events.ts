@@ -37,6 +37,8 @@ export interface ChangeEvent {
   data: unknown;
   /** Commit order, from the outbox. */
   position: number;
+  /** W3C traceparent of the publish (CloudEvents distributed-tracing extension), when traced. */
+  traceparent?: string;
 }
 
 export const EVENT_SOURCE = "chamicore-control";

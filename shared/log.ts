@@ -16,6 +16,12 @@ export interface Logger {
   enabled?(level: LogLevel): boolean;
 }
 
+/** Fields every line gets from where it is written (the active trace's ids): set by the tracing SDK. */
+let lineContext: () => Record<string, unknown> | undefined = () => undefined;
+export function setLineContext(f: () => Record<string, unknown> | undefined): void {
+  lineContext = f;
+}
+
 export function createLogger(
   opts: { level?: LogLevel; base?: Record<string, unknown>; write?: (line: string) => void } = {},
 ): Logger {
@@ -24,7 +30,9 @@ export function createLogger(
   const write = opts.write ?? ((line: string) => console.log(line));
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }));
+    write(
+      JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...lineContext(), ...fields }),
+    );
   };
   return {
     debug: (m, f) => emit("debug", m, f),

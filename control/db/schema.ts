@@ -239,6 +239,8 @@ export const outbox = eventsSchema.table(
     time: timestamp("time", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     data: jsonb("data").notNull(),
     sentAt: timestamp("sent_at", { withTimezone: true, precision: 3 }),
+    /** The W3C traceparent of the request that wrote it, when traced: the relay and the edges continue its trace. */
+    traceparent: varchar("traceparent", { length: 55 }),
   },
   (t) => [index("outbox_unsent").on(t.position).where(sql`${t.sentAt} is null`)],
 );

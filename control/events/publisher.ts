@@ -3,9 +3,10 @@
  * (control/events/relay.ts), WebSocket on Workers (control/events/worker-relay.ts).
  */
 import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { natsSubject } from "../../shared/events";
 import type { Logger } from "../../shared/log";
+import { activeTraceparent, continuing, inSpan, SpanKind } from "../../shared/tracing";
 import { type OutboxRow, type PgOutbox, toChangeEvent } from "../stores/outbox";
 
 export interface StreamOptions {
@@ -51,11 +52,40 @@ export async function ensureStream(nc: NatsConnection, opts: StreamOptions): Pro
 export async function publishRows(js: JetStreamClient, rows: OutboxRow[], subjectPrefix: string) {
   // Pipelined on one connection: the stream stores them in the order sent.
   await Promise.all(
-    rows.map((r) =>
-      js.publish(natsSubject(r.type, subjectPrefix), JSON.stringify(toChangeEvent(r)), { msgID: r.id }),
-    ),
+    rows.map((r) => (r.traceparent ? publishTraced(js, r, subjectPrefix) : publishOne(js, r, subjectPrefix))),
   );
 }
+
+const publishOne = (js: JetStreamClient, r: OutboxRow, subjectPrefix: string) =>
+  js.publish(natsSubject(r.type, subjectPrefix), JSON.stringify(toChangeEvent(r)), { msgID: r.id });
+
+/**
+ * A row written by a traced request: its publish is a span of that trace,
+ * and the message carries the publish's traceparent (in the CloudEvent and
+ * in the NATS headers) for the edges to continue.
+ */
+const publishTraced = (js: JetStreamClient, r: OutboxRow, subjectPrefix: string) =>
+  inSpan(
+    "chamicore.outbox.publish",
+    {
+      "messaging.system": "nats",
+      "messaging.operation.type": "send",
+      "messaging.destination.name": natsSubject(r.type, subjectPrefix),
+      "messaging.message.id": r.id,
+      "chamicore.position": r.position,
+    },
+    () => {
+      const traceparent = activeTraceparent();
+      const h = headers();
+      if (traceparent) h.set("traceparent", traceparent);
+      const event = { ...toChangeEvent(r), ...(traceparent ? { traceparent } : {}) };
+      return js.publish(natsSubject(r.type, subjectPrefix), JSON.stringify(event), {
+        msgID: r.id,
+        headers: h,
+      });
+    },
+    { parent: continuing(r.traceparent), kind: SpanKind.PRODUCER },
+  );
 
 export interface BatchResult {
   /** Events published (and marked sent) in this round. */

@@ -23,6 +23,7 @@ import { createLogger, type Logger } from "../../shared/log";
 import { Registry } from "../../shared/metrics";
 import { closeGracefully } from "../../shared/node/drain";
 import { watchedStop } from "../../shared/stopping";
+import { tracingWanted } from "../../shared/tracing";
 import { VERSION } from "../../shared/version";
 import { createControlApp } from "../app";
 import { authSettingsOf, loadControlConfig } from "../config";
@@ -145,6 +146,10 @@ export async function startControl(
   const mcpMode = mcpModeOf(env);
   const log =
     logger ?? createLogger({ level: config.CHAMICORE_LOG_LEVEL, base: { service: "chamicore-control" } });
+  // The SDK is loaded only when traces are asked for (OTEL_EXPORTER_OTLP_ENDPOINT).
+  const stopTracing = tracingWanted(env)
+    ? (await import("../../functions/node/tracing")).startTracing({ serviceName: "chamicore-control", env })
+    : undefined;
   const database = await openDatabase({
     databaseUrl: config.DATABASE_URL,
     dataDir: config.CHAMICORE_DATA_DIR,
@@ -326,6 +331,7 @@ export async function startControl(
         if (metricsServer) await step("metrics listener", closeGracefully(metricsServer));
         await step("HTTP connections", closeGracefully(server));
         await step("database", database.close());
+        await step("traces", stopTracing?.());
         end();
         log.info("stopped");
       })()),

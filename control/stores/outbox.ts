@@ -4,6 +4,7 @@
  */
 import { and, asc, gt, isNull, lte, sql } from "drizzle-orm";
 import { type ChangeEvent, EVENT_SOURCE, eventType, type NewEvent } from "../../shared/events";
+import { activeTraceparent } from "../../shared/tracing";
 import { outbox } from "../db/schema";
 import type { Db, Tx } from "../db/types";
 import { rowsOf } from "./pg-util";
@@ -26,7 +27,9 @@ const RELAY_LOCK = 0x63686d72;
 export async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
   if (events.length === 0) return;
   await tx.execute(sql`select pg_advisory_xact_lock(${OUTBOX_LOCK})`);
-  // Postgres takes at most 65535 parameters per statement; 6 per row.
+  // The request's trace goes on with the relay and the edges (shared/tracing.ts).
+  const traceparent = activeTraceparent() ?? null;
+  // Postgres takes at most 65535 parameters per statement; 7 per row.
   for (let i = 0; i < events.length; i += 5000)
     await tx.insert(outbox).values(
       events.slice(i, i + 5000).map((e) => ({
@@ -35,6 +38,7 @@ export async function appendEvents(tx: Tx, events: NewEvent[]): Promise<void> {
         type: eventType(e),
         subject: e.subject,
         data: e.data as object,
+        traceparent,
       })),
     );
 }
@@ -51,6 +55,7 @@ export const toChangeEvent = (r: OutboxRow): ChangeEvent => ({
   datacontenttype: "application/json",
   data: r.data,
   position: r.position,
+  ...(r.traceparent ? { traceparent: r.traceparent } : {}),
 });
 
 export class PgOutbox {

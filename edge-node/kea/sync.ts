@@ -19,6 +19,7 @@ import { backoffDelay } from "../../shared/backoff";
 import type { Logger } from "../../shared/log";
 import { Counter, Gauge, Histogram, type Registry } from "../../shared/metrics";
 import { Sleeper } from "../../shared/sleeper";
+import { forCauses } from "../../shared/tracing";
 import { type KeaClient, KeaUnreachable } from "./client";
 import {
   type DhcpHost,
@@ -31,6 +32,9 @@ import {
   sameReservation,
 } from "./reservations";
 import { detectStrategy, type KeaState, type KeaStrategy } from "./strategy";
+
+/** A Kea write is linked to at most this many of the traced changes it carries. */
+const MAX_CAUSES = 32;
 
 export interface KeaSyncOptions {
   kea: KeaClient;
@@ -71,6 +75,8 @@ export class KeaSync {
   private stopped = false;
   private dirty = false;
   private lastNudge = 0;
+  /** Traceparents of the changes since the last round (at most MAX_CAUSES are kept). */
+  private causes: string[] = [];
   private strategy: KeaStrategy | undefined;
   private state: KeaState | undefined;
   private nextFull = 0;
@@ -126,8 +132,9 @@ export class KeaSync {
     this.loop ??= this.run();
   }
 
-  /** The replica changed: reconcile once changes settle. */
-  nudge(): void {
+  /** The replica changed (by traced changes, `traces`): reconcile once changes settle. */
+  nudge(traces: readonly string[] = []): void {
+    for (const t of traces) if (this.causes.length < MAX_CAUSES) this.causes.push(t);
     this.dirty = true;
     this.lastNudge = Date.now();
     this.sleeper.wake();
@@ -240,6 +247,8 @@ export class KeaSync {
 
   private async reconcile() {
     const t0 = performance.now();
+    // The traced changes this round writes for: its Kea write is a span of the first, linked to the rest.
+    const causes = this.causes.splice(0);
     this.strategy ??= await this.detect();
     if (this.strategy.unsaved) await this.strategy.save();
     const full = !this.state || Date.now() >= this.nextFull;
@@ -263,7 +272,20 @@ export class KeaSync {
     const changes = diffReservations(state.owned, desired, hold);
     if (changes.length > 0) {
       const tWrite = performance.now();
-      const res = await this.strategy.write(changes, state);
+      const strategy = this.strategy;
+      const res = await forCauses(
+        causes,
+        "chamicore.kea.write",
+        { "chamicore.kea.changes": changes.length, "chamicore.kea.strategy": strategy.name },
+        async (span) => {
+          const r = await strategy.write(changes, state);
+          span?.setAttributes({
+            "chamicore.kea.applied": r.applied.length,
+            "chamicore.kea.refused": r.refused.length,
+          });
+          return r;
+        },
+      );
       this.state = res.state;
       this.lastWriteAt = new Date().toISOString();
       this.m.writes.inc({ result: "ok" });

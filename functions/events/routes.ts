@@ -48,6 +48,10 @@ export const ChangeEventSchema = z
       .unknown()
       .openapi({ description: "The resource envelope after the change, or {id} when deleted" }),
     position: z.number().int(),
+    traceparent: z.string().optional().openapi({
+      description:
+        "W3C traceparent of the request that made the change, when it was traced (CloudEvents distributed-tracing extension)",
+    }),
   })
   .openapi("ChangeEvent");
 

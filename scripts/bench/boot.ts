@@ -2,8 +2,10 @@
  * Boot storm at the edge (docs/benchmarks.md): a control plane with
  * BENCH_NODES compute nodes (interfaces, addresses, role boot params, a role
  * cloud-init payload), one real `chamicore edge` process replicating them
- * (and beside it, when given, the single executable at BENCH_EDGE_EXE and
- * the edge of another checkout or executable at BENCH_EDGE_BEFORE), and
+ * (and beside it, when given, the single executable at BENCH_EDGE_EXE,
+ * the edge of another checkout or executable at BENCH_EDGE_BEFORE, and with
+ * BENCH_TRACING=1 the same edge exporting traces at its default sampling to
+ * an OTLP sink in this process), and
  * the ceilings: a bare node:http server, nginx serving the pre-rendered
  * scripts as files, and a bare `Bun.serve`. The servers run on CPU 1 and
  * this process, the generator (scripts/bench/lib/load.ts), on CPU 0
@@ -32,6 +34,7 @@
  *   BENCH_EDGE_EXE=dist/chamicore-edge npm run bench:boot            # and the executable
  *   BENCH_EDGE_BEFORE=../before npm run bench:boot                   # and the edge of another checkout
  *   BENCH_EDGE_BEFORE=/tmp/chamicore-edge.old BENCH_EDGE_EXE=dist/chamicore-edge npm run bench:boot   # two builds
+ *   BENCH_TRACING=1 npm run bench:boot                               # and the edge with tracing on
  *   BENCH_NODES=2000 BENCH_STORM=1000 BENCH_IDLE=500 BENCH_DURATION=2 npm run bench:boot   # smoke
  */
 import { existsSync } from "node:fs";
@@ -57,6 +60,7 @@ import {
   openLoop,
   percentile,
 } from "./lib/load";
+import { otlpSink } from "./lib/otlp-sink";
 import {
   caughtUp,
   type Edge,
@@ -80,6 +84,7 @@ const IDLE = Number(process.env.BENCH_IDLE ?? 10_000);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const EXE = process.env.BENCH_EDGE_EXE ? resolve(process.env.BENCH_EDGE_EXE) : undefined;
 const BEFORE = process.env.BENCH_EDGE_BEFORE ? resolve(process.env.BENCH_EDGE_BEFORE) : undefined;
+const TRACING = process.env.BENCH_TRACING === "1";
 const P99_LIMIT = 100;
 /** The issue's memory target, 150 MB, in MiB (the unit /proc reports in). */
 const RSS_LIMIT_MIB = 150e6 / 2 ** 20;
@@ -318,6 +323,7 @@ interface Figures {
 const unavailable = pinningUnavailable();
 const site = await openSite({ label: "boot" });
 const ceilings: Ceiling[] = [];
+let sink: Awaited<ReturnType<typeof otlpSink>> | undefined;
 try {
   console.log(`site: control plane on ${site.db}, events over ${site.events}`);
   await seedBootSite(site, NODES);
@@ -371,6 +377,19 @@ try {
       ),
     );
   } else console.log("(no BENCH_EDGE_EXE: the single executable is not measured)");
+  sink = TRACING ? await otlpSink() : undefined;
+  if (sink) {
+    const url = sink.url;
+    edges.push(
+      asCandidate(
+        "edge, tracing on",
+        "traced",
+        await replicated("edge with tracing on (OTLP, default sampling)", () =>
+          site.startEdge({ ...EDGE_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_BSP_SCHEDULE_DELAY: "1000" }),
+        ),
+      ),
+    );
+  }
   if (BEFORE) {
     const { command, label } = edgeBefore(BEFORE);
     edges.push(
@@ -614,12 +633,15 @@ try {
   };
   const ceilingSummary = (c: Candidate) =>
     `highest=${highestOf(c)}/s${cappedOf(c) ? "+" : ""} kept-alive=${keptOf(c).toFixed(0)} req/s cpu/req new-conn=${us(stormOf(c, STORM_RATES[0]!).cpu)} kept-alive=${us(keptCpuOf(c))} storm@${STORM_RATES.map((r) => `${r}/s p99=${msf(stormOf(c, r).p99)} generator-load=${(100 * stormOf(c, r).generator).toFixed(0)}%`).join(" storm@")}`;
+  if (sink)
+    console.log(`tracing sink: ${sink.requests()} exports, ${sink.bytes()} bytes from the traced edge`);
   console.log(
     `summary: boot nodes=${NODES} storm=${STORM} rounds=${ROUNDS} pinning=${unavailable ? "none" : `server-cpu${SERVER_CPU}`} | ${candidates
       .map((c) => `${c.key}: ${c.edge ? edgeSummary(c) : ceilingSummary(c)}`)
       .join(" | ")}`,
   );
 } finally {
+  await sink?.close();
   for (const c of ceilings) await c.stop().catch(() => {});
   await site.close();
 }

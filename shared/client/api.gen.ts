@@ -15694,6 +15694,8 @@ export interface components {
             /** @description Resource id */
             subject: string;
             time: string;
+            /** @description W3C traceparent of the request that made the change, when it was traced (CloudEvents distributed-tracing extension) */
+            traceparent?: string;
             /** @example chamicore.smd.components.updated */
             type: string;
         };

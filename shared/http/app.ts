@@ -17,6 +17,7 @@ import {
   finishBody,
   observe,
   requireJson,
+  traced,
 } from "./middleware";
 
 export interface BaseAppOptions {
@@ -46,6 +47,8 @@ export function createBaseApp<E extends Env>(opts: BaseAppOptions): OpenAPIHono<
       limitLength: 255,
     }),
   );
+  // The span first: the access log line and every line of the request carry its ids.
+  app.use(traced);
   app.use(observe(opts.logger, opts.metrics, opts.quietAccessLog));
   app.use(
     secureHeaders({

@@ -2,11 +2,13 @@
  * Cross-cutting HTTP behaviour shared by the control plane and the edge:
  * media types, API-Version, Cache-Control, body limits, access logs and metrics.
  */
+import { SpanStatusCode } from "@opentelemetry/api";
 import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { Logger } from "../log";
 import type { HttpMetrics } from "../metrics";
 import { ApiError } from "../problem";
+import { fromHeaders, inSpan, SpanKind } from "../tracing";
 import { API_VERSION } from "../version";
 import { jsonTextErrors, queryTextErrors, unstorable } from "./well-formed";
 
@@ -233,6 +235,27 @@ export function bodyLimits(
     return (by[c.req.path] ?? def)(c, next);
   };
 }
+
+/**
+ * A server span per request, continuing the caller's `traceparent`: named
+ * by method and route template, with the status and the subject (never a
+ * path's ids, a query string or a header). A no-op without a tracing SDK.
+ */
+export const traced: MiddlewareHandler = (c, next) =>
+  inSpan(
+    c.req.method,
+    { "http.request.method": c.req.method },
+    async (span) => {
+      await next();
+      const route = matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path ?? "unmatched";
+      span.updateName(`${c.req.method} ${route}`);
+      span.setAttributes({ "http.route": route, "http.response.status_code": c.res.status });
+      const sub = (c.var as { principal?: { sub?: string } }).principal?.sub;
+      if (sub) span.setAttribute("enduser.id", sub);
+      if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    },
+    { parent: fromHeaders((name) => c.req.header(name)), kind: SpanKind.SERVER },
+  );
 
 /**
  * Access log line and request metrics, labelled by route template (not raw

@@ -1,0 +1,1 @@
+ALTER TABLE "events"."outbox" ADD COLUMN "traceparent" varchar(55);

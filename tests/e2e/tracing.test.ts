@@ -1,0 +1,190 @@
+/**
+ * One trace from an API write to every edge that applied it, with real
+ * processes: `chamicore serve` on Postgres with NATS, two `chamicore edge`
+ * processes following it (on Node, and the single executable in the
+ * edge-exe project), all exporting over OTLP/HTTP to a receiver in the
+ * test. A write sent with a `traceparent` yields, in that trace: the
+ * request's server span, the outbox publish under it, and one apply span
+ * per edge under the publish, and the Kea write that followed on the edge
+ * with Kea (Debian's Kea 2.2) under its apply; the control plane's log
+ * lines for the request carry its trace and span ids.
+ */
+import { randomBytes } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  type ControlPlane,
+  cleanupAfterAll,
+  createEdgeAccount,
+  edgeDataDir,
+  edgeEnv,
+  edgeReady,
+  startControlPlane,
+  startEdge,
+} from "../support/edge-site";
+import { type RunningKea, startKea } from "../support/kea";
+import { eventually, uniqueStream } from "../support/nats";
+import { type ReceivedSpan, startOtlpReceiver } from "../support/otlp";
+
+const SERVER = 2;
+const PRODUCER = 4;
+const CONSUMER = 5;
+
+describe("tracing", () => {
+  const cleanup = cleanupAfterAll();
+  let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+  let cp: ControlPlane;
+  let kea: RunningKea;
+  const edges: { url: string }[] = [];
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    cleanup.push(() => receiver.close());
+    kea = await startKea({ dhcp4: { subnet4: [{ id: 1, subnet: "10.214.1.0/24" }] } });
+    cleanup.push(() => kea.stop());
+    // Batches leave every 200 ms, so the test waits for spans, not for the default 5 s.
+    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "200" };
+    cp = await startControlPlane(cleanup, { database: "tracing", ...uniqueStream("tracing"), env: otel });
+    for (const name of ["rack-a", "rack-b"]) {
+      const creds = await createEdgeAccount(cp.api, `edge-${name}`);
+      const e = await startEdge(
+        cleanup,
+        edgeEnv(cp, creds, edgeDataDir(cleanup, name), {
+          ...otel,
+          CHAMICORE_EDGE_NAME: name,
+          // rack-a keeps Kea's reservations.
+          ...(name === "rack-a" ? { KEA_CONTROL_URL: kea.url } : {}),
+        }),
+      );
+      await edgeReady(e);
+      await eventually(
+        `${name} on the stream`,
+        async () => ((await (await fetch(`${e.url}/status`)).json()) as { mode: string }).mode,
+        (m) => m === "stream",
+        30_000,
+      );
+      edges.push(e);
+    }
+  }, 120_000);
+
+  it("follows a write from the API request through the outbox and NATS to both edges' apply", async () => {
+    const traceId = randomBytes(16).toString("hex");
+    const callerSpan = randomBytes(8).toString("hex");
+    const res = await fetch(`${cp.control.url}/hsm/v2/State/Components`, {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${cp.token}`,
+        "Content-Type": "application/json",
+        traceparent: `00-${traceId}-${callerSpan}-01`,
+      },
+      body: JSON.stringify({ id: "x1000c0s0b0n0", state: "Ready" }),
+    });
+    expect(res.status).toBe(201);
+
+    const spans = () => receiver.trace(traceId);
+    const applied = (s: ReceivedSpan[]) => s.filter((x) => x.name === "chamicore.edge.apply");
+    await eventually(
+      "both edges' apply spans",
+      async () => applied(spans()).length,
+      (n) => n >= 2,
+      20_000,
+    );
+
+    const all = spans();
+    const request = all.find((s) => s.kind === SERVER && s.service === "chamicore-control");
+    expect(request).toMatchObject({
+      name: "POST /hsm/v2/State/Components",
+      parentSpanId: callerSpan,
+      attributes: {
+        "http.route": "/hsm/v2/State/Components",
+        "http.response.status_code": 201,
+        "enduser.id": "ops",
+      },
+    });
+    const publish = all.find((s) => s.name === "chamicore.outbox.publish");
+    expect(publish).toMatchObject({
+      kind: PRODUCER,
+      service: "chamicore-control",
+      parentSpanId: request!.spanId,
+    });
+    expect(publish!.attributes["messaging.destination.name"]).toMatch(/components\.created$/);
+    const applies = applied(all);
+    expect(applies.map((s) => s.instance).sort()).toEqual(["rack-a", "rack-b"]);
+    for (const a of applies)
+      expect(a).toMatchObject({
+        kind: CONSUMER,
+        service: "chamicore-edge",
+        parentSpanId: publish!.spanId,
+        attributes: {
+          "chamicore.feed.source": "stream",
+          "chamicore.event.type": "chamicore.smd.components.created",
+        },
+      });
+
+    // The control plane's log lines of the request carry the trace.
+    const lines = cp.control
+      .output()
+      .split("\n")
+      .filter((l) => l.includes(traceId));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ trace_id: traceId, span_id: request!.spanId });
+  });
+
+  it("follows an imported node to the Kea write its reservation took", async () => {
+    const traceId = randomBytes(16).toString("hex");
+    const res = await fetch(`${cp.control.url}/hsm/v2/import`, {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${cp.token}`,
+        "Content-Type": "application/json",
+        traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01`,
+      },
+      body: JSON.stringify({
+        components: [
+          {
+            id: "x1000c0s1b0n0",
+            type: "Node",
+            interfaces: [{ macAddress: "02:00:00:21:40:01", ipAddresses: [{ ipAddress: "10.214.1.21" }] }],
+          },
+        ],
+      }),
+    });
+    expect(res.status, await res.text()).toBeLessThan(300);
+    await eventually(
+      "the Kea write in the trace",
+      async () => receiver.trace(traceId).filter((s) => s.name === "chamicore.kea.write"),
+      (w) => w.length > 0,
+      20_000,
+    );
+    const spans = receiver.trace(traceId);
+    const write = spans.find((s) => s.name === "chamicore.kea.write")!;
+    const applies = spans.filter((s) => s.name === "chamicore.edge.apply" && s.instance === "rack-a");
+    expect(write).toMatchObject({ service: "chamicore-edge", instance: "rack-a", kind: 3 });
+    expect(applies.map((a) => a.spanId)).toContain(write.parentSpanId);
+    expect(write.attributes).toMatchObject({ "chamicore.kea.applied": 1, "chamicore.kea.refused": 0 });
+    // And the reservation is in Kea.
+    const config = await kea.command("config-get");
+    const reservations = (config.arguments as { Dhcp4: { subnet4: { reservations?: object[] }[] } }).Dhcp4
+      .subnet4[0]!.reservations;
+    expect(reservations).toContainEqual(expect.objectContaining({ "ip-address": "10.214.1.21" }));
+  });
+
+  it("traces an edge request its caller traces, and keeps about 1% of those nobody traces", async () => {
+    const traceId = randomBytes(16).toString("hex");
+    const edgeServer = () =>
+      receiver.spans.filter((s) => s.service === "chamicore-edge" && s.kind === SERVER);
+    const before = edgeServer().length;
+    await fetch(`${edges[0]!.url}/status`, {
+      headers: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` },
+    });
+    await eventually(
+      "the traced request's span",
+      async () => receiver.trace(traceId),
+      (t) => t.length === 1,
+    );
+    expect(receiver.trace(traceId)[0]).toMatchObject({ name: "GET /status", instance: "rack-a" });
+    // 200 untraced requests at the edge's default 1%: a handful at most.
+    for (let i = 0; i < 200; i++) await fetch(`${edges[0]!.url}/status`);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(edgeServer().length - before - 1).toBeLessThan(12);
+  });
+});
