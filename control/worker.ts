@@ -47,8 +47,9 @@ import { pgStores } from "./stores";
 import { PgOutbox } from "./stores/outbox";
 import { PgPowerStore } from "./stores/power";
 import { ArtifactsEnvSchema, R2Artifacts, type R2BucketLike } from "./worker-artifacts";
+import { type WorkerTracingEnv, workerTracing } from "./worker-tracing";
 
-export interface WorkerEnv {
+export interface WorkerEnv extends WorkerTracingEnv {
   /**
    * R2 bucket for uploaded artifacts (wrangler.toml `[[r2_buckets]]`).
    * Unbound, uploads answer 503 and artifacts can only be registered by URL.
@@ -90,6 +91,7 @@ export interface WorkerEnv {
 
 interface ExecutionContextLike {
   waitUntil(p: Promise<unknown>): void;
+  passThroughOnException?(): void;
 }
 
 /** Where the Worker's database is, from its bindings and environment. */
@@ -297,10 +299,31 @@ function createApp(env: WorkerEnv) {
 
 // One app, metrics registry and key cache per isolate; they hold no connections.
 let app: ReturnType<typeof createControlApp> | undefined;
+// The isolate's tracing (null: off), started with the first request.
+let tracing: ReturnType<typeof workerTracing> | null | undefined;
+
+/**
+ * `ctx` with every `waitUntil` noted, so that the request's spans are sent
+ * once its after-work (the outbox flush and its publish spans) is done.
+ */
+function tracked(ctx: ExecutionContextLike) {
+  const pending: Promise<unknown>[] = [];
+  return {
+    ctx: {
+      waitUntil(p: Promise<unknown>) {
+        pending.push(p);
+        ctx.waitUntil(p);
+      },
+      passThroughOnException: () => ctx.passThroughOnException?.(),
+    },
+    settled: () => Promise.allSettled(pending),
+  };
+}
 
 export default {
   /** The cron trigger (wrangler.toml): publishes what a failed flush left in the outbox, and prunes. */
   scheduled(_event: unknown, env: WorkerEnv, ctx: ExecutionContextLike) {
+    tracing ??= workerTracing(env) ?? null;
     const logger = createLogger({
       level: env.CHAMICORE_LOG_LEVEL ?? "info",
       base: { service: "chamicore-control" },
@@ -324,6 +347,8 @@ export default {
           await new PgPowerStore(db).failOverdue(null, new Set(), new Date(), { unclaimedOnly: true });
         } finally {
           await close();
+          // The publish spans of events a failed flush left (their traces go on from the outbox).
+          await tracing?.flush().catch(() => {});
         }
       })(),
     );
@@ -341,6 +366,17 @@ export default {
         headers: { "Content-Type": PROBLEM_CONTENT_TYPE },
       });
     }
-    return app.fetch(req, env, ctx as never);
+    tracing ??= workerTracing(env) ?? null;
+    if (!tracing) return app.fetch(req, env, ctx as never);
+    const t = tracing;
+    const work = tracked(ctx);
+    return Promise.resolve(app.fetch(req, env, work.ctx as never)).finally(() =>
+      ctx.waitUntil(
+        work
+          .settled()
+          .then(() => t.flush())
+          .catch(() => {}),
+      ),
+    );
   },
 };

@@ -7,7 +7,8 @@
  * request's server span, the outbox publish under it, and one apply span
  * per edge under the publish, and the Kea write that followed on the edge
  * with Kea (Debian's Kea 2.2) under its apply; the control plane's log
- * lines for the request carry its trace and span ids.
+ * lines for the request carry its trace and span ids. The Worker build in
+ * workerd does the same over its WebSocket relay, exporting with fetch.
  */
 import { randomBytes } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -22,8 +23,9 @@ import {
   startEdge,
 } from "../support/edge-site";
 import { type RunningKea, startKea } from "../support/kea";
-import { eventually, uniqueStream } from "../support/nats";
+import { eventually, privateNats, readStream, uniqueStream } from "../support/nats";
 import { type ReceivedSpan, startOtlpReceiver } from "../support/otlp";
+import { workerTarget } from "../support/targets";
 
 const SERVER = 2;
 const PRODUCER = 4;
@@ -186,5 +188,99 @@ describe("tracing", () => {
     for (let i = 0; i < 200; i++) await fetch(`${edges[0]!.url}/status`);
     await new Promise((r) => setTimeout(r, 600));
     expect(edgeServer().length - before - 1).toBeLessThan(12);
+  });
+});
+
+describe("tracing on the Worker", () => {
+  const cleanup = cleanupAfterAll();
+  let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+  let url: string;
+  let token: string;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    cleanup.push(() => receiver.close());
+    const nats = await privateNats();
+    cleanup.push(() => nats.dispose());
+    const { stream, prefix } = uniqueStream("worker_tracing");
+    const t = await workerTarget(
+      {
+        NATS_URL: nats.wsUrl,
+        CHAMICORE_NATS_STREAM: stream,
+        CHAMICORE_NATS_SUBJECT_PREFIX: prefix,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      },
+      { artifacts: false },
+    );
+    cleanup.push(() => t.stop());
+    url = t.url!;
+    token = t.adminToken;
+    // The relay makes the stream with its first publish: a first write, so the edges find it.
+    expect((await t.call("POST", "/hsm/v2/State/Components", { body: { id: "x2000c0s9b0n0" } })).status).toBe(
+      201,
+    );
+    await eventually(
+      "the stream",
+      () => readStream(nats.url, stream),
+      (m) => m.length === 1,
+    );
+    for (const name of ["rack-a", "rack-b"]) {
+      const sa = await t.call("POST", "/auth/v1/service-accounts", {
+        body: { id: `edge-${name}`, roles: ["edge"] },
+      });
+      expect(sa.status, sa.text).toBe(201);
+      const e = await startEdge(cleanup, {
+        CHAMICORE_CONTROL_URL: url,
+        CHAMICORE_EDGE_CLIENT_ID: `edge-${name}`,
+        CHAMICORE_EDGE_CLIENT_SECRET: sa.json.spec.clientSecret,
+        CHAMICORE_EDGE_DATA_DIR: edgeDataDir(cleanup, `w-${name}`),
+        CHAMICORE_EDGE_NAME: name,
+        CHAMICORE_EDGE_POLL_SECONDS: "0.5",
+        NATS_URL: nats.url,
+        CHAMICORE_NATS_STREAM: stream,
+        CHAMICORE_NATS_SUBJECT_PREFIX: prefix,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_BSP_SCHEDULE_DELAY: "200",
+      });
+      await edgeReady(e);
+      await eventually(
+        `${name} on the stream`,
+        async () => ((await (await fetch(`${e.url}/status`)).json()) as { mode: string }).mode,
+        (m) => m === "stream",
+        30_000,
+      );
+    }
+  }, 180_000);
+
+  it("follows a write on the Worker through its relay to both edges' apply", async () => {
+    const traceId = randomBytes(16).toString("hex");
+    const res = await fetch(`${url}/hsm/v2/State/Components`, {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${token}`,
+        "Content-Type": "application/json",
+        traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01`,
+      },
+      body: JSON.stringify({ id: "x2000c0s0b0n0", state: "Ready" }),
+    });
+    expect(res.status).toBe(201);
+    await eventually(
+      "both edges' apply spans",
+      async () => receiver.trace(traceId).filter((s) => s.name === "chamicore.edge.apply").length,
+      (n) => n >= 2,
+      20_000,
+    );
+    const all = receiver.trace(traceId);
+    const request = all.find((s) => s.kind === SERVER && s.service === "chamicore-control")!;
+    expect(request.name).toBe("POST /hsm/v2/State/Components");
+    const publish = all.find((s) => s.name === "chamicore.outbox.publish");
+    expect(publish).toMatchObject({
+      kind: PRODUCER,
+      service: "chamicore-control",
+      parentSpanId: request.spanId,
+    });
+    const applies = all.filter((s) => s.name === "chamicore.edge.apply");
+    expect(applies.map((s) => s.instance).sort()).toEqual(["rack-a", "rack-b"]);
+    for (const a of applies) expect(a.parentSpanId).toBe(publish!.spanId);
   });
 });
