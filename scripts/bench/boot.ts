@@ -4,8 +4,8 @@
  * cloud-init payload), one real `chamicore edge` process replicating them
  * (and beside it, when given, the single executable at BENCH_EDGE_EXE,
  * the edge of another checkout or executable at BENCH_EDGE_BEFORE, and with
- * BENCH_TRACING=1 the same edge exporting traces at its default sampling to
- * an OTLP sink in this process), and
+ * BENCH_TRACING=1 the edge (the executable, when given) exporting traces at
+ * its default sampling to an OTLP sink in this process), and
  * the ceilings: a bare node:http server, nginx serving the pre-rendered
  * scripts as files, and a bare `Bun.serve`. The servers run on CPU 1 and
  * this process, the generator (scripts/bench/lib/load.ts), on CPU 0
@@ -384,8 +384,12 @@ try {
       asCandidate(
         "edge, tracing on",
         "traced",
-        await replicated("edge with tracing on (OTLP, default sampling)", () =>
-          site.startEdge({ ...EDGE_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_BSP_SCHEDULE_DELAY: "1000" }),
+        // The executable when given (what sites run), else `chamicore edge`.
+        await replicated(`${EXE ? "edge executable" : "edge"} with tracing on (OTLP, default sampling)`, () =>
+          site.startEdge(
+            { ...EDGE_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_BSP_SCHEDULE_DELAY: "1000" },
+            EXE ? { exe: EXE } : {},
+          ),
         ),
       ),
     );
