@@ -41,7 +41,10 @@ class FetchSpanExporter implements SpanExporter {
   ) {}
   export(spans: ReadableSpan[], done: (r: { code: number; error?: Error }) => void): void {
     const body = JsonTraceSerializer.serializeRequest(spans);
-    if (!body) return done({ code: 1, error: new Error("spans could not be serialized") });
+    if (!body) {
+      done({ code: 1, error: new Error("spans could not be serialized") });
+      return;
+    }
     fetch(this.url, {
       method: "POST",
       headers: { "Content-Type": "application/json", ...this.headers },

@@ -41,6 +41,7 @@ import {
   WorkerDbEnvSchema,
 } from "./config";
 import * as schema from "./db/schema";
+import { traced } from "./db/traced";
 import type { Db } from "./db/types";
 import { flushQuietly, type WorkerRelayOptions } from "./events/worker-relay";
 import { pgStores } from "./stores";
@@ -150,11 +151,11 @@ async function openDb(s: DbSettings, logger: Logger): Promise<{ db: Db; close: (
       connectionString: s.hyperdrive.connectionString,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     });
-    db = drizzlePg(client, { schema });
+    db = traced(drizzlePg(client, { schema }));
   } else if (s.databaseUrl) {
     useNeonProxy(s.neonWsProxy);
     client = new NeonClient({ connectionString: s.databaseUrl, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-    db = drizzleNeon(client, { schema });
+    db = traced(drizzleNeon(client, { schema }));
   } else {
     throw new ApiError("not-ready", "No database configured: bind HYPERDRIVE or set DATABASE_URL");
   }

@@ -15,6 +15,7 @@ import pg from "pg";
 import type { Logger } from "../../shared/log";
 import { unpackTemplate } from "./pglite-template";
 import * as schema from "./schema";
+import { traced } from "./traced";
 import type { Db } from "./types";
 
 /**
@@ -78,7 +79,7 @@ export async function openDatabase(opts: {
     });
     // The pool re-emits an idle client's error; the listener above has told it already.
     pool.on("error", () => {});
-    const db: Db = drizzlePg(pool, { schema });
+    const db: Db = traced(drizzlePg(pool, { schema }));
     const u = new URL(opts.databaseUrl);
     return {
       db,
@@ -100,7 +101,7 @@ export async function openDatabase(opts: {
     throw e;
   }
   const pglite = drizzlePglite(client, { schema });
-  const db: Db = pglite;
+  const db: Db = traced(pglite);
   return {
     db,
     kind: "pglite",

@@ -4,7 +4,8 @@
  * processes following it (on Node, and the single executable in the
  * edge-exe project), all exporting over OTLP/HTTP to a receiver in the
  * test. A write sent with a `traceparent` yields, in that trace: the
- * request's server span, the outbox publish under it, and one apply span
+ * request's server span, its database transaction, the outbox publish
+ * under the transaction, and one apply span
  * per edge under the publish, and the Kea write that followed on the edge
  * with Kea (Debian's Kea 2.2) under its apply; the control plane's log
  * lines for the request carry its trace and span ids. The Worker build in
@@ -102,13 +103,12 @@ describe("tracing", () => {
         "enduser.id": "ops",
       },
     });
+    // The write's transaction under the request, and the publish of its event under the transaction.
     const publish = all.find((s) => s.name === "chamicore.outbox.publish");
-    expect(publish).toMatchObject({
-      kind: PRODUCER,
-      service: "chamicore-control",
-      parentSpanId: request!.spanId,
-    });
+    expect(publish).toMatchObject({ kind: PRODUCER, service: "chamicore-control" });
     expect(publish!.attributes["messaging.destination.name"]).toMatch(/components\.created$/);
+    const tx = all.find((s) => s.spanId === publish!.parentSpanId);
+    expect(tx).toMatchObject({ name: "db.transaction", kind: 3, parentSpanId: request!.spanId });
     const applies = applied(all);
     expect(applies.map((s) => s.instance).sort()).toEqual(["rack-a", "rack-b"]);
     for (const a of applies)
@@ -274,11 +274,9 @@ describe("tracing on the Worker", () => {
     const request = all.find((s) => s.kind === SERVER && s.service === "chamicore-control")!;
     expect(request.name).toBe("POST /hsm/v2/State/Components");
     const publish = all.find((s) => s.name === "chamicore.outbox.publish");
-    expect(publish).toMatchObject({
-      kind: PRODUCER,
-      service: "chamicore-control",
-      parentSpanId: request.spanId,
-    });
+    expect(publish).toMatchObject({ kind: PRODUCER, service: "chamicore-control" });
+    const tx = all.find((s) => s.spanId === publish!.parentSpanId);
+    expect(tx).toMatchObject({ name: "db.transaction", parentSpanId: request.spanId });
     const applies = all.filter((s) => s.name === "chamicore.edge.apply");
     expect(applies.map((s) => s.instance).sort()).toEqual(["rack-a", "rack-b"]);
     for (const a of applies) expect(a.parentSpanId).toBe(publish!.spanId);

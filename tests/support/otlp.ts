@@ -27,9 +27,9 @@ type AnyValue = {
   doubleValue?: number;
 };
 type KeyValue = { key: string; value: AnyValue };
-const valueOf = (v: AnyValue) =>
+const scalar = (v: AnyValue) =>
   v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : (v.boolValue ?? v.doubleValue ?? ""));
-const attrs = (kvs: KeyValue[] = []) => Object.fromEntries(kvs.map((kv) => [kv.key, valueOf(kv.value)]));
+const attrs = (kvs: KeyValue[] = []) => Object.fromEntries(kvs.map((kv) => [kv.key, scalar(kv.value)]));
 
 export async function startOtlpReceiver() {
   const spans: ReceivedSpan[] = [];
