@@ -28,6 +28,17 @@ import { eventually, privateNats, readStream, uniqueStream } from "../support/na
 import { type ReceivedSpan, startOtlpReceiver } from "../support/otlp";
 import { workerTarget } from "../support/targets";
 
+/** Waits until the edge is ready and follows NATS (its apply spans then come from the stream). */
+async function onTheStream(e: { url: string }, name: string) {
+  await edgeReady(e);
+  await eventually(
+    `${name} on the stream`,
+    async () => ((await (await fetch(`${e.url}/status`)).json()) as { mode: string }).mode,
+    (m) => m === "stream",
+    30_000,
+  );
+}
+
 const SERVER = 2;
 const PRODUCER = 4;
 const CONSUMER = 5;
@@ -58,13 +69,7 @@ describe("tracing", () => {
           ...(name === "rack-a" ? { KEA_CONTROL_URL: kea.url } : {}),
         }),
       );
-      await edgeReady(e);
-      await eventually(
-        `${name} on the stream`,
-        async () => ((await (await fetch(`${e.url}/status`)).json()) as { mode: string }).mode,
-        (m) => m === "stream",
-        30_000,
-      );
+      await onTheStream(e, name);
       edges.push(e);
     }
   }, 120_000);
@@ -242,13 +247,7 @@ describe("tracing on the Worker", () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_BSP_SCHEDULE_DELAY: "200",
       });
-      await edgeReady(e);
-      await eventually(
-        `${name} on the stream`,
-        async () => ((await (await fetch(`${e.url}/status`)).json()) as { mode: string }).mode,
-        (m) => m === "stream",
-        30_000,
-      );
+      await onTheStream(e, name);
     }
   }, 180_000);
 

@@ -114,23 +114,7 @@ beforeAll(async () => {
   op = await startOidcProvider({ ada: { groups: ["hpc-users"], name: "Ada Lovelace" } });
 });
 afterAll(() => op?.close());
-const idpEnv = () => ({
-  CHAMICORE_TRUSTED_ISSUERS: JSON.stringify([
-    {
-      issuer: op.issuer,
-      jwksUri: op.jwksUri,
-      audience: "chamicore",
-      roleMap: { "hpc-users": ["viewer"] },
-      subjectPrefix: "corp:",
-      login: {
-        clientId: op.clientId,
-        clientSecret: op.clientSecret,
-        name: "Corp SSO",
-        scope: "openid profile groups",
-      },
-    },
-  ]),
-});
+const idpEnv = () => ({ CHAMICORE_TRUSTED_ISSUERS: JSON.stringify([op.trustedIssuer()]) });
 
 describe.skipIf(!CHROMIUM).each([
   ["node+postgres", () => nodePostgresTarget({ ...idpEnv(), CHAMICORE_POWER_POLL_SECONDS: "0.05" })],

@@ -27,19 +27,7 @@ afterAll(() => op?.close());
 /** The OP offered on the login page, and a second trusted issuer that is not (token exchange only). */
 const idpEnv = () => ({
   CHAMICORE_TRUSTED_ISSUERS: JSON.stringify([
-    {
-      issuer: op.issuer,
-      jwksUri: op.jwksUri,
-      audience: "chamicore",
-      roleMap: { "hpc-users": ["viewer"] },
-      subjectPrefix: "corp:",
-      login: {
-        clientId: op.clientId,
-        clientSecret: op.clientSecret,
-        name: "Corp SSO",
-        scope: "openid profile groups",
-      },
-    },
+    op.trustedIssuer(),
     {
       issuer: "https://other.example",
       jwksUri: "https://other.example/jwks",

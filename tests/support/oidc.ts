@@ -20,6 +20,12 @@ export interface OidcProvider {
   jwksUri: string;
   clientId: string;
   clientSecret: string;
+  /**
+   * This provider as CHAMICORE_TRUSTED_ISSUERS names it: offered on the
+   * login page as "Corp SSO" (subjects `corp:<login>`), its group
+   * hpc-users mapped to viewer.
+   */
+  trustedIssuer(): Record<string, unknown>;
   /** Accept `uri` as a redirect URI of the client from now on. */
   allowRedirect(uri: string): void;
   close(): Promise<void>;
@@ -67,6 +73,14 @@ export async function startOidcProvider(users: Record<string, { groups: string[]
     jwksUri: `${issuer}/jwks`,
     clientId,
     clientSecret,
+    trustedIssuer: () => ({
+      issuer,
+      jwksUri: `${issuer}/jwks`,
+      audience: "chamicore",
+      roleMap: { "hpc-users": ["viewer"] },
+      subjectPrefix: "corp:",
+      login: { clientId, clientSecret, name: "Corp SSO", scope: "openid profile groups" },
+    }),
     allowRedirect(uri: string) {
       redirects.push(uri);
       build();
