@@ -44,6 +44,8 @@ export function createEdgeApp(opts: {
   peerOf?: PeerOf;
   /** false: every route through the normal stack (comparisons, benchmarks); default true. */
   hotPath?: boolean;
+  /** A tracing SDK runs: the hot routes make a span of each answer it keeps (see hot-path.ts). */
+  traced?: { ratio: number | undefined };
   /** Where the boot stages its answers show go (./progress/recorder.ts); default: nowhere. */
   progress?: ProgressRecorder;
   /** The verified artifact cache (./artifacts/cache.ts): serves `/boot/v1/artifacts/{sha256}/{name}`; none: that route is absent. */
@@ -132,6 +134,7 @@ export function createEdgeApp(opts: {
       peerOf: opts.peerOf,
       progress: opts.progress,
       artifacts: deps.artifacts,
+      traced: opts.traced,
     }),
   );
 }

@@ -9,6 +9,7 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { type ApiClient, createClient, unwrap } from "../shared/client";
 import type { ChangeEvent } from "../shared/events";
+import { activeTraceparent } from "../shared/tracing";
 import { SnapshotDocument } from "./replica/snapshot-document";
 
 export class SnapshotNeeded extends Error {}
@@ -71,6 +72,9 @@ export class ControlClient {
     const attempt = async () => {
       const headers = new Headers(request.headers);
       headers.set("Authorization", `Bearer ${await this.accessToken()}`);
+      // Inside traced work (a power job), the control plane's answer is a span of the same trace.
+      const traceparent = activeTraceparent();
+      if (traceparent) headers.set("traceparent", traceparent);
       return fetch(request.url, {
         method: request.method,
         headers,

@@ -34,6 +34,7 @@ import { isValidId } from "../shared/ids";
 import { type Logger, silentLogger } from "../shared/log";
 import { normalizeMac } from "../shared/mac";
 import { type Counter, type HttpMetrics, httpMetrics, Registry } from "../shared/metrics";
+import { answeredSpan } from "../shared/tracing";
 
 /** The TCP peer's address, from what the server hands `fetch` besides the request. */
 export type PeerOf = (req: Request, env: unknown) => string | undefined;
@@ -74,6 +75,11 @@ export interface HotPathOptions {
   progress?: ProgressObserver;
   /** Where scripts send nodes for artifacts (the edge's cache), as in the normal stack's AppDeps. */
   artifacts?: ArtifactServing;
+  /**
+   * A tracing SDK runs: each answer is a server span, offered to its
+   * sampler; `ratio`: the SDK's share of new traces, drawn here first.
+   */
+  traced?: { ratio: number | undefined };
 }
 
 /** The answer headers the normal stack adds to every route (security headers, API-Version), lower-case. */
@@ -180,6 +186,7 @@ export function createHotPath(o: HotPathOptions): HotPath {
   >;
 
   function answer(
+    req: Request,
     body: string,
     headers: Record<string, string>,
     requestId: string,
@@ -187,6 +194,14 @@ export function createHotPath(o: HotPathOptions): HotPath {
     t0: number,
     path: string,
   ) {
+    if (o.traced)
+      answeredSpan(
+        `GET ${counts.route}`,
+        t0,
+        { "http.request.method": "GET", "http.route": counts.route, "http.response.status_code": 200 },
+        (name) => req.headers.get(name) ?? undefined,
+        o.traced.ratio,
+      );
     const seconds = (performance.now() - t0) / 1000;
     counts.requests.inc();
     counts.duration.observe(seconds);
@@ -227,7 +242,7 @@ export function createHotPath(o: HotPathOptions): HotPath {
     headers["Content-Length"] = String(Buffer.byteLength(script));
     if (decision.kind === "boot")
       o.progress?.seen({ node: decision.node.id, stage: "bootscript", retry: q.retry });
-    return answer(script, headers, requestId, bootCounts[kind], t0, path);
+    return answer(req, script, headers, requestId, bootCounts[kind], t0, path);
   }
 
   async function document(
@@ -275,7 +290,7 @@ export function createHotPath(o: HotPathOptions): HotPath {
     headers["content-length"] = String(length);
     const counts = docCounts[name];
     o.progress?.seen({ node: node.id, stage: name, address: caller });
-    return answer(body, headers, requestId, id === undefined ? counts.mine : counts.byId, t0, path);
+    return answer(req, body, headers, requestId, id === undefined ? counts.mine : counts.byId, t0, path);
   }
 
   const hot = (req: Request, env?: unknown) => {

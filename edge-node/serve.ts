@@ -72,7 +72,7 @@ export async function startEdgeOn(
       base: { service: "chamicore-edge", edge: config.CHAMICORE_EDGE_NAME },
     });
   // The SDK is loaded only when traces are asked for; boot and cloud-init requests are kept at 1%.
-  const stopTracing = tracingWanted(env)
+  const tracing = tracingWanted(env)
     ? (await import("../functions/node/tracing")).startTracing({
         serviceName: "chamicore-edge",
         attributes: { "service.instance.id": config.CHAMICORE_EDGE_NAME },
@@ -195,6 +195,7 @@ export async function startEdgeOn(
     runtime: runtime.name,
     ipxe,
     artifacts,
+    traced: tracing && { ratio: tracing.rootRatio },
     // Started once the HTTP side listens; /status reads it from then on.
     tftp: () => tftp?.status() ?? null,
     serving: servingSettingsOf(
@@ -285,7 +286,7 @@ export async function startEdgeOn(
         // After the feed: the Kea write in flight (if any) finishes before the replica closes.
         await step("Kea sync", kea?.stop());
         replica.close();
-        await step("traces", stopTracing?.());
+        await step("traces", tracing?.stop());
         end();
         log.info("stopped");
       })()),

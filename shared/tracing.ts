@@ -23,7 +23,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 
-export { SpanKind };
+export { type Span, SpanKind };
 
 export const tracer = () => trace.getTracer("chamicore");
 
@@ -102,6 +102,22 @@ export function forCauses<T>(
   return inSpan(name, attributes, fn, { parent: continuing(causes[0]), kind, links });
 }
 
+/**
+ * A step of traced work (a BMC request of a traced power transition): a
+ * span `name` under the active span, or no span at all when nothing is
+ * traced here, so that untraced work (a scheduled scan) starts no trace of
+ * its own per call.
+ */
+export function inTrace<T>(
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span | undefined) => T,
+  kind = SpanKind.CLIENT,
+): T {
+  if (!trace.getActiveSpan()?.isRecording()) return fn(undefined);
+  return inSpan(name, attributes, fn, { kind });
+}
+
 /** The context a carried traceparent continues; the root when there is none (or it is malformed). */
 export const continuing = (traceparent: string | null | undefined): Context =>
   traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
@@ -116,6 +132,38 @@ export const fromHeaders = (get: (name: string) => string | undefined): Context 
       get: (c, k) => c[k as keyof typeof c] ?? undefined,
     },
   );
+
+/** A span attribute: the lot for this new trace was drawn already, and kept it (functions/node/tracing.ts). */
+export const PRESAMPLED = "chamicore.presampled";
+
+/**
+ * A server span for a request already answered (the edge's hot routes,
+ * which skip the middleware): started at `startTime` (`performance.now()`),
+ * ended now, continuing the caller's `traceparent`. With `ratio` (the
+ * SDK's share of new traces, when its default sampler runs), a request no
+ * caller traces draws its lot here first, and the many not kept build
+ * nothing at all; without, the SDK's sampler decides for every request.
+ */
+export function answeredSpan(
+  name: string,
+  startTime: number,
+  attributes: Attributes,
+  header: (name: string) => string | undefined,
+  ratio?: number,
+): void {
+  const parent = header("traceparent");
+  if (parent === undefined && ratio !== undefined) {
+    if (Math.random() >= ratio) return;
+    attributes[PRESAMPLED] = true;
+  }
+  tracer()
+    .startSpan(
+      name,
+      { kind: SpanKind.SERVER, startTime, attributes },
+      parent === undefined ? ROOT_CONTEXT : fromHeaders(header),
+    )
+    .end();
+}
 
 /** `trace_id` and `span_id` of the active span, for a log line inside it. */
 export function activeIds(): { trace_id: string; span_id: string } | undefined {

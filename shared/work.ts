@@ -16,15 +16,38 @@ export interface PowerWork {
   kind: "power";
   transitionId: string;
   taskIds: string[];
+  /** W3C traceparent of the hand-off, when the request that made the work was traced. */
+  traceparent?: string;
 }
 
 /** A discovery scan of the site's targets. */
 export interface DiscoveryWork {
   kind: "discovery";
   scanId: string;
+  /** W3C traceparent of the hand-off, when the request that started the scan was traced. */
+  traceparent?: string;
 }
 
 export type WorkMessage = PowerWork | DiscoveryWork;
+
+/** What a span of handing on or running power work says it is. */
+export const powerWorkAttributes = (transitionId: string, tasks: number) => ({
+  "chamicore.work.kind": "power",
+  "chamicore.power.transition_id": transitionId,
+  "chamicore.power.tasks": tasks,
+});
+
+/** What a span of handing on or running a scan says it is. */
+export const scanWorkAttributes = (scanId: string) => ({
+  "chamicore.work.kind": "discovery",
+  "chamicore.discovery.scan_id": scanId,
+});
+
+/** What a span of handing on or running `work` says it is (no secrets: the message holds none). */
+export const workAttributes = (work: WorkMessage): Record<string, string | number> =>
+  work.kind === "power"
+    ? powerWorkAttributes(work.transitionId, work.taskIds.length)
+    : scanWorkAttributes(work.scanId);
 
 /** The work stream beside the event stream (`CHAMICORE_NATS_STREAM`): `<stream>_WORK`. */
 export const workStreamName = (eventStream: string) => `${eventStream}_WORK`;

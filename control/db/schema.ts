@@ -399,6 +399,8 @@ export const transitions = power.table(
     dryRun: boolean("dry_run").notNull().default(false),
     requestedBy: varchar("requested_by", { length: 255 }).notNull(),
     completedAt: timestamp("completed_at", { withTimezone: true, precision: 3 }),
+    /** The W3C traceparent of the request that made it, when traced: its agent's work continues that trace. */
+    traceparent: varchar("traceparent", { length: 55 }),
     ...tracked(),
   },
   (t) => [index("transitions_state_idx").on(t.state), index("transitions_created_idx").on(t.createdAt)],
@@ -473,6 +475,8 @@ export const discoveryScans = discovery.table(
     requestedBy: varchar("requested_by", { length: 255 }).notNull(),
     message: text("message").notNull().default(""),
     results: jsonb("results").notNull().default([]),
+    /** The W3C traceparent of the request that started it, when traced: its agent's work continues that trace. */
+    traceparent: varchar("traceparent", { length: 55 }),
     startedAt: timestamp("started_at", { withTimezone: true, precision: 3 }),
     finishedAt: timestamp("finished_at", { withTimezone: true, precision: 3 }),
     ...tracked(),

@@ -27,6 +27,8 @@ import type { PowerStore } from "../../functions/power/store";
 import { errorFields, safeErrorMessage } from "../../shared/error-fields";
 import type { Logger } from "../../shared/log";
 import { readAhead } from "../../shared/read-ahead";
+import { forCauses, SpanKind } from "../../shared/tracing";
+import { scanWorkAttributes } from "../../shared/work";
 import { PollingLoop } from "./polling-loop";
 
 export interface DiscoveryAgentOptions {
@@ -88,7 +90,14 @@ export class DiscoveryAgent {
   private begin(scan: ClaimedScan) {
     const controller = new AbortController();
     const run = { controller, done: Promise.resolve() };
-    run.done = this.execute(scan, controller.signal)
+    // A scan started by a traced request is run in a span of its trace, each BMC request under it.
+    run.done = forCauses(
+      scan.traceparent ? [scan.traceparent] : [],
+      "chamicore.work.run",
+      scanWorkAttributes(scan.id),
+      () => this.execute(scan, controller.signal),
+      SpanKind.INTERNAL,
+    )
       .catch((e: Error) => {
         this.o.logger.error("discovery scan failed", { scanId: scan.id, ...errorFields(e) });
         return this.o.queue.finish(scan.id, "failed", safeErrorMessage(e)).catch(() => {});

@@ -27,6 +27,8 @@ import { backoffDelay } from "../../shared/backoff";
 import { errorFields } from "../../shared/error-fields";
 import type { Logger } from "../../shared/log";
 import type { Registry } from "../../shared/metrics";
+import { forCauses, SpanKind } from "../../shared/tracing";
+import { powerWorkAttributes } from "../../shared/work";
 import { PollingLoop } from "./polling-loop";
 
 export interface PowerAgentOptions {
@@ -124,7 +126,14 @@ export class PowerAgent {
     for (const t of job.tasks) this.holding.add(t.id);
     const controller = new AbortController();
     const run: Run = { transitionId: job.transitionId, controller, done: Promise.resolve() };
-    run.done = this.execute(job, controller.signal).finally(() => {
+    // A transition made by a traced request is run in a span of its trace, each BMC request under it.
+    run.done = forCauses(
+      claimed.traceparent ? [claimed.traceparent] : [],
+      "chamicore.work.run",
+      powerWorkAttributes(job.transitionId, job.tasks.length),
+      () => this.execute(job, controller.signal),
+      SpanKind.INTERNAL,
+    ).finally(() => {
       this.runs.delete(run);
       for (const t of job.tasks) this.holding.delete(t.id);
     });

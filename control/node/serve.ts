@@ -147,7 +147,7 @@ export async function startControl(
   const log =
     logger ?? createLogger({ level: config.CHAMICORE_LOG_LEVEL, base: { service: "chamicore-control" } });
   // The SDK is loaded only when traces are asked for (OTEL_EXPORTER_OTLP_ENDPOINT).
-  const stopTracing = tracingWanted(env)
+  const tracing = tracingWanted(env)
     ? (await import("../../functions/node/tracing")).startTracing({ serviceName: "chamicore-control", env })
     : undefined;
   const database = await openDatabase({
@@ -331,7 +331,7 @@ export async function startControl(
         if (metricsServer) await step("metrics listener", closeGracefully(metricsServer));
         await step("HTTP connections", closeGracefully(server));
         await step("database", database.close());
-        await step("traces", stopTracing?.());
+        await step("traces", tracing?.stop());
         end();
         log.info("stopped");
       })()),

@@ -16,13 +16,15 @@
  * functions/discovery/agent.ts) and reports there.
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/nats-core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { DiscoveryQueue } from "../../functions/discovery/store";
 import { budgetFromNow } from "../../functions/power/resolve";
 import type { PowerQueue } from "../../functions/power/store";
 import { Backoff } from "../../shared/backoff";
 import type { Logger } from "../../shared/log";
-import { type WorkMessage, workSubject } from "../../shared/work";
+import { activeTraceparent, continuing, inSpan, SpanKind } from "../../shared/tracing";
+import { type WorkMessage, workAttributes, workSubject } from "../../shared/work";
 import { ensureWorkStream } from "../../shared/work-stream";
 import { PollingLoop } from "./polling-loop";
 
@@ -86,7 +88,12 @@ export class WorkDispatcher {
       const jobs = await this.o.power.claim(site, 1000, budgetFromNow);
       for (const job of jobs) {
         const taskIds = job.tasks.map((t) => t.id);
-        const sent = await this.publish(js, site, { kind: "power", transitionId: job.transitionId, taskIds });
+        const sent = await this.publish(
+          js,
+          site,
+          { kind: "power", transitionId: job.transitionId, taskIds },
+          job.traceparent,
+        );
         if (sent)
           this.o.logger.info("power tasks handed to site", {
             site,
@@ -98,20 +105,51 @@ export class WorkDispatcher {
     }
     for (const site of scanSites)
       for (const scan of await this.o.discovery.claim(site, 10)) {
-        if (await this.publish(js, site, { kind: "discovery", scanId: scan.id }))
+        if (await this.publish(js, site, { kind: "discovery", scanId: scan.id }, scan.traceparent))
           this.o.logger.info("discovery scan handed to site", { site, scanId: scan.id });
         else await this.o.discovery.release(scan.id);
       }
   }
 
-  private async publish(js: JetStreamClient, site: string, work: WorkMessage): Promise<boolean> {
+  /**
+   * Publishes `work`; when the request that made it was traced (`cause`),
+   * in a span of that trace whose traceparent the message carries, in its
+   * body and its NATS headers, for the edge's run to continue.
+   */
+  private async publish(
+    js: JetStreamClient,
+    site: string,
+    work: WorkMessage,
+    cause: string | undefined,
+  ): Promise<boolean> {
     // The id makes a repeat within the stream's window (after a lost publish answer) a no-op.
     const msgID =
       work.kind === "power"
         ? `power:${work.transitionId}:${work.taskIds[0]}:${work.taskIds.length}`
         : `discovery:${work.scanId}`;
+    const subject = workSubject(this.o.nats.subjectPrefix, site);
+    const send = async () => {
+      const traceparent = activeTraceparent();
+      if (!traceparent) return js.publish(subject, JSON.stringify(work), { msgID });
+      const headers = natsHeaders();
+      headers.set("traceparent", traceparent);
+      return js.publish(subject, JSON.stringify({ ...work, traceparent }), { msgID, headers });
+    };
     try {
-      await js.publish(workSubject(this.o.nats.subjectPrefix, site), JSON.stringify(work), { msgID });
+      if (!cause) await send();
+      else
+        await inSpan(
+          "chamicore.work.dispatch",
+          {
+            "messaging.system": "nats",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": subject,
+            "chamicore.site": site,
+            ...workAttributes(work),
+          },
+          send,
+          { parent: continuing(cause), kind: SpanKind.PRODUCER },
+        );
       return true;
     } catch (e) {
       this.o.logger.warn("could not hand work to its site; it stays queued", {

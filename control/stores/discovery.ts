@@ -23,6 +23,7 @@ import { type Stored, toResource } from "../../shared/envelope";
 import type { NewEvent } from "../../shared/events";
 import type { ListQuery } from "../../shared/list-query";
 import { ApiError, notFound } from "../../shared/problem";
+import { activeTraceparent } from "../../shared/tracing";
 import { credentials, discoveryScans, discoveryTargets } from "../db/schema";
 import type { Db, Tx } from "../db/types";
 import { appendEvents } from "./outbox";
@@ -233,7 +234,14 @@ export class PgDiscoveryStore implements DiscoveryStore, DiscoveryQueue {
       const now = new Date();
       const [row] = await tx
         .insert(discoveryScans)
-        .values({ ...s, state: "new", etag: newEtag(), createdAt: now, updatedAt: now })
+        .values({
+          ...s,
+          state: "new",
+          traceparent: activeTraceparent() ?? null,
+          etag: newEtag(),
+          createdAt: now,
+          updatedAt: now,
+        })
         .returning();
       await appendEvents(tx, [scanChanged("created", row!)]);
       return scanOf(row!, true);
@@ -320,6 +328,7 @@ export class PgDiscoveryStore implements DiscoveryStore, DiscoveryQueue {
         out.push({
           id: r.id,
           dryRun: r.dryRun,
+          ...(r.traceparent ? { traceparent: r.traceparent } : {}),
           targets: r.targetIds.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : [])),
         });
       }

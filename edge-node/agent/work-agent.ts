@@ -19,7 +19,8 @@ import { Backoff } from "../../shared/backoff";
 import { ApiProblem } from "../../shared/client";
 import type { Logger } from "../../shared/log";
 import { Sleeper } from "../../shared/sleeper";
-import type { WorkMessage } from "../../shared/work";
+import { forCauses, SpanKind } from "../../shared/tracing";
+import { type WorkMessage, workAttributes } from "../../shared/work";
 import { ensureWorkConsumer, WORK_ACK_WAIT_MS } from "../../shared/work-stream";
 
 export interface WorkAgentOptions {
@@ -152,7 +153,20 @@ export class WorkAgent {
     }
     const alive = setInterval(() => msg.working(), WORK_ACK_WAIT_MS / 3);
     try {
-      await this.o.run(work, this.stopping.signal);
+      // Work from a traced request is run in a span of its trace: the agent API calls and each BMC request under it.
+      await forCauses(
+        work.traceparent ? [work.traceparent] : [],
+        "chamicore.work.run",
+        {
+          "messaging.system": "nats",
+          "messaging.operation.type": "process",
+          "messaging.destination.name": msg.subject,
+          "chamicore.site": this.o.site,
+          ...workAttributes(work),
+        },
+        () => this.o.run(work, this.stopping.signal),
+        SpanKind.CONSUMER,
+      );
       msg.ack();
       this.finished++;
     } catch (e) {

@@ -45,6 +45,8 @@ export interface ClaimedScan {
   id: string;
   dryRun: boolean;
   targets: Target[];
+  /** The W3C traceparent of the request that started the scan, when it was traced. */
+  traceparent?: string;
 }
 
 /** The queue of scans to run, for agents. */

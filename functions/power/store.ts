@@ -100,6 +100,8 @@ export interface ClaimedJob {
   operation: PowerOperation;
   taskDeadlineMinutes: number;
   tasks: ClaimedTask[];
+  /** The W3C traceparent of the request that made the transition, when it was traced. */
+  traceparent?: string;
 }
 
 export interface TaskUpdate {

@@ -13,6 +13,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
+import { startBmc } from "../support/bmc";
 import {
   type ControlPlane,
   cleanupAfterAll,
@@ -65,8 +66,8 @@ describe("tracing", () => {
         edgeEnv(cp, creds, edgeDataDir(cleanup, name), {
           ...otel,
           CHAMICORE_EDGE_NAME: name,
-          // rack-a keeps Kea's reservations.
-          ...(name === "rack-a" ? { KEA_CONTROL_URL: kea.url } : {}),
+          // rack-a keeps Kea's reservations; rack-b runs the power work of site east.
+          ...(name === "rack-a" ? { KEA_CONTROL_URL: kea.url } : { CHAMICORE_EDGE_SITE: "east" }),
         }),
       );
       await onTheStream(e, name);
@@ -176,23 +177,133 @@ describe("tracing", () => {
   });
 
   it("traces an edge request its caller traces, and keeps about 1% of those nobody traces", async () => {
-    const traceId = randomBytes(16).toString("hex");
     const edgeServer = () =>
       receiver.spans.filter((s) => s.service === "chamicore-edge" && s.kind === SERVER);
     const before = edgeServer().length;
-    await fetch(`${edges[0]!.url}/status`, {
-      headers: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` },
-    });
-    await eventually(
-      "the traced request's span",
-      async () => receiver.trace(traceId),
-      (t) => t.length === 1,
-    );
-    expect(receiver.trace(traceId)[0]).toMatchObject({ name: "GET /status", instance: "rack-a" });
-    // 200 untraced requests at the edge's default 1%: a handful at most.
-    for (let i = 0; i < 200; i++) await fetch(`${edges[0]!.url}/status`);
+    // A route of the normal stack, and a boot script, answered by the hot path before it.
+    const bootscript = `${edges[0]!.url}/boot/v1/bootscript?mac=02:00:00:99:00:01`;
+    for (const [url, name] of [
+      [`${edges[0]!.url}/status`, "GET /status"],
+      [bootscript, "GET /boot/v1/bootscript"],
+    ] as const) {
+      const traceId = randomBytes(16).toString("hex");
+      const caller = randomBytes(8).toString("hex");
+      const res = await fetch(url, { headers: { traceparent: `00-${traceId}-${caller}-01` } });
+      expect(res.status).toBe(200);
+      await eventually(
+        `the traced ${name}'s span`,
+        async () => receiver.trace(traceId),
+        (t) => t.length === 1,
+      );
+      expect(receiver.trace(traceId)[0]).toMatchObject({
+        name,
+        kind: SERVER,
+        instance: "rack-a",
+        parentSpanId: caller,
+        attributes: { "http.response.status_code": 200 },
+      });
+    }
+    // 200 untraced requests of each at the edge's default 1%: a handful at most.
+    for (let i = 0; i < 200; i++) {
+      await fetch(`${edges[0]!.url}/status`);
+      await (await fetch(bootscript)).text();
+    }
     await new Promise((r) => setTimeout(r, 600));
-    expect(edgeServer().length - before - 1).toBeLessThan(12);
+    expect(edgeServer().length - before - 2).toBeLessThan(20);
+  });
+
+  it("follows a power transition to each Redfish request of the edge that ran it", async () => {
+    const bmc = await startBmc({ initialPowerState: "Off" });
+    cleanup.push(() => bmc.close());
+    expect(
+      (
+        await cp.api("POST", "/auth/v1/credentials", {
+          id: "bmc-cred",
+          name: "BMC",
+          type: "redfish",
+          username: "admin",
+          secret: "password",
+        })
+      ).status,
+    ).toBe(201);
+    const components = [
+      { id: "x1000c1s0b0", type: "NodeBMC" },
+      { id: "x1000c1s0b0n0", type: "Node", parentId: "x1000c1s0b0", state: "Off" },
+    ];
+    expect((await cp.api("POST", "/hsm/v2/import", { components })).status).toBe(201);
+    const endpoint = { id: "x1000c1s0b0", address: bmc.url, credentialId: "bmc-cred", site: "east" };
+    expect((await cp.api("POST", "/power/v1/bmcs", endpoint)).status).toBe(201);
+
+    const traceId = randomBytes(16).toString("hex");
+    const res = await fetch(`${cp.control.url}/power/v1/transitions`, {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${cp.token}`,
+        "Content-Type": "application/json",
+        traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01`,
+      },
+      body: JSON.stringify({ operation: "on", location: [{ xname: "x1000c1s0b0n0" }] }),
+    });
+    expect(res.status).toBe(201);
+    const id = ((await res.json()) as { metadata: { id: string } }).metadata.id;
+    await eventually(
+      "the transition to complete",
+      async () => (await cp.api("GET", `/power/v1/transitions/${id}`)).json.spec.state,
+      (s) => s === "completed",
+      30_000,
+    );
+    // Each process exports its own batches: wait for the edge's run and the control plane's last answer to it.
+    await eventually(
+      "the edge's run and the results it reported, in the trace",
+      async () => receiver.trace(traceId).map((s) => s.name),
+      (names) => names.includes("chamicore.work.run") && names.includes("POST /power/v1/agent/results"),
+      20_000,
+    );
+    const spans = receiver.trace(traceId);
+    const request = spans.find((s) => s.kind === SERVER && s.name === "POST /power/v1/transitions")!;
+    expect(request).toMatchObject({ service: "chamicore-control" });
+    const dispatch = spans.find((s) => s.name === "chamicore.work.dispatch");
+    expect(dispatch).toMatchObject({
+      service: "chamicore-control",
+      kind: PRODUCER,
+      attributes: {
+        "chamicore.site": "east",
+        "chamicore.power.transition_id": id,
+        "chamicore.power.tasks": 1,
+      },
+    });
+    const run = spans.find((s) => s.name === "chamicore.work.run");
+    expect(run).toMatchObject({
+      service: "chamicore-edge",
+      instance: "rack-b",
+      kind: CONSUMER,
+      parentSpanId: dispatch!.spanId,
+    });
+    // Every BMC request under the run: the reset among them, with the BMC's URL and answer, no credentials.
+    const calls = spans.filter((s) => s.name.startsWith("Redfish "));
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    for (const c of calls) {
+      expect(c).toMatchObject({ service: "chamicore-edge", kind: 3, parentSpanId: run!.spanId });
+      expect(String(c.attributes["url.full"])).toMatch(new RegExp(`^${bmc.url}/redfish/v1/`));
+      expect(JSON.stringify(c.attributes)).not.toContain("password");
+    }
+    expect(calls).toContainEqual(
+      expect.objectContaining({
+        name: "Redfish POST",
+        attributes: expect.objectContaining({
+          "url.full": expect.stringMatching(/ComputerSystem\.Reset$/),
+          "http.response.status_code": expect.any(Number),
+        }),
+      }),
+    );
+    expect(bmc.resets.map((r) => r.resetType)).toEqual(["On"]);
+    // The control plane's answers to the edge's agent calls are spans of the same trace, under the run.
+    const agentCalls = spans.filter(
+      (s) => s.service === "chamicore-control" && s.parentSpanId === run!.spanId,
+    );
+    expect(agentCalls.map((s) => s.name)).toEqual(
+      expect.arrayContaining(["POST /power/v1/agent/jobs/:transitionId", "POST /power/v1/agent/results"]),
+    );
   });
 });
 

@@ -33,6 +33,7 @@ export class PgTaskQueue extends PgTransitionStore {
           transitionId: task.transitionId,
           operation: transitions.operation,
           taskDeadlineMinutes: transitions.taskDeadlineMinutes,
+          traceparent: transitions.traceparent,
         })
         .from(task)
         .innerJoin(transitions, eq(transitions.id, task.transitionId))
@@ -56,6 +57,7 @@ export class PgTaskQueue extends PgTransitionStore {
             transitionId: r.transitionId,
             operation: r.operation as PowerOperation,
             taskDeadlineMinutes: r.taskDeadlineMinutes,
+            ...(r.traceparent ? { traceparent: r.traceparent } : {}),
             tasks: [],
           };
           jobs.set(r.transitionId, job);

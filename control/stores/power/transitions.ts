@@ -15,6 +15,7 @@ import {
 import type { NewTask, NewTransition } from "../../../functions/power/store";
 import type { ListQuery } from "../../../shared/list-query";
 import { ApiError, notFound } from "../../../shared/problem";
+import { activeTraceparent } from "../../../shared/tracing";
 import { powerTasks, transitions } from "../../db/schema";
 import type { Q, Tx } from "../../db/types";
 import { appendEvents } from "../outbox";
@@ -48,6 +49,7 @@ export class PgTransitionStore extends PgBmcStore {
           dryRun: t.dryRun,
           requestedBy: t.requestedBy,
           completedAt: done ? now : null,
+          traceparent: activeTraceparent() ?? null,
           etag: newEtag(),
           createdAt: now,
           updatedAt: now,

@@ -20,6 +20,7 @@
 
 import { backoffDelay } from "../../../shared/backoff";
 import { abortableSleep } from "../../../shared/sleeper";
+import { inTrace, type Span } from "../../../shared/tracing";
 import {
   RedfishError,
   RedfishHttpError,
@@ -213,17 +214,43 @@ export class RedfishClient implements RedfishReader {
     return { token, location };
   }
 
-  /** One request with retries; any answer but 2xx becomes the matching error. */
-  private async checked(
+  /**
+   * One request with retries; any answer but 2xx becomes the matching error.
+   * Inside traced work (a traced power transition or scan) it is a client
+   * span of that trace, retries included; never with the credentials.
+   */
+  private checked(
     method: string,
     path: string,
     body: string | undefined,
     auth: Record<string, string>,
     signal?: AbortSignal,
   ): Promise<HttpAnswer> {
+    const url = new URL(path, this.where);
+    return inTrace(
+      `Redfish ${method}`,
+      {
+        "http.request.method": method,
+        "url.full": url.href,
+        "server.address": url.hostname,
+        ...(url.port ? { "server.port": Number(url.port) } : {}),
+      },
+      (span) => this.attempts(method, path, body, auth, signal, span),
+    );
+  }
+
+  private async attempts(
+    method: string,
+    path: string,
+    body: string | undefined,
+    auth: Record<string, string>,
+    signal: AbortSignal | undefined,
+    span: Span | undefined,
+  ): Promise<HttpAnswer> {
     const headers: Record<string, string> = { Accept: "application/json", "OData-Version": "4.0", ...auth };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     for (let attempt = 1; ; attempt++) {
+      if (attempt > 1) span?.setAttribute("http.request.resend_count", attempt - 1);
       let answer: HttpAnswer;
       try {
         answer = await this.connection.exchange({
@@ -243,6 +270,7 @@ export class RedfishClient implements RedfishReader {
         await this.wait(this.backoff(attempt), method, path, signal);
         continue;
       }
+      span?.setAttribute("http.response.status_code", answer.status);
       if (answer.status >= 200 && answer.status < 300) return answer;
       const detail = errorDetail(answer.body);
       if (answer.status === 401 || answer.status === 403)
