@@ -16,6 +16,7 @@ const EDGE_SUITES = [
   "tests/e2e/edge-tftp.test.ts",
   "tests/e2e/edge-artifacts.test.ts",
   "tests/e2e/tracing.test.ts",
+  "tests/e2e/air-gap.test.ts",
 ];
 
 export default defineConfig({

@@ -9,6 +9,7 @@ import { registerArtifacts, UPLOAD_PATH } from "../functions/artifacts";
 import { auditTrail, registerAudit } from "../functions/audit";
 import { authorize, registerAuth, TOKEN_PATH } from "../functions/auth";
 import { registerBoot } from "../functions/boot";
+import { registerBundles } from "../functions/bundles/routes";
 import { registerCloudInit } from "../functions/cloud-init";
 import { PHONE_HOME_PATH } from "../functions/cloud-init/phone-home";
 import { registerDiscovery } from "../functions/discovery";
@@ -106,6 +107,7 @@ export function registerControlRoutes(app: OpenAPIHono<AppEnv>): OpenAPIHono<App
   registerProgress(app);
   registerAuth(app);
   registerEvents(app);
+  registerBundles(app);
   registerPower(app);
   registerDiscovery(app);
   registerAudit(app);

@@ -20,7 +20,7 @@ export function documentApp() {
     registry: new Registry(),
     runtime: "node",
     stores: async (_c, next) => next(),
-    auth: { settings, keyring: new Keyring(settings) },
+    auth: { settings, keyring: new Keyring(settings), bundleKeyring: new Keyring(settings) },
     serving: servingSettingsOf(parseEnv(ServingEnvSchema, {}), () => undefined),
   });
 }

@@ -293,6 +293,7 @@ function createApp(env: WorkerEnv) {
     auth: {
       settings,
       keyring: new Keyring(settings),
+      bundleKeyring: new Keyring(settings),
       beforeFirstToken: once((s) => ensureBootstrap(s, settings)),
     },
   });

@@ -43,7 +43,15 @@ export const EdgeConfigSchema = z
         "1–63 letters, digits, '.', '_' or '-' (as a BMC endpoint's site)",
       )
       .optional(),
-    CHAMICORE_CONTROL_URL: z.url("must be the control API's base URL, e.g. https://chamicore.example.org"),
+    /**
+     * The control API the edge follows. Unset: the edge serves what bundles fed it
+     * (`chamicore edge import`, docs/air-gapped.md), and refuses to start before the first.
+     */
+    CHAMICORE_CONTROL_URL: z
+      .url("must be the control API's base URL, e.g. https://chamicore.example.org")
+      .optional(),
+    /** The keys bundles must be signed by: PEM, JWK or JWKS, inline or in files (edge-node/bundles/trust.ts). */
+    CHAMICORE_EDGE_TRUSTED_KEYS: z.string().min(1).optional(),
     CHAMICORE_EDGE_CLIENT_ID: z.string().min(1).optional(),
     CHAMICORE_EDGE_CLIENT_SECRET: z.string().min(1).optional(),
     CHAMICORE_EDGE_PUBLIC_URL: z.url().optional(),

@@ -18,6 +18,8 @@ export interface ChangePage {
   events: ChangeEvent[];
   next: number;
   head: number;
+  /** The control plane's id (absent from one older than bundles). */
+  source: string | undefined;
 }
 
 /** What `ApiClient` calls resolve to. */
@@ -134,6 +136,6 @@ export class ControlClient {
     const body = await this.call(answer);
     // Every event carries `data`; the schema's `unknown` makes it optional in the generated type.
     const events: ChangeEvent[] = body.items.map((e) => ({ ...e, data: e.data }));
-    return { events, next: body.metadata.next, head: body.metadata.head };
+    return { events, next: body.metadata.next, head: body.metadata.head, source: body.metadata.source };
   }
 }

@@ -7,7 +7,8 @@
  */
 
 import type { Context } from "hono";
-import { servingSettingsOf } from "../functions/config";
+import { artifactRefsOf } from "../functions/artifacts/refs";
+import { ConfigError, servingSettingsOf } from "../functions/config";
 import type { RedfishCredentials } from "../functions/node/redfish/client";
 import { RedfishDiscoveryExecutor } from "../functions/node/redfish/discovery-executor";
 import { RedfishPowerExecutor } from "../functions/node/redfish/power-executor";
@@ -23,7 +24,7 @@ import { createEdgeApp } from "./app";
 import { type ApplyFailed, applyFailureOf } from "./apply-state";
 import { ArtifactCache } from "./artifacts/cache";
 import { SiteArtifacts } from "./artifacts/site-labelled";
-import { artifactRefsOf, replicaBootParams } from "./artifacts/wanted";
+import { replicaBootParams } from "./artifacts/wanted";
 import { loadEdgeConfig } from "./config";
 import { ControlClient } from "./control-client";
 import { KeaClient } from "./kea/client";
@@ -86,7 +87,22 @@ export async function startEdgeOn(
     replica.reset();
     log.warn("--resync: replica cleared; it is rebuilt from a fresh snapshot");
   }
-  log.info("replica opened", { dir: config.CHAMICORE_EDGE_DATA_DIR, position: replica.position() });
+  const fed = replica.status();
+  if (!config.CHAMICORE_CONTROL_URL && fed.snapshotAt === null) {
+    replica.close();
+    await tracing?.stop();
+    throw new ConfigError(
+      `nothing to serve: CHAMICORE_CONTROL_URL is not set, and the replica in ${config.CHAMICORE_EDGE_DATA_DIR} has never been fed. Set CHAMICORE_CONTROL_URL to follow a control plane, or feed the replica a bundle first: chamicore edge import <bundle.tar.gz> (docs/air-gapped.md)`,
+    );
+  }
+  log.info("replica opened", {
+    dir: config.CHAMICORE_EDGE_DATA_DIR,
+    position: fed.position,
+    fedBy: fed.feed.by,
+    source: fed.feed.source,
+  });
+  // The baseline against which a bundle imported beside this process is noticed.
+  replica.reloadIfChangedElsewhere();
   const registry = new Registry();
   const kea = config.KEA_CONTROL_URL
     ? new KeaSync({
@@ -122,22 +138,27 @@ export async function startEdgeOn(
       }
     }, 0);
   };
-  const control = new ControlClient(
-    config.CHAMICORE_CONTROL_URL.replace(/\/+$/, ""),
-    config.CHAMICORE_EDGE_CLIENT_ID && config.CHAMICORE_EDGE_CLIENT_SECRET
-      ? { id: config.CHAMICORE_EDGE_CLIENT_ID, secret: config.CHAMICORE_EDGE_CLIENT_SECRET }
-      : undefined,
-  );
+  // None: fed by bundles alone, nothing goes up (no feed, progress, reports or site work).
+  const control = config.CHAMICORE_CONTROL_URL
+    ? new ControlClient(
+        config.CHAMICORE_CONTROL_URL.replace(/\/+$/, ""),
+        config.CHAMICORE_EDGE_CLIENT_ID && config.CHAMICORE_EDGE_CLIENT_SECRET
+          ? { id: config.CHAMICORE_EDGE_CLIENT_ID, secret: config.CHAMICORE_EDGE_CLIENT_SECRET }
+          : undefined,
+      )
+    : undefined;
   const site = config.CHAMICORE_EDGE_SITE ?? config.CHAMICORE_EDGE_NAME;
   // And what the operator labelled for this site ahead of its boot parameters.
-  const labelled = new SiteArtifacts({
-    control,
-    site,
-    everyMs: config.CHAMICORE_EDGE_SITE_ARTIFACTS_SECONDS * 1000,
-    logger: log.child({ part: "artifacts" }),
-    onChange: () => wantArtifacts(),
-  });
-  const wantedArtifacts = () => artifactRefsOf(replicaBootParams(replica), labelled.refs());
+  const labelled =
+    control &&
+    new SiteArtifacts({
+      control,
+      site,
+      everyMs: config.CHAMICORE_EDGE_SITE_ARTIFACTS_SECONDS * 1000,
+      logger: log.child({ part: "artifacts" }),
+      onChange: () => wantArtifacts(),
+    });
+  const wantedArtifacts = () => artifactRefsOf(replicaBootParams(replica), labelled?.refs());
   artifacts.want(wantedArtifacts());
   const sync = new EdgeSync({
     replica,
@@ -160,13 +181,17 @@ export async function startEdgeOn(
     },
     openFailure,
   });
-  const agent = config.NATS_URL
-    ? workAgentOf(config, site, control, log.child({ part: "agent", site }))
-    : undefined;
+  const agent =
+    config.NATS_URL && control
+      ? workAgentOf(config, site, control, log.child({ part: "agent", site }))
+      : undefined;
   // Boot progress and the edge's own reports go to the control plane beside the feed (docs/boot-progress.md).
   const progress = new ProgressRecorder({
     edge: config.CHAMICORE_EDGE_NAME,
-    send: (batch) => control.call(control.api.POST("/boot/v1/progress", { body: batch })),
+    send: async (batch) => {
+      if (!control) throw new Error("no control plane to send boot progress to");
+      await control.call(control.api.POST("/boot/v1/progress", { body: batch }));
+    },
     logger: log.child({ part: "progress" }),
     flushMs: config.CHAMICORE_EDGE_PROGRESS_SECONDS * 1000,
   });
@@ -174,13 +199,15 @@ export async function startEdgeOn(
     sync,
     kea,
     recorder: progress,
-    send: (report) =>
-      control.call(
+    send: async (report) => {
+      if (!control) return;
+      await control.call(
         control.api.PUT("/events/v1/edges/{name}", {
           params: { path: { name: config.CHAMICORE_EDGE_NAME } },
           body: report,
         }),
-      ),
+      );
+    },
   });
   // Assigned once the HTTP side listens (a /status before then shows TFTP as off).
   let tftp: TftpServer | undefined;
@@ -251,16 +278,36 @@ export async function startEdgeOn(
         })
       : undefined;
   sync.start();
-  labelled.start();
-  progress.start();
-  reporter.start();
+  labelled?.start();
+  if (control) {
+    progress.start();
+    reporter.start();
+  }
   kea?.start();
   agent?.start();
+  // A bundle imported beside this process (`chamicore edge import`): served from the next second.
+  const importWatch = setInterval(() => {
+    try {
+      if (!replica.reloadIfChangedElsewhere()) return;
+    } catch (e) {
+      log.warn("cannot read the replica's state", { err: String(e) });
+      return;
+    }
+    const s = replica.status();
+    log.info("replica changed by another process (a bundle import): serving it", {
+      position: s.position,
+      fedBy: s.feed.by,
+    });
+    kea?.nudge();
+    artifacts.rescan();
+    wantArtifacts();
+  }, IMPORT_WATCH_MS);
+  importWatch.unref?.();
   log.info("chamicore edge listening", {
     version: VERSION,
     runtime: runtime.name,
     url,
-    control: config.CHAMICORE_CONTROL_URL,
+    control: config.CHAMICORE_CONTROL_URL ?? "none: fed by bundles (chamicore edge import)",
   });
 
   let closing: Promise<void> | undefined;
@@ -272,10 +319,11 @@ export async function startEdgeOn(
       (closing ??= (async () => {
         const { step, end } = watchedStop(log, 3_000);
         governor?.stop();
+        clearInterval(importWatch);
         await step("HTTP server", server.close());
         await step("TFTP server", tftp?.close());
         // Downloads stop at once; their partial files stay for the next start to resume.
-        labelled.stop();
+        labelled?.stop();
         await step("artifact downloads", artifacts.stop());
         // Running power tasks stop and their results are reported before the uplink closes.
         await step("work agent", agent?.stop());
@@ -294,6 +342,9 @@ export async function startEdgeOn(
 }
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+/** How often a running edge looks for a bundle imported beside it. */
+const IMPORT_WATCH_MS = 1000;
 
 /**
  * Opens the replica. On a full (or failing) disk the shared-memory index

@@ -47,6 +47,9 @@ import { ApplyFailed, ApplyState, applyFailureOf } from "./apply-state";
 import { type ControlClient, SnapshotNeeded } from "./control-client";
 import type { Replica } from "./replica/replica";
 
+/** How the replica's feed shows while this follows the control plane. */
+const LIVE = { by: "live" } as const;
+
 /** Where a snapshot is spooled while it is taken, beside replica.db. */
 const SNAPSHOT_SPOOL = "snapshot.json.part";
 
@@ -97,7 +100,8 @@ function stallOf(e: unknown): { reason: StallReason; detail: string } {
 
 export interface SyncOptions {
   replica: Replica;
-  control: ControlClient;
+  /** None: the edge is fed by bundles alone (docs/air-gapped.md), and this follows nothing. */
+  control: ControlClient | undefined;
   logger: Logger;
   registry: Registry;
   /** The durable consumer's name (CHAMICORE_EDGE_NAME). */
@@ -112,7 +116,8 @@ export interface SyncOptions {
   openFailure?: ApplyFailed;
 }
 
-export type FeedMode = "stream" | "poll" | "starting";
+/** `bundle`: no control plane is configured; the replica changes only by `chamicore edge import`. */
+export type FeedMode = "stream" | "poll" | "starting" | "bundle";
 
 export class EdgeSync {
   mode: FeedMode = "starting";
@@ -204,7 +209,16 @@ export class EdgeSync {
     return this.o.replica.status().snapshotAt !== null;
   }
 
+  /** Set whenever the loop runs: `start` runs none without one. */
+  private get control(): ControlClient {
+    return this.o.control!;
+  }
+
   start(): void {
+    if (!this.o.control) {
+      this.setMode("bundle");
+      return;
+    }
     this.loop ??= this.run();
   }
 
@@ -328,7 +342,7 @@ export class EdgeSync {
   /** Asks the feed for the head alone; a failure is not the stream's and is left to the next try. */
   private async probeHead() {
     try {
-      const page = await this.o.control.changes(this.o.replica.position(), 0);
+      const page = await this.control.changes(this.o.replica.position(), 0);
       this.contact();
       this.head = Math.max(this.head, page.head);
     } catch {
@@ -337,7 +351,7 @@ export class EdgeSync {
     this.observe();
   }
 
-  private apply(events: ChangeEvent[], source: "stream" | "feed") {
+  private apply(events: ChangeEvent[], source: "stream" | "feed", controlPlane?: string) {
     const before = this.o.replica.position();
     // A traced change's trace goes on here, on every edge that applies it (and to its Kea write).
     let traces: string[] = [];
@@ -351,7 +365,9 @@ export class EdgeSync {
       }),
       (spans) => {
         traces = spans.map(traceparentOf).filter((t): t is string => t !== undefined);
-        return this.write(() => this.o.replica.applyEvents(events));
+        return this.write(() =>
+          this.o.replica.applyEvents(events, controlPlane ? { ...LIVE, source: controlPlane } : LIVE),
+        );
       },
     );
     if (this.o.replica.position() > before) this.progressAt = Date.now();
@@ -367,14 +383,14 @@ export class EdgeSync {
 
   private async takeSnapshot(why: string) {
     const spool = join(this.o.replica.dataDir, SNAPSHOT_SPOOL);
-    const s = await this.o.control.snapshot(spool).catch((e) => {
+    const s = await this.control.snapshot(spool).catch((e) => {
       rmSync(spool, { force: true });
       // A spool that does not fit on the disk is the replica's failure, not the network's.
       throw this.failedWrite(e);
     });
     this.contact();
     try {
-      this.write(() => this.o.replica.applySnapshot(s));
+      this.write(() => this.o.replica.applySnapshot(s, LIVE));
     } finally {
       s.close();
       rmSync(spool, { force: true });
@@ -392,13 +408,22 @@ export class EdgeSync {
     for (;;) {
       let page: Awaited<ReturnType<ControlClient["changes"]>>;
       try {
-        page = await this.o.control.changes(this.o.replica.position());
+        page = await this.control.changes(this.o.replica.position());
       } catch (e) {
         if (!(e instanceof SnapshotNeeded)) throw e;
         await this.takeSnapshot(e.message);
         continue;
       }
       this.contact();
+      const mine = this.o.replica.source();
+      if (page.source && mine && page.source !== mine) {
+        // Fed by another control plane (a bundle from elsewhere, or this one's database rebuilt
+        // under a new id): positions of the two say nothing about each other.
+        await this.takeSnapshot(
+          `the control plane is ${page.source}, the replica came from ${mine}: rebuilding it from this one`,
+        );
+        continue;
+      }
       if (page.head < this.o.replica.position()) {
         // The control plane's history is behind the replica: its database was rebuilt or restored.
         await this.takeSnapshot(
@@ -409,7 +434,7 @@ export class EdgeSync {
       this.head = page.head;
       // Before applying: a replica that cannot write still shows how far behind it is.
       this.observe();
-      if (page.events.length > 0) this.apply(page.events, "feed");
+      if (page.events.length > 0) this.apply(page.events, "feed", page.source);
       if (page.events.length === 0 || page.next >= page.head) return;
     }
   }
@@ -478,7 +503,7 @@ export class EdgeSync {
   private async untilReady() {
     const timeout = Math.min(PROBE_TIMEOUT_MS, Math.max(this.o.pollMs, 500));
     do await this.sleeper.sleep(this.o.pollMs);
-    while (!this.stopped && !(await this.o.control.ready(timeout)));
+    while (!this.stopped && !(await this.control.ready(timeout)));
   }
 
   /** Follows the stream until it fails (throws) or the edge stops. */

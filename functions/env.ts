@@ -35,6 +35,8 @@ export interface AppDeps {
   auth: {
     settings: AuthSettings;
     keyring: Keyring;
+    /** This isolate's cache of the bundle-signing key (functions/bundles/). */
+    bundleKeyring: Keyring;
     /**
      * Runs before the first client-credentials grant of this isolate. Workers
      * have no start-up hook, so they ensure the bootstrap account here; Node

@@ -13,6 +13,7 @@ import { bootCommands } from "./commands/boot";
 import { bssCommands } from "./commands/bss";
 import { cloudInitCommands } from "./commands/cloud-init";
 import { discoveryCommands } from "./commands/discovery";
+import { exportCommands } from "./commands/export";
 import { importCommands } from "./commands/import";
 import { nodeCommands } from "./commands/node";
 import { powerCommands } from "./commands/power";
@@ -31,6 +32,7 @@ const MODULES: CommandModule[] = [
   powerCommands,
   discoveryCommands,
   importCommands,
+  exportCommands,
   auditCommands,
 ];
 

@@ -133,11 +133,16 @@ export const partitionMembers = smd.table(
 
 export const auth = pgSchema("auth");
 
-/** Token signing keys; the private half sealed under the master key. */
+/**
+ * Signing keys, the private half sealed under the master key: `token` keys
+ * sign access tokens (published in the JWKS), `bundle` keys sign the
+ * manifests of air-gap bundles (trusted by edges, never by token checks).
+ */
 export const signingKeys = auth.table(
   "signing_keys",
   {
     kid: varchar("kid", { length: 64 }).primaryKey(),
+    purpose: varchar("purpose", { length: 16 }).notNull().default("token"),
     alg: varchar("alg", { length: 8 }).notNull(),
     publicJwk: jsonb("public_jwk").$type<Record<string, unknown>>().notNull(),
     sealedPrivateJwk: text("sealed_private_jwk").notNull(),
@@ -145,8 +150,8 @@ export const signingKeys = auth.table(
     retiredAt: timestamp("retired_at", { withTimezone: true, precision: 3 }),
     publishedUntil: timestamp("published_until", { withTimezone: true, precision: 3 }),
   },
-  // At most one active key, even when two first starts race.
-  (t) => [uniqueIndex("signing_keys_one_active").on(sql`(true)`).where(sql`${t.retiredAt} is null`)],
+  // At most one active key per purpose, even when two first starts race.
+  (t) => [uniqueIndex("signing_keys_one_active").on(t.purpose).where(sql`${t.retiredAt} is null`)],
 );
 
 export const serviceAccounts = auth.table("service_accounts", {
@@ -215,6 +220,16 @@ export const credentials = auth.table(
 // ---------- events ----------
 
 export const eventsSchema = pgSchema("events");
+
+/**
+ * This control plane's identity: one row, written by the migration that
+ * made the table. Bundles and the change feed name it as their `source`, so
+ * an edge can tell the control plane it was fed from from another one.
+ */
+export const installation = eventsSchema.table("installation", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  createdAt: timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+});
 
 /** The last report of each edge of itself (`PUT /events/v1/edges/{name}`), shown by `GET /events/v1/edges`. */
 export const edges = eventsSchema.table("edges", {

@@ -14,6 +14,7 @@ import { Keyring } from "../../functions/auth";
 import { ensureBootstrap } from "../../functions/auth/bootstrap";
 import { unsealCredential } from "../../functions/auth/secrets";
 import type { AuthSettings } from "../../functions/auth/settings";
+import type { KeyPurpose } from "../../functions/auth/store";
 import { servingSettingsOf } from "../../functions/config";
 import { mcpModeOf } from "../../functions/mcp/settings";
 import { RedfishDiscoveryExecutor } from "../../functions/node/redfish/discovery-executor";
@@ -108,10 +109,11 @@ async function prepareAuth(
     );
 }
 
-/** `chamicore auth rotate-keys`: the same rotation as the API's, straight on the database. */
+/** `chamicore auth rotate-keys [--bundle]`: the same rotation as the API's, straight on the database. */
 export async function rotateKeys(
   env: Record<string, string | undefined>,
   revokePrevious: boolean,
+  purpose: KeyPurpose = "token",
 ): Promise<{ kid: string; published: string[] }> {
   const config = loadControlConfig(env);
   const log = createLogger({ level: config.CHAMICORE_LOG_LEVEL, base: { service: "chamicore-control" } });
@@ -126,10 +128,11 @@ export async function rotateKeys(
       dataDir: config.CHAMICORE_DATA_DIR,
       log,
     });
-    const keys = pgStores(database.db).auth.keys;
+    const { auth } = pgStores(database.db);
+    const keys = purpose === "bundle" ? auth.bundleKeys : auth.keys;
     const keyring = new Keyring(authSettingsOf(config, masterKey));
     const key = await keyring.rotate(keys, revokePrevious);
-    log.warn("signing key rotated", { kid: key.kid, revokePrevious });
+    log.warn("signing key rotated", { kid: key.kid, purpose, revokePrevious });
     return { kid: key.kid, published: (await keys.published(new Date())).map((k) => k.kid) };
   } finally {
     await database.close();
@@ -272,7 +275,7 @@ export async function startControl(
       // A write has committed (or failed): let the relay look at once rather than at its next poll.
       if (relay && c.req.method !== "GET" && c.req.method !== "HEAD") relay.wake();
     },
-    auth: { settings, keyring: new Keyring(settings) },
+    auth: { settings, keyring: new Keyring(settings), bundleKeyring: new Keyring(settings) },
     serving: servingSettingsOf(config, (c) => getConnInfo(c).remote.address),
     docsAssets: swaggerUiFiles(),
     uiAssets: ui,

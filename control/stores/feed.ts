@@ -10,7 +10,7 @@ import type { FeedStore, Snapshot } from "../../functions/events/store";
 import { HSM_API_VERSION } from "../../functions/inventory/schemas";
 import type { GroupKind } from "../../functions/inventory/store";
 import { toResource } from "../../shared/envelope";
-import { components, ethernetInterfaces, revocations } from "../db/schema";
+import { components, ethernetInterfaces, installation, revocations } from "../db/schema";
 import type { Db, Tx } from "../db/types";
 import { revocationOf } from "./auth/revocations";
 import { componentOf, groupOf, groupTables, interfaceOf } from "./inventory/rows";
@@ -30,11 +30,31 @@ async function withMembers(tx: Tx, kind: GroupKind) {
 }
 
 export class PgFeedStore implements FeedStore {
+  /** Written once by a migration, never changed: read once per process. */
+  private sourceId: Promise<string> | undefined;
+
   constructor(
     private readonly db: Db,
     /** Boot params and payloads, read inside the snapshot transaction by their own stores' mappers. */
     private readonly extra: (tx: Tx) => Promise<Pick<Snapshot, "bootparams" | "payloads">>,
   ) {}
+
+  source(): Promise<string> {
+    this.sourceId ??= this.db
+      .select({ id: installation.id })
+      .from(installation)
+      .orderBy(asc(installation.createdAt))
+      .limit(1)
+      .then(([row]) => {
+        if (!row) throw new Error("events.installation is empty: run `chamicore migrate`");
+        return row.id;
+      });
+    // A failure (the database away) is not kept: the next call reads again.
+    this.sourceId.catch(() => {
+      this.sourceId = undefined;
+    });
+    return this.sourceId;
+  }
 
   snapshot(): Promise<Snapshot> {
     return this.db.transaction(

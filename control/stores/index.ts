@@ -32,7 +32,8 @@ export const pgStores = (db: Db): Stores => ({
     payloads: await payloadResources(tx),
   })),
   auth: {
-    keys: new PgKeyStore(db),
+    keys: new PgKeyStore(db, "token"),
+    bundleKeys: new PgKeyStore(db, "bundle"),
     accounts: new PgAccountStore(db),
     revocations: new PgRevocationStore(db),
     policies: new PgPolicyStore(db),

@@ -32,13 +32,18 @@ import type { Logger } from "../../shared/log";
 import { Counter, Gauge, type Registry } from "../../shared/metrics";
 import { type HeldFile, planSpace } from "./budget";
 import { type DownloadOutcome, download, hashFile } from "./download";
+import { ARTIFACTS_DIR } from "./layout";
 import { Throttle } from "./throttle";
 
 export interface ArtifactCacheOptions {
   /** CHAMICORE_EDGE_DATA_DIR: the cache lives in its `artifacts/`. */
   dataDir: string;
-  /** CHAMICORE_CONTROL_URL: the origin of artifacts the control plane holds (`url: null`). */
-  controlUrl: string;
+  /**
+   * CHAMICORE_CONTROL_URL: the origin of artifacts the control plane holds
+   * (`url: null`). None (an edge fed by bundles alone): those come only in
+   * bundles, and are listed in the status as `noOrigin` until one brings them.
+   */
+  controlUrl: string | undefined;
   /** CHAMICORE_EDGE_ARTIFACT_BUDGET: bytes the verified and partial files may take. */
   budget: number;
   /** CHAMICORE_EDGE_ARTIFACT_CONCURRENCY: downloads at once (default 2). */
@@ -74,6 +79,8 @@ export interface ArtifactCacheStatus {
   failed: { artifact: string; sha256: string; reason: string; attempts: number; retryAt: string }[];
   /** Wanted but not fetched: the wanted files alone would exceed the budget. Nodes get them from the origin. */
   overBudget: { artifact: string; sha256: string; size: number }[];
+  /** Wanted, held by the control plane, and this edge has no uplink: only a bundle can bring them. */
+  noOrigin: { artifact: string; sha256: string; size: number }[];
   /** Downloads refused because the bytes did not match, since start. */
   corrupt: number;
 }
@@ -84,7 +91,7 @@ interface Cached extends HeldFile {
 
 interface Job {
   ref: ArtifactRef;
-  state: "queued" | "downloading" | "waiting" | "over-budget";
+  state: "queued" | "downloading" | "waiting" | "over-budget" | "no-origin";
   bytes: number;
   attempts: number;
   reason?: string;
@@ -102,7 +109,7 @@ export class ArtifactCache {
   /** Verified files only: what the content route serves. */
   readonly files: ArtifactFiles;
   private readonly partialDir: string;
-  private readonly controlUrl: string;
+  private readonly controlUrl: string | undefined;
   private readonly concurrency: number;
   private readonly throttle: Throttle | undefined;
   private readonly retry: { baseMs: number; maxMs: number };
@@ -110,6 +117,8 @@ export class ArtifactCache {
   private readonly cached = new Map<string, Cached>();
   /** Found at start, not yet hashed: sha256 → size on disk. */
   private readonly unverified = new Map<string, number>();
+  /** A verification loop runs (it takes files found meanwhile too). */
+  private verifying = false;
   private wanted = new Map<string, ArtifactRef>();
   private readonly jobs = new Map<string, Job>();
   private readonly running = new Set<Promise<void>>();
@@ -127,9 +136,9 @@ export class ArtifactCache {
   };
 
   constructor(private readonly o: ArtifactCacheOptions) {
-    this.dir = join(o.dataDir, "artifacts");
+    this.dir = join(o.dataDir, ARTIFACTS_DIR);
     this.partialDir = join(this.dir, PARTIAL);
-    this.controlUrl = o.controlUrl.replace(/\/+$/, "");
+    this.controlUrl = o.controlUrl?.replace(/\/+$/, "");
     this.concurrency = Math.max(1, o.concurrency ?? 2);
     this.throttle = o.bandwidth ? new Throttle(o.bandwidth) : undefined;
     this.retry = o.retry ?? { baseMs: 2000, maxMs: 5 * 60_000 };
@@ -162,6 +171,16 @@ export class ArtifactCache {
     this.scan();
     this.gauges();
     this.track(this.verifyFound());
+  }
+
+  /**
+   * Files another process put in the directory (a bundle's import): each is
+   * hashed again in the background, as at start, then served.
+   */
+  rescan(): void {
+    if (this.stopping.signal.aborted) return;
+    this.scan();
+    if (!this.verifying) this.track(this.verifyFound());
   }
 
   /**
@@ -199,7 +218,8 @@ export class ArtifactCache {
 
   /** Where a boot script sends a node for `ref`: this edge's copy once verified, else its origin. */
   urlFor(ref: ArtifactRef, base: string): string {
-    return this.cached.has(ref.sha256) ? `${base}${artifactPath(ref)}` : this.originOf(ref);
+    const here = `${base}${artifactPath(ref)}`;
+    return this.cached.has(ref.sha256) ? here : (this.originOf(ref) ?? here);
   }
 
   /** Where the content lives for a wanted artifact this edge does not hold (the content route redirects there). */
@@ -234,6 +254,7 @@ export class ArtifactCache {
       overBudget: jobs
         .filter((j) => j.state === "over-budget")
         .map((j) => ({ ...brief(j), size: j.ref.size })),
+      noOrigin: jobs.filter((j) => j.state === "no-origin").map((j) => ({ ...brief(j), size: j.ref.size })),
       corrupt: this.corrupt,
     };
   }
@@ -261,7 +282,7 @@ export class ArtifactCache {
     try {
       mkdirSync(this.partialDir, { recursive: true });
       for (const name of readdirSync(this.dir)) {
-        if (!SHA256_PATTERN.test(name)) continue;
+        if (!SHA256_PATTERN.test(name) || this.cached.has(name)) continue;
         const st = statSync(join(this.dir, name), { throwIfNoEntry: false });
         if (st?.isFile()) this.unverified.set(name, st.size);
       }
@@ -285,8 +306,9 @@ export class ArtifactCache {
     };
   }
 
-  private originOf(ref: ArtifactRef): string {
-    return ref.url ?? `${this.controlUrl}${artifactPath(ref)}`;
+  private originOf(ref: ArtifactRef): string | undefined {
+    if (ref.url !== null) return ref.url;
+    return this.controlUrl === undefined ? undefined : `${this.controlUrl}${artifactPath(ref)}`;
   }
 
   private partialOf(sha256: string) {
@@ -301,6 +323,10 @@ export class ArtifactCache {
       if (job.state !== "queued" || this.unverified.has(sha) || this.busy.has(sha)) continue;
       if (this.cached.has(job.ref.sha256)) {
         this.jobs.delete(job.ref.sha256);
+        continue;
+      }
+      if (this.originOf(job.ref) === undefined) {
+        job.state = "no-origin";
         continue;
       }
       if (!this.makeRoom(job.ref)) {
@@ -348,7 +374,7 @@ export class ArtifactCache {
     this.active++;
     this.busy.add(ref.sha256);
     const partial = this.partialOf(ref.sha256);
-    const url = this.originOf(ref);
+    const url = this.originOf(ref)!;
     let out: DownloadOutcome;
     try {
       await mkdir(this.partialDir, { recursive: true });
@@ -446,6 +472,15 @@ export class ArtifactCache {
    * again if wanted).
    */
   private async verifyFound(): Promise<void> {
+    this.verifying = true;
+    try {
+      await this.verifyEach();
+    } finally {
+      this.verifying = false;
+    }
+  }
+
+  private async verifyEach(): Promise<void> {
     // After the caller's first `want` (made right after construction), so that wanted files go first.
     await null;
     while (this.unverified.size > 0 && !this.stopping.signal.aborted) {

@@ -3,6 +3,6 @@
  * edge's commands, with the edge served by Bun.
  */
 import { edgeMain } from "../cli/main";
-import { startEdge } from "./serve";
+import { importBundle, startEdge } from "./serve";
 
-edgeMain(startEdge);
+edgeMain(startEdge, importBundle);

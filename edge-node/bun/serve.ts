@@ -5,8 +5,13 @@
  */
 import type { Server } from "bun";
 import type { Logger } from "../../shared/log";
+import type { BundleImportFlags, Env } from "../../shared/node/cli/app";
+import { importWithEnv } from "../bundles/import";
 import { type EdgeRuntime, type RunningEdge, startEdgeOn } from "../serve";
 import { openBunSqlite } from "./sqlite";
+
+/** `chamicore-edge import` in the single executable. */
+export const importBundle = (env: Env, flags: BundleImportFlags) => importWithEnv(env, openBunSqlite, flags);
 
 /** Bun's longest idle timeout for a kept-alive connection. */
 const MAX_IDLE_SECONDS = 255;

@@ -5,6 +5,7 @@
 import type { Argv } from "yargs";
 import type { Cli, GlobalOptions } from "../../shared/node/cli/app";
 import { untilSignal } from "../../shared/node/until-signal";
+import type { ImportArgs } from "../bundles/command";
 import { KEA_CONFIG_OPTIONS, type KeaConfigFlags, keaConfigCommand } from "../kea/command";
 
 /** The edge's own commands under the edge (`chamicore-edge <command>`, or `chamicore edge <command>`). */
@@ -35,6 +36,26 @@ function edgeSubcommands<T extends GlobalOptions>(y: Argv<T>, cli: Cli): Argv<T>
           ),
       (a) => {
         cli.exitCode = keaConfigCommand(a as KeaConfigFlags, cli.env);
+      },
+    )
+    .command(
+      "import <file>",
+      "feed the replica from a signed bundle carried across an air gap (made by chamicore export); also while the edge runs, which serves it within a second (docs/air-gapped.md)",
+      (i) =>
+        i
+          .positional("file", { type: "string", demandOption: true, describe: "the bundle (.tar.gz)" })
+          .option("allow-older", {
+            type: "boolean",
+            describe: "import a bundle older than the replica: roll the rack back on purpose",
+          })
+          .option("allow-other-source", {
+            type: "boolean",
+            describe: "replace a replica that follows another control plane with this bundle's snapshot",
+          })
+          .example("CHAMICORE_EDGE_TRUSTED_KEYS=/etc/chamicore/bundle-key.json $0 import site.tar.gz", ""),
+      async (a) => {
+        const { runImport } = await import("../bundles/command");
+        await runImport(cli, a as unknown as ImportArgs);
       },
     )
     .command(

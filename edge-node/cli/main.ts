@@ -35,14 +35,14 @@ export const runEdgeCli = (argv: string[], io: CliIo, program = "chamicore-edge"
  * edge …` here with its `edge` in place: then it runs as `chamicore edge`,
  * and its help and errors say so.
  */
-export function edgeMain(startEdge?: CliIo["startEdge"]): void {
+export function edgeMain(startEdge?: CliIo["startEdge"], importBundle?: CliIo["importBundle"]): void {
   const viaChamicore = process.argv[2] === "edge";
   const program = viaChamicore ? "chamicore edge" : "chamicore-edge";
   runMain(
     program,
     (argv, io) => runEdgeCli(argv, io, program),
     async (err) => err instanceof (await import("../../functions/config")).ConfigError,
-    { startEdge },
+    { startEdge, importBundle },
     process.argv.slice(viaChamicore ? 3 : 2),
   );
 }

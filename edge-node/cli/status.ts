@@ -26,6 +26,8 @@ interface EdgeStatus {
     problems: { total: number };
   } | null;
   agent: { site: string; state: string; running: number; finished: number; failed: number } | null;
+  /** What fed the replica last (absent from an edge older than this CLI). */
+  feed?: { source: string | null; by: string | null; at: string | null };
 }
 
 export async function edgeStatus(cli: Cli, a: GlobalOptions & { url: string }) {
@@ -49,6 +51,8 @@ export async function edgeStatus(cli: Cli, a: GlobalOptions & { url: string }) {
     ["HEAD", () => s.head],
     ["LAG", () => (s.lagSeconds === undefined ? lag : `${lag} (${Math.round(s.lagSeconds)} s)`)],
     ["MODE", () => s.mode],
+    ["FED BY", () => (s.feed?.by ? `${s.feed.by} at ${s.feed.at ?? "?"}` : "-")],
+    ["SOURCE", () => s.feed?.source ?? "-"],
     ["LAST CONTACT", () => s.lastContact],
     [
       "KEA",

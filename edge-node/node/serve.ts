@@ -6,11 +6,17 @@ import type { Server } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Logger } from "../../shared/log";
+import type { BundleImportFlags, Env } from "../../shared/node/cli/app";
 import { closeGracefully } from "../../shared/node/drain";
+import { importWithEnv } from "../bundles/import";
 import { type EdgeRuntime, type RunningEdge, startEdgeOn } from "../serve";
 import { openBetterSqlite } from "./sqlite";
 
 export type { RunningEdge } from "../serve";
+
+/** `chamicore edge import` under Node. */
+export const importBundle = (env: Env, flags: BundleImportFlags) =>
+  importWithEnv(env, openBetterSqlite, flags);
 
 export const nodeRuntime: EdgeRuntime = {
   name: "node",

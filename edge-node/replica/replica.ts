@@ -63,6 +63,18 @@ export interface ReplicaStatus {
   lastEventTime: string | null;
   /** Rows per replicated resource (revocations: active ones). */
   counts: Record<ReplicatedResource, number>;
+  /** The control plane it follows, what fed it last and when: see `Feeding`. */
+  feed: { source: string | null; by: string | null; at: string | null };
+}
+
+/**
+ * What fed a snapshot or a batch: the live control plane, or a bundle
+ * carried in by hand (`bundle:<file name>`). Recorded in the same
+ * transaction as the data, with the source control plane's id when known.
+ */
+export interface Feeding {
+  by: string;
+  source?: string | undefined;
 }
 
 export interface ReplicaOptions {
@@ -94,6 +106,9 @@ interface StateRow {
   snapshot_at: string | null;
   last_applied_at: string | null;
   last_event_time: string | null;
+  source_id: string | null;
+  fed_by: string | null;
+  fed_at: string | null;
 }
 
 export class Replica {
@@ -103,6 +118,8 @@ export class Replica {
   private readonly writer: ReplicaWriter;
   private readonly stmt: {
     state: SqliteStatement<[], StateRow>;
+    fed: SqliteStatement<[string | null, string, string]>;
+    dataVersion: SqliteStatement<[], number>;
     setState: SqliteStatement<[number, string | null, string | null, string | null]>;
     applied: SqliteStatement<[number, string, string | null]>;
     docs: Record<ReplicatedResource, (now: number) => string[]>;
@@ -133,7 +150,11 @@ export class Replica {
       return (now: number) => (r === "revocations" ? s.all({ now }) : s.all());
     };
     this.stmt = {
-      state: db.prepare("select position, snapshot_at, last_applied_at, last_event_time from replica_state"),
+      state: db.prepare(
+        "select position, snapshot_at, last_applied_at, last_event_time, source_id, fed_by, fed_at from replica_state",
+      ),
+      fed: db.prepare("update replica_state set source_id = coalesce(?, source_id), fed_by = ?, fed_at = ?"),
+      dataVersion: db.prepare<[], number>("pragma data_version").pluck(),
       setState: db.prepare(
         "update replica_state set position = ?, snapshot_at = ?, last_applied_at = ?, last_event_time = ?",
       ),
@@ -195,11 +216,38 @@ export class Replica {
       lastAppliedAt: s.last_applied_at,
       lastEventTime: s.last_event_time,
       counts: { ...this.stmt.counts.get({ now: Date.now() })! },
+      feed: { source: s.source_id, by: s.fed_by, at: s.fed_at },
     };
   }
 
-  /** One transaction: replace everything with the snapshot; position := snapshot.position. */
-  applySnapshot(snapshot: Snapshot | SnapshotSource): void {
+  private dataVersion: number | undefined;
+
+  /**
+   * Whether another process committed to the database since the last call
+   * (`chamicore edge import` beside a running edge): SQLite's data_version
+   * moves for other connections' commits only. The indexes are then reloaded.
+   */
+  reloadIfChangedElsewhere(): boolean {
+    const v = this.stmt.dataVersion.get()!;
+    const first = this.dataVersion === undefined;
+    if (v === this.dataVersion) return false;
+    this.dataVersion = v;
+    if (first) return false;
+    this.boot.reload();
+    this.cloudInit.reload();
+    return true;
+  }
+
+  /** The id of the control plane the replica follows; null before one was recorded. */
+  source(): string | null {
+    return this.stmt.state.get()!.source_id;
+  }
+
+  /**
+   * One transaction: replace everything with the snapshot; position :=
+   * snapshot.position, and the source := the snapshot's (or `feeding`'s).
+   */
+  applySnapshot(snapshot: Snapshot | SnapshotSource, feeding: Feeding = { by: "live" }): void {
     const s = "list" in snapshot ? snapshot : snapshotSource(snapshot);
     const position = s.position;
     if (typeof position !== "number" || !Number.isSafeInteger(position) || position < 0)
@@ -225,6 +273,8 @@ export class Replica {
         }
         const now = new Date().toISOString();
         this.stmt.setState.run(position, now, now, null);
+        const source = typeof s.source === "string" ? s.source : feeding.source;
+        this.stmt.fed.run(source ?? null, feeding.by, now);
       })
       .immediate();
     this.boot.reload();
@@ -238,7 +288,7 @@ export class Replica {
    * position (max applied) in the same transaction. Returns how many events
    * were applied (not skipped).
    */
-  applyEvents(events: ChangeEvent[]): number {
+  applyEvents(events: ChangeEvent[], feeding?: Feeding): number {
     const applied = this.db
       .transaction(() => {
         const start = this.position();
@@ -277,10 +327,12 @@ export class Replica {
           if (!top || e.position > top.position)
             top = { position: e.position, time: typeof e.time === "string" ? e.time : null };
         }
+        const now = new Date().toISOString();
         if (top) {
-          this.stmt.applied.run(top.position, new Date().toISOString(), top.time);
+          this.stmt.applied.run(top.position, now, top.time);
           this.stmt.pruneRevocations.run(Date.now());
         }
+        if (feeding) this.stmt.fed.run(feeding.source ?? null, feeding.by, now);
         return applied;
       })
       .immediate();
@@ -311,6 +363,7 @@ export class Replica {
       .transaction(() => {
         this.writer.clear();
         this.stmt.setState.run(0, null, null, null);
+        this.db.prepare("update replica_state set source_id = null, fed_by = null, fed_at = null").run();
       })
       .immediate();
     this.boot.reload();

@@ -173,6 +173,12 @@ export const replicaState = sqliteTable(
     lastAppliedAt: text("last_applied_at"),
     /** `time` of the event at `position` (when it was written at the control plane). */
     lastEventTime: text("last_event_time"),
+    /** The id of the control plane the replica follows (from its snapshot, its feed, or a bundle). */
+    sourceId: text("source_id"),
+    /** What fed it last: `live` (snapshot, feed, stream), or `bundle:<file name>`. */
+    fedBy: text("fed_by"),
+    /** ISO time it was last fed by that. */
+    fedAt: text("fed_at"),
   },
   (t) => [check("replica_state_one_row", sql`${t.id} = 1`)],
 );

@@ -24,6 +24,8 @@ const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 /** What the replica reads from a snapshot, whole or lazily parsed. */
 export interface SnapshotSource {
   position: unknown;
+  /** The control plane's id (absent from a snapshot made before it had one). */
+  source?: unknown;
   /** The elements of the top-level list `name`, parsed one by one; undefined when it is not a list. */
   list(name: string): Iterable<unknown> | undefined;
 }
@@ -90,8 +92,9 @@ class FileBytes implements Bytes {
 }
 
 /** A parsed snapshot as a source (tests and callers that already hold one). */
-export const snapshotSource = (s: Snapshot): SnapshotSource => ({
+export const snapshotSource = (s: Snapshot & { source?: string }): SnapshotSource => ({
   position: s.position,
+  source: s.source,
   list: (name) => {
     const v = (s as unknown as Record<string, unknown>)[name];
     return Array.isArray(v) ? v : undefined;
@@ -144,7 +147,15 @@ export class SnapshotDocument implements SnapshotSource {
   }
 
   get position(): unknown {
-    const m = this.members.get("position");
+    return this.scalar("position");
+  }
+
+  get source(): unknown {
+    return this.scalar("source");
+  }
+
+  private scalar(name: string): unknown {
+    const m = this.members.get(name);
     return m && JSON.parse(this.text(m[0], m[1]));
   }
 

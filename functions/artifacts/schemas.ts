@@ -8,6 +8,9 @@
  */
 import { z } from "@hono/zod-openapi";
 import { checkUri, URI_MAX } from "../boot/text";
+import { SHA256_PATTERN } from "./values";
+
+export { SHA256_PATTERN };
 
 export const ARTIFACTS_API_VERSION = "boot/v1";
 export const ARTIFACT_KIND = "Artifact";
@@ -15,7 +18,6 @@ export const ARTIFACTS_PATH = "/boot/v1/artifacts";
 
 /** A name is the last segment of the URL nodes fetch, and a file name on an edge: no slashes. */
 export const ARTIFACT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 /** The largest artifact the API takes: 64 GiB (disk images for diskful nodes). */
 export const MAX_ARTIFACT_SIZE = 64 * 1024 ** 3;
 

@@ -44,14 +44,17 @@ const rotate = defineRoute("admin:auth", {
 });
 const rotateHandler: RouteHandler<typeof rotate, AppEnv> = async (c) => {
   const body = RotateRequestSchema.parse(c.req.valid("json") ?? {});
-  const { keyring } = c.var.deps.auth;
-  const key = await keyring.rotate(c.var.stores.auth.keys, body.revokePrevious);
+  const bundle = body.purpose === "bundle";
+  const keyring = bundle ? c.var.deps.auth.bundleKeyring : c.var.deps.auth.keyring;
+  const store = bundle ? c.var.stores.auth.bundleKeys : c.var.stores.auth.keys;
+  const key = await keyring.rotate(store, body.revokePrevious);
   c.var.deps.logger.warn("signing key rotated", {
     kid: key.kid,
+    purpose: body.purpose,
     revokePrevious: body.revokePrevious,
     by: c.var.principal?.sub,
   });
-  return answer.all(c, "SigningKey", (await keyring.published(c.var.stores.auth.keys, true)).map(keyInfo));
+  return answer.all(c, "SigningKey", (await keyring.published(store, true)).map(keyInfo));
 };
 
 export function registerKeyRoutes(app: OpenAPIHono<AppEnv>) {

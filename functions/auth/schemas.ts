@@ -189,6 +189,10 @@ export const RotateRequestSchema = z
       description:
         "Drop every older key from the JWKS at once (a leaked key): tokens they signed fail immediately",
     }),
+    purpose: z.enum(["token", "bundle"]).default("token").openapi({
+      description:
+        "`token`: the key that signs access tokens; `bundle`: the key that signs air-gap bundles (GET /events/v1/bundle/keys lists it)",
+    }),
   })
   .openapi("RotateRequest");
 

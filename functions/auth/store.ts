@@ -22,6 +22,9 @@ export interface SigningKeyRow {
   publishedUntil: Date | null;
 }
 
+/** What a signing key signs: access tokens, or the manifests of air-gap bundles. */
+export type KeyPurpose = "token" | "bundle";
+
 export interface KeyStore {
   /** Keys still published at `now`: the active one and retired ones within their window, newest first. */
   published(now: Date): Promise<SigningKeyRow[]>;
@@ -134,6 +137,8 @@ export interface CredentialStore {
 
 export interface AuthStores {
   keys: KeyStore;
+  /** The keys that sign air-gap bundles (functions/bundles/). */
+  bundleKeys: KeyStore;
   accounts: AccountStore;
   revocations: RevocationStore;
   policies: PolicyStore;

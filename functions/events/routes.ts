@@ -25,6 +25,9 @@ const SnapshotSchema = z
     kind: z.literal("Snapshot"),
     apiVersion: z.string(),
     position: z.number().int().openapi({ description: "Outbox position reflected: follow events after it" }),
+    source: z.string().openapi({
+      description: "This control plane's id: an edge follows one source (an air-gap bundle names it too)",
+    }),
     components: z.array(ResourceAny),
     interfaces: z.array(ResourceAny),
     groups: z.array(ResourceAny),
@@ -63,6 +66,7 @@ const ChangeListSchema = z
       after: z.number().int(),
       next: z.number().int().openapi({ description: "Ask for `after=next` to continue" }),
       head: z.number().int().openapi({ description: "Latest position; caught up when next == head" }),
+      source: z.string().openapi({ description: "This control plane's id, as in the snapshot" }),
     }),
     items: z.array(ChangeEventSchema),
   })
@@ -78,8 +82,9 @@ const snapshot = defineRoute("read:feed", {
   responses: { 200: json(SnapshotSchema, "The snapshot") },
 });
 const snapshotHandler: RouteHandler<typeof snapshot, AppEnv> = async (c) => {
-  const s = await c.var.stores.feed.snapshot();
-  return c.json({ kind: "Snapshot" as const, apiVersion: EVENTS_API_VERSION, ...s }, 200);
+  const { feed } = c.var.stores;
+  const [source, s] = await Promise.all([feed.source(), feed.snapshot()]);
+  return c.json({ kind: "Snapshot" as const, apiVersion: EVENTS_API_VERSION, source, ...s }, 200);
 };
 
 const Position = z.coerce.number().int().min(0);
@@ -107,7 +112,8 @@ const changes = defineRoute("read:feed", {
 });
 const changesHandler: RouteHandler<typeof changes, AppEnv> = async (c) => {
   const { after, limit } = c.req.valid("query");
-  const page = await c.var.stores.feed.changes(after, limit ?? MAX_PAGE);
+  const { feed } = c.var.stores;
+  const [source, page] = await Promise.all([feed.source(), feed.changes(after, limit ?? MAX_PAGE)]);
   // Events after `after` must all still be kept: the first one kept is at most after + 1.
   if (after + 1 < page.tail && after < page.head)
     throw new ApiError(
@@ -119,7 +125,7 @@ const changesHandler: RouteHandler<typeof changes, AppEnv> = async (c) => {
     {
       kind: "ChangeList" as const,
       apiVersion: EVENTS_API_VERSION,
-      metadata: { after, next, head: page.head },
+      metadata: { after, next, head: page.head, source },
       items: page.events,
     },
     200,

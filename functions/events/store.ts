@@ -20,6 +20,8 @@ export interface Snapshot {
 }
 
 export interface FeedStore {
+  /** This control plane's id: the `source` of its snapshots, changes and bundles. */
+  source(): Promise<string>;
   snapshot(): Promise<Snapshot>;
   /** Events after `position` (at most `limit`), with the head and the oldest position still kept. */
   changes(position: number, limit: number): Promise<{ events: ChangeEvent[]; head: number; tail: number }>;

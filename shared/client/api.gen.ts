@@ -8637,6 +8637,233 @@ export interface paths {
         };
         trace?: never;
     };
+    "/events/v1/bundle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A signed bundle of the boot read model, to carry to an edge by hand
+         * @description A gzipped tar: `manifest.json` (source, position, counts, every member's size and SHA-256), `manifest.sig` (a detached JWS by the bundle key, see /events/v1/bundle/keys), then the snapshot's resources as NDJSON, or with `since` the change events after that position, then the artifacts the boot parameters name. Streamed as it is made. 410 when events after `since` were pruned, 409 when `since` is ahead of this control plane.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Carry the boot files the included boot parameters name (default true) */
+                    artifacts?: "true" | "false";
+                    /** @description The changes after this position (the edge's); absent: a full snapshot */
+                    since?: number | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The bundle (`chamicore edge import` reads it) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/gzip": string;
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with existing data */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/events/v1/bundle/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The public keys bundles are signed with, for an edge's CHAMICORE_EDGE_TRUSTED_KEYS
+         * @description A JWKS. The bundle key is made on first use and rotated with `chamicore auth rotate-keys --bundle`; it never signs tokens, and the token keys never sign bundles.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The bundle keys */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BundleKeys"];
+                    };
+                };
+                /** @description Malformed request: bad JSON, unknown fields, wrong types or query parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Token lacks the required scope */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unexpected server error (see the server log) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not ready, or the database is unreachable for a moment: retry after Retry-After seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/events/v1/changes": {
         parameters: {
             query?: never;
@@ -15681,6 +15908,12 @@ export interface components {
             /** @enum {string} */
             kind: "BulkImportResult";
         };
+        BundleKeys: {
+            /** @description Public JWKs (kid, alg): the active bundle key first, then retired ones still listed */
+            keys: {
+                [key: string]: unknown;
+            }[];
+        };
         ChangeEvent: {
             /** @description The resource envelope after the change, or {id} when deleted */
             data?: unknown;
@@ -15710,6 +15943,8 @@ export interface components {
                 head: number;
                 /** @description Ask for `after=next` to continue */
                 next: number;
+                /** @description This control plane's id, as in the snapshot */
+                source: string;
             };
         };
         CloudInitMetaData: {
@@ -17090,6 +17325,12 @@ export interface components {
         };
         RotateRequest: {
             /**
+             * @description `token`: the key that signs access tokens; `bundle`: the key that signs air-gap bundles (GET /events/v1/bundle/keys lists it)
+             * @default token
+             * @enum {string}
+             */
+            purpose: "token" | "bundle";
+            /**
              * @description Drop every older key from the JWKS at once (a leaked key): tokens they signed fail immediately
              * @default false
              */
@@ -17309,6 +17550,8 @@ export interface components {
                 };
                 spec?: unknown;
             }[];
+            /** @description This control plane's id: an edge follows one source (an air-gap bundle names it too) */
+            source: string;
         };
         /** @enum {string} */
         State: "Unknown" | "Empty" | "Populated" | "Off" | "On" | "Standby" | "Halt" | "Ready";

@@ -82,7 +82,7 @@ function inProcessApp(): OpenAPIHono<AppEnv> {
     registry: new Registry(),
     runtime: "node",
     stores: async (_c, next) => next(),
-    auth: { settings, keyring: new Keyring(settings) },
+    auth: { settings, keyring: new Keyring(settings), bundleKeyring: new Keyring(settings) },
     serving: servingSettingsOf(parseEnv(ServingEnvSchema, {}), () => undefined),
   });
 }

@@ -141,6 +141,7 @@ const untouchable = <T>(name: string) =>
 function memoryStores(): AuthStores & { keys: MemoryKeyStore; revocations: MemoryRevocationStore } {
   return {
     keys: new MemoryKeyStore(),
+    bundleKeys: new MemoryKeyStore(),
     revocations: new MemoryRevocationStore(),
     accounts: untouchable("accounts"),
     policies: untouchable("policies"),

@@ -89,7 +89,7 @@ function appWith(store: MemoryCloudInit, trustedProxies: string[]): OpenAPIHono<
       trustedProxies,
       peerAddress: (c) => c.req.header("X-Test-Peer"),
     },
-    auth: { settings, keyring: new Keyring(settings) },
+    auth: { settings, keyring: new Keyring(settings), bundleKeyring: new Keyring(settings) },
   };
   app.use(async (c, next) => {
     c.set("deps", deps);

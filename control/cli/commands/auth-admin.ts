@@ -731,15 +731,28 @@ function keys(y: Argv, cli: Cli): Argv {
               type: "boolean",
               describe: "drop every older key now (a leaked key): their tokens fail at once",
             })
+            .option("bundle", {
+              type: "boolean",
+              describe:
+                "rotate the key that signs air-gap bundles instead (edges must trust the new one: chamicore export --public-key)",
+            })
             .example("$0 auth keys rotate", "")
-            .example("$0 auth keys rotate --revoke-previous", "after a leak"),
-        run<Args & { "revoke-previous"?: boolean }>(async (a) => {
+            .example("$0 auth keys rotate --revoke-previous", "after a leak")
+            .example("$0 auth keys rotate --bundle", "a new bundle signing key"),
+        run<Args & { "revoke-previous"?: boolean; bundle?: boolean }>(async (a) => {
           const session = cli.session(a);
           const revokePrevious = a["revoke-previous"] === true;
+          const purpose = a.bundle === true ? "bundle" : "token";
           const { data } = await unwrap(
-            session.client.POST("/auth/v1/keys/rotate", { body: { revokePrevious } }),
+            session.client.POST("/auth/v1/keys/rotate", { body: { revokePrevious, purpose } }),
           );
-          if (revokePrevious && !a.token && !cli.env.CHAMICORE_TOKEN && session.contextName) {
+          if (
+            purpose === "token" &&
+            revokePrevious &&
+            !a.token &&
+            !cli.env.CHAMICORE_TOKEN &&
+            session.contextName
+          ) {
             // This context's token was signed by a dropped key: the next command gets a new one.
             const { [session.contextName]: _, ...kept } = loadTokens(cli.env);
             saveTokens(cli.env, kept);
@@ -749,7 +762,9 @@ function keys(y: Argv, cli: Cli): Argv {
           const active = data.items.find((k) => k.active);
           if (printer.format === "table")
             printer.err(
-              `new signing key ${active?.kid ?? "?"}${revokePrevious ? "; older keys dropped, their tokens fail now" : ""}`,
+              purpose === "bundle"
+                ? `new bundle signing key ${active?.kid ?? "?"}: give edges its public key (chamicore export --public-key) before they import a bundle it signs`
+                : `new signing key ${active?.kid ?? "?"}${revokePrevious ? "; older keys dropped, their tokens fail now" : ""}`,
             );
         }),
       ),

@@ -88,19 +88,26 @@ export function serverCommands(y: Argv, cli: Cli): Argv {
 export function rotateKeysCommand(y: Argv, cli: Cli): Argv {
   return y.command(
     "rotate-keys",
-    "make a new token signing key straight in the database (the API's POST /auth/v1/keys/rotate does the same); with the embedded database, stop the server first",
+    "make a new token signing key (or with --bundle, a new bundle signing key) straight in the database (the API's POST /auth/v1/keys/rotate does the same); with the embedded database, stop the server first",
     (c) =>
       c
         .option("revoke-previous", {
           type: "boolean",
           describe: "stop accepting the previous key's tokens now",
         })
-        .example("DATABASE_URL=postgres://db/chamicore $0 auth rotate-keys", ""),
+        .option("bundle", {
+          type: "boolean",
+          describe:
+            "rotate the key that signs air-gap bundles instead; give edges the new public key (chamicore export --public-key) before they import a bundle it signed",
+        })
+        .example("DATABASE_URL=postgres://db/chamicore $0 auth rotate-keys", "")
+        .example("DATABASE_URL=postgres://db/chamicore $0 auth rotate-keys --bundle", ""),
     async (a) => {
       const { rotateKeys } = await import("../../node/serve");
-      const rotated = await rotateKeys(cli.env, a["revoke-previous"] === true);
+      const purpose = a.bundle === true ? "bundle" : "token";
+      const rotated = await rotateKeys(cli.env, a["revoke-previous"] === true, purpose);
       process.stdout.write(
-        `new signing key ${rotated.kid}; ${rotated.published.length} key(s) published: ${rotated.published.join(", ")}\n`,
+        `new ${purpose === "bundle" ? "bundle" : "token"} signing key ${rotated.kid}; ${rotated.published.length} key(s) published: ${rotated.published.join(", ")}\n`,
       );
     },
   );

@@ -20,6 +20,29 @@ export interface CliIo {
    * Bun server; otherwise the Node one is loaded on demand.
    */
   startEdge?: (env: Env, opts: { resync: boolean }) => Promise<{ close(): Promise<void> }>;
+  /** Likewise how it imports an air-gap bundle: with its own SQLite (edge-node/bundles/). */
+  importBundle?: (env: Env, opts: BundleImportFlags) => Promise<BundleImportReport>;
+}
+
+/** `chamicore edge import`'s flags. */
+export interface BundleImportFlags {
+  file: string;
+  allowOlder: boolean;
+  allowOtherSource: boolean;
+  progress: (line: string) => void;
+}
+
+/** What an import did, for its report. */
+export interface BundleImportReport {
+  kind: string;
+  source: string;
+  signedBy: string;
+  before: number;
+  position: number;
+  counts: Record<string, number>;
+  artifacts: number;
+  artifactsLeftOut: number;
+  ms: number;
 }
 
 export interface GlobalOptions {
