@@ -3,7 +3,7 @@
  * directory when DATABASE_URL is unset, node-postgres otherwise. Migrations
  * are applied from migrations/postgres on the filesystem.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
@@ -13,6 +13,7 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
 import type { Logger } from "../../shared/log";
+import { pidLock } from "../../shared/node/pid-lock";
 import { unpackTemplate } from "./pglite-template";
 import * as schema from "./schema";
 import { traced } from "./traced";
@@ -166,28 +167,13 @@ export class EmbeddedDatabaseBusy extends Error {}
  */
 function lockEmbedded(dataDir: string): () => void {
   const path = join(dataDir, "pg.lock");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(path, String(process.pid), { flag: "wx" });
-      return () => rmSync(path, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const pid = Number(readFileSync(path, "utf8"));
-      if (pid && pid !== process.pid && alive(pid))
-        throw new EmbeddedDatabaseBusy(
-          `the embedded database in ${resolve(dataDir)} is in use by process ${pid}; stop it first (or use the API)`,
-        );
-      rmSync(path, { force: true });
-    }
-  }
-  throw new EmbeddedDatabaseBusy(`could not lock ${path}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return pidLock(
+    path,
+    (pid) =>
+      new EmbeddedDatabaseBusy(
+        pid
+          ? `the embedded database in ${resolve(dataDir)} is in use by process ${pid}; stop it first (or use the API)`
+          : `could not lock ${path}`,
+      ),
+  );
 }

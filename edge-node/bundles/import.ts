@@ -12,26 +12,14 @@
  * A running edge on the same data directory sees the commit within a
  * second (./watch.ts) and serves from it.
  */
-import {
-  closeSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { closeSync, mkdirSync, openSync, readSync, renameSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import {
-  type BundleManifest,
-  CHANGES_MEMBER,
-  SNAPSHOT_RESOURCES,
-  snapshotMember,
-} from "../../functions/bundles/format";
+import { type BundleManifest, CHANGES_MEMBER, snapshotMember } from "../../functions/bundles/format";
+import { SNAPSHOT_RESOURCES } from "../../functions/events/store";
 import type { ChangeEvent } from "../../shared/events";
 import type { BundleImportFlags, BundleImportReport, Env } from "../../shared/node/cli/app";
+import { pidLock } from "../../shared/node/pid-lock";
 import { ARTIFACTS_DIR } from "../artifacts/layout";
 import { loadEdgeConfig } from "../config";
 import { ReplicaEventError } from "../replica/events";
@@ -153,28 +141,15 @@ export async function importBundle(o: ImportOptions): Promise<ImportReport> {
 function lock(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, `${STAGING_DIR}.lock`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: "wx" });
-      return () => rmSync(file, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const pid = Number(readFileSync(file, "utf8"));
-      if (pid > 0 && alive(pid))
-        throw new BundleRefused(`another import (pid ${pid}) is running on ${dataDir}: wait for it to end`);
-      rmSync(file, { force: true });
-    }
-  }
-  throw new BundleRefused(`cannot take ${file}: another import keeps taking it`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return pidLock(
+    file,
+    (pid) =>
+      new BundleRefused(
+        pid
+          ? `another import (pid ${pid}) is running on ${dataDir}: wait for it to end`
+          : `cannot take ${file}: another import keeps taking it`,
+      ),
+  );
 }
 
 function checkAgainst(

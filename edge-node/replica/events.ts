@@ -9,6 +9,7 @@
  * say why — an edge older than its control plane needs an upgrade, which a
  * resync alone does not give it.
  */
+import type { SnapshotResource } from "../../functions/events/store";
 import type { Resource } from "../../shared/envelope";
 import type { ChangeEvent, EventAction, EventService } from "../../shared/events";
 
@@ -21,7 +22,7 @@ export const REPLICATED = {
   bootparams: "bss",
   payloads: "cloudinit",
   revocations: "auth",
-} as const satisfies Record<string, EventService>;
+} as const satisfies Record<SnapshotResource, EventService>;
 
 /**
  * Services whose events the edge knowingly passes over: control-plane work

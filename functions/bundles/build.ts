@@ -18,7 +18,7 @@ import { artifactRefsOf } from "../artifacts/refs";
 import type { ArtifactRef } from "../artifacts/schemas";
 import type { ArtifactFiles } from "../artifacts/store";
 import type { BootParams } from "../boot/schemas";
-import type { FeedStore, Snapshot } from "../events/store";
+import { type FeedStore, SNAPSHOT_RESOURCES, type Snapshot } from "../events/store";
 import {
   artifactMember,
   BUNDLE_FORMAT,
@@ -27,7 +27,6 @@ import {
   CHANGES_MEMBER,
   MANIFEST_MEMBER,
   SIGNATURE_MEMBER,
-  SNAPSHOT_RESOURCES,
   snapshotMember,
 } from "./format";
 

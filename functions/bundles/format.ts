@@ -21,6 +21,7 @@
  */
 import { z } from "zod";
 import { SHA256_PATTERN } from "../artifacts/values";
+import { SNAPSHOT_RESOURCES, type SnapshotResource } from "../events/store";
 
 export const BUNDLE_FORMAT = "chamicore-bundle/1";
 export const MANIFEST_MEMBER = "manifest.json";
@@ -28,18 +29,6 @@ export const SIGNATURE_MEMBER = "manifest.sig";
 export const CHANGES_MEMBER = "changes.ndjson";
 /** A manifest or signature larger than this is not one: refused before it is parsed. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-
-/** The resources of a snapshot, in the order they are written and applied. */
-export const SNAPSHOT_RESOURCES = [
-  "components",
-  "interfaces",
-  "groups",
-  "partitions",
-  "bootparams",
-  "payloads",
-  "revocations",
-] as const;
-export type SnapshotResource = (typeof SNAPSHOT_RESOURCES)[number];
 
 export const snapshotMember = (r: SnapshotResource) => `snapshot/${r}.ndjson`;
 export const artifactMember = (sha256: string) => `artifacts/${sha256}`;

@@ -5,6 +5,18 @@
 import type { Resource } from "../../shared/envelope";
 import type { ChangeEvent } from "../../shared/events";
 
+/** The lists of a snapshot, in the order they are written and applied. */
+export const SNAPSHOT_RESOURCES = [
+  "components",
+  "interfaces",
+  "groups",
+  "partitions",
+  "bootparams",
+  "payloads",
+  "revocations",
+] as const;
+export type SnapshotResource = (typeof SNAPSHOT_RESOURCES)[number];
+
 /** Everything an edge node needs to boot and configure nodes, as of `position`. */
 export interface Snapshot {
   /** The outbox position this snapshot reflects: follow the stream from just after it. */

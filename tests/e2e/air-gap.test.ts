@@ -335,7 +335,12 @@ describe.sequential("an edge fed across an air gap", () => {
     const stranger: Snapshot = {
       position: 5,
       components: [
-        envelope("Component", "x8000c0s0b0n0", { id: "x8000c0s0b0n0", type: "Node", role: "Compute", enabled: true }),
+        envelope("Component", "x8000c0s0b0n0", {
+          id: "x8000c0s0b0n0",
+          type: "Node",
+          role: "Compute",
+          enabled: true,
+        }),
       ],
       interfaces: [],
       groups: [],
@@ -375,6 +380,15 @@ describe.sequential("an edge fed across an air gap", () => {
       /the control plane is [0-9a-f-]{36}, the replica came from 00000000-0000-4000-8000-00000000beef: rebuilding it from this one/,
     );
     expect(await metric(e.url, "chamicore_edge_snapshots_total")).toBe(1);
+    // Its scripts name the kernel on the edge once it fetched it from the control plane (until then, there).
+    await eventually(
+      "the kernel in the edge's cache",
+      async () =>
+        ((await (await fetch(`${e.url}/status`)).json()) as { artifacts: { wantedCached: number } })
+          .artifacts,
+      (a) => a.wantedCached === 1,
+      20_000,
+    );
     const some = nodes.slice(-5);
     const [mine, theirs] = [await answers(e.url, some), await answers(cp.control.url, some)];
     expect(mine).toEqual(theirs);

@@ -42,7 +42,7 @@ function identityOf(token: string) {
 async function snapshotOf(call: Call): Promise<Snapshot> {
   const s = await call("GET", "/events/v1/snapshot");
   expect(s.status, s.text).toBe(200);
-  const { kind: _k, apiVersion: _a, ...rest } = s.json;
+  const { kind: _k, apiVersion: _a, source: _s, ...rest } = s.json;
   return rest as Snapshot;
 }
 

@@ -14,6 +14,7 @@ import { openDatabase } from "../../control/db/node";
 import { startControl } from "../../control/node/serve";
 import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
 import { type Logger, silentLogger } from "../../shared/log";
+import { alive } from "../../shared/node/pid-lock";
 import { createTestDatabase } from "./postgres";
 import { type DbHop, startTcpRelay, startWsProxy } from "./ws-proxy";
 
@@ -188,16 +189,6 @@ export async function nodePostgresTarget(
 
 const BUNDLES = join(process.cwd(), "dist", "worker-test");
 let bundle: string | undefined;
-
-/** Whether process `pid` still runs. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * The same bundle `wrangler deploy` would upload, built once per test file

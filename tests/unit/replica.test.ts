@@ -175,6 +175,7 @@ describe("snapshot", () => {
         payloads: 0,
         revocations: 0,
       },
+      feed: { source: null, by: null, at: null },
     });
   });
 

@@ -107,7 +107,7 @@ export function rotateKeysCommand(y: Argv, cli: Cli): Argv {
       const purpose = a.bundle === true ? "bundle" : "token";
       const rotated = await rotateKeys(cli.env, a["revoke-previous"] === true, purpose);
       process.stdout.write(
-        `new ${purpose === "bundle" ? "bundle" : "token"} signing key ${rotated.kid}; ${rotated.published.length} key(s) published: ${rotated.published.join(", ")}\n`,
+        `new ${purpose === "bundle" ? "bundle " : ""}signing key ${rotated.kid}; ${rotated.published.length} key(s) published: ${rotated.published.join(", ")}\n`,
       );
     },
   );
