@@ -82,7 +82,7 @@ export async function importBundle(o: ImportOptions): Promise<ImportReport> {
   const unlock = lock(o.dataDir);
   let replica: Replica;
   try {
-    replica = Replica.open(o.dataDir, { sqlite: o.sqlite });
+    replica = Replica.open(o.dataDir, { sqlite: o.sqlite, serving: false });
   } catch (e) {
     unlock();
     throw e;

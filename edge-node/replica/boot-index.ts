@@ -124,7 +124,7 @@ export class BootIndex implements BootReadStore {
   };
 
   /** Prepares its reads on the replica's database and loads what it holds. */
-  constructor(db: SqliteDatabase) {
+  constructor(db: SqliteDatabase, load = true) {
     const nodeCols = "select id, nid, role, enabled from components";
     const ifaceCols = "select id, component_id, mac_address from interfaces";
     const paramsCols = "select id, component_id, role, is_default, doc from boot_params";
@@ -137,7 +137,7 @@ export class BootIndex implements BootReadStore {
       iface: db.prepare(`${ifaceCols} where id = ?`),
       param: db.prepare(`${paramsCols} where id = ?`),
     };
-    this.reload();
+    if (load) this.reload();
   }
 
   /** Everything again from the tables: at open, and after a snapshot or a reset. */

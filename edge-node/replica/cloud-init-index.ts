@@ -89,14 +89,14 @@ export class CloudInitIndex implements CloudInitReadStore {
   };
 
   /** Prepares its reads on the replica's database and loads the payloads it holds. */
-  constructor(db: SqliteDatabase) {
+  constructor(db: SqliteDatabase, load = true) {
     this.sql = new ReplicaCloudInitStore(db);
     const payloadCols = "select id, doc from payloads";
     this.read = {
       payloads: pageOf(db, payloadCols),
       payload: db.prepare(`${payloadCols} where id = ?`),
     };
-    this.reload();
+    if (load) this.reload();
   }
 
   /** Everything again from the tables: at open, and after a snapshot or a reset. */

@@ -83,6 +83,12 @@ export interface ReplicaOptions {
   /** Where the SQL migrations are (default: built into the executable, else the checkout's). */
   migrationsFolder?: string;
   /**
+   * Build the in-memory indexes the boot and cloud-init answers read
+   * (default true). An import, which only writes, leaves them out: they
+   * are the bulk of the memory a large site takes.
+   */
+  serving?: boolean;
+  /**
    * Keep the WAL index in this process's memory instead of a `-shm` file
    * (locking_mode EXCLUSIVE): opens on a full disk, where that file cannot be
    * created, but no other process can read the replica while it is open.
@@ -136,10 +142,12 @@ export class Replica {
     private readonly db: SqliteDatabase,
     /** The directory holding replica.db (and the snapshot spool while one is taken). */
     readonly dataDir: string,
+    /** Whether `boot` and `cloudInit` are kept (ReplicaOptions.serving). */
+    private readonly serving = true,
   ) {
     this.writer = new ReplicaWriter(db);
-    this.boot = new BootIndex(db);
-    this.cloudInit = new CloudInitIndex(db);
+    this.boot = new BootIndex(db, serving);
+    this.cloudInit = new CloudInitIndex(db, serving);
     // Revocations only while in force, as the snapshot has them (`@now`: epoch milliseconds).
     const active = (r: ReplicatedResource) => (r === "revocations" ? "where expires_at > @now" : "");
     const docs = (r: ReplicatedResource) => {
@@ -192,7 +200,7 @@ export class Replica {
       db.exec("pragma cache_size = -2000");
       db.migrate(replicaMigrations(opts.migrationsFolder));
       db.prepare("insert or ignore into replica_state (id, position) values (1, 0)").run();
-      return new Replica(db, dataDir);
+      return new Replica(db, dataDir, opts.serving ?? true);
     } catch (e) {
       db.close();
       throw e;
@@ -233,8 +241,7 @@ export class Replica {
     if (v === this.dataVersion) return false;
     this.dataVersion = v;
     if (first) return false;
-    this.boot.reload();
-    this.cloudInit.reload();
+    this.reloadIndexes();
     return true;
   }
 
@@ -277,8 +284,7 @@ export class Replica {
         this.stmt.fed.run(source ?? null, feeding.by, now);
       })
       .immediate();
-    this.boot.reload();
-    this.cloudInit.reload();
+    this.reloadIndexes();
   }
 
   /**
@@ -341,11 +347,17 @@ export class Replica {
     // stream consumer repeats) leaves the indexes as they are: re-reading its rows would only
     // replace index entries with equal ones, and at 100,000 repeated events that garbage
     // grew the process by over 100 MiB.
-    if (applied > 0) {
+    if (applied > 0 && this.serving) {
       this.boot.refresh(events);
       this.cloudInit.refresh(events);
     }
     return applied;
+  }
+
+  private reloadIndexes() {
+    if (!this.serving) return;
+    this.boot.reload();
+    this.cloudInit.reload();
   }
 
   /** Everything, as the control plane's snapshot has it (same shape, same order), for comparison. */
@@ -366,8 +378,7 @@ export class Replica {
         this.db.prepare("update replica_state set source_id = null, fed_by = null, fed_at = null").run();
       })
       .immediate();
-    this.boot.reload();
-    this.cloudInit.reload();
+    this.reloadIndexes();
   }
 
   /** Every interface with its addresses, for the DHCP reservations (edge-node/kea). */
