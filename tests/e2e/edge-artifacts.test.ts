@@ -22,6 +22,7 @@ import {
   PUBLIC,
   startControlPlane,
   startEdge,
+  uploadArtifact,
 } from "../support/edge-site";
 import { eventually, uniqueStream } from "../support/nats";
 import { workerTarget } from "../support/targets";
@@ -76,22 +77,7 @@ beforeAll(async () => {
   await startOrigin();
   site = await startControlPlane(cleanup, { database: "edgeartifacts", ...uniqueStream("edgeartifacts") });
   const api = site.api;
-  expect(
-    (
-      await api("POST", "/boot/v1/artifacts", {
-        name: "vmlinuz-edge",
-        sha256: sha(kernel),
-        size: kernel.length,
-        kind: "kernel",
-      })
-    ).status,
-  ).toBe(201);
-  const up = await fetch(`${site.control.url}/boot/v1/artifacts/vmlinuz-edge/content`, {
-    method: "PUT",
-    headers: { Authorization: `Bearer ${site.token}`, "Content-Type": "application/octet-stream" },
-    body: kernel,
-  });
-  expect(up.status, await up.text()).toBe(200);
+  await uploadArtifact(site, "vmlinuz-edge", "kernel", kernel);
   const reg = await api("POST", "/boot/v1/artifacts", {
     name: "initrd-edge.img",
     sha256: sha(initrd),

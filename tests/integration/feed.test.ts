@@ -5,23 +5,17 @@
  * pages follow each other; pruned history answers 410 so a replica
  * re-snapshots instead of silently diverging.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../control/db/node";
 import { outbox } from "../../control/db/schema";
 import { PgOutbox } from "../../control/stores/outbox";
+import { SNAPSHOT_RESOURCES } from "../../functions/events/store";
 import { type Call, nodePgliteTarget, nodePostgresTarget, type Target } from "../support/targets";
 
 // biome-ignore lint/suspicious/noExplicitAny: resources are compared as data.
 type Doc = any;
-const COLLECTIONS = [
-  "components",
-  "interfaces",
-  "groups",
-  "partitions",
-  "bootparams",
-  "payloads",
-  "revocations",
-];
+const COLLECTIONS = SNAPSHOT_RESOURCES;
 
 /** A small deterministic PRNG (mulberry32). */
 function rng(seed: number) {

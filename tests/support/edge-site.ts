@@ -4,12 +4,15 @@
  * service account, and `chamicore edge` processes following it. What each
  * test file then does to the site stays in the file.
  */
+
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect } from "vitest";
 import { openBetterSqlite } from "../../edge-node/node/sqlite";
 import { Replica } from "../../edge-node/replica/replica";
+import { SNAPSHOT_RESOURCES } from "../../functions/events/store";
 import { generateMasterKey, randomSecret } from "../../shared/auth/crypto";
 import { eventually, type PrivateNats, privateNats } from "./nats";
 import { createTestDatabase } from "./postgres";
@@ -87,6 +90,19 @@ export async function startServe(cleanup: Cleanup, env: Record<string, string>) 
   return control;
 }
 
+/** Registers the artifact `name` and uploads `bytes` to the control plane, which then holds it. */
+export async function uploadArtifact(cp: ControlPlane, name: string, kind: string, bytes: Uint8Array) {
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const reg = await cp.api("POST", "/boot/v1/artifacts", { name, sha256, size: bytes.length, kind });
+  expect(reg.status, reg.text).toBe(201);
+  const up = await fetch(`${cp.control.url}/boot/v1/artifacts/${name}/content`, {
+    method: "PUT",
+    headers: { Authorization: `Bearer ${cp.token}`, "Content-Type": "application/octet-stream" },
+    body: bytes,
+  });
+  expect(up.status, await up.text()).toBe(200);
+}
+
 /** Creates the service account `id` with the edge role; its client credentials. */
 export async function createEdgeAccount(api: Api, id: string) {
   const sa = await api("POST", "/auth/v1/service-accounts", { id, roles: ["edge"] });
@@ -138,23 +154,13 @@ export function edgeReady(e: { url: string }) {
   );
 }
 
-const RESOURCES = [
-  "components",
-  "interfaces",
-  "groups",
-  "partitions",
-  "bootparams",
-  "payloads",
-  "revocations",
-] as const;
-
 /** Compares the (stopped) edge's replica in `dir`, row for row, with the control plane's snapshot. */
 export async function expectReplicaEqualsSnapshot(api: Api, dir: string) {
   const replica = Replica.open(dir, { sqlite: openBetterSqlite });
   try {
     const snap = (await api("GET", "/events/v1/snapshot")).json;
     const dump = replica.dump();
-    for (const k of RESOURCES) expect(dump[k], k).toEqual(snap[k]);
+    for (const k of SNAPSHOT_RESOURCES) expect(dump[k], k).toEqual(snap[k]);
     expect(dump.position).toBe(snap.position);
   } finally {
     replica.close();
